@@ -1,0 +1,120 @@
+// The one place AWS SDK clients are made: one region/profile/endpoint resolution, one retry policy,
+// one user agent. SDK modules are imported on first use so `fluxer --help` never loads them.
+import type { Ec2Port } from './ec2.js';
+import type { S3Port } from './s3.js';
+import type { SqsPort } from './sqs.js';
+import type { SsmPort } from './ssm.js';
+import type { StsPort } from './sts.js';
+import type { QuotasPort } from './quotas.js';
+import type { PricingPort } from './pricing.js';
+
+export interface AwsClientOptions {
+  region: string;
+  profile?: string;
+  /** From --endpoint-url (wins over everything). */
+  endpointFlag?: string;
+  /** From the stack config / FLUXER_ENDPOINT_URL / AWS_ENDPOINT_URL (per-service variables win over it). */
+  endpointConfig?: string;
+  env: NodeJS.ProcessEnv;
+  userAgent: string;
+  /** Total attempts per call, retries included (standard mode: exponential backoff with jitter). */
+  maxAttempts?: number;
+  debug?: (message: string) => void;
+}
+
+export interface AwsClients {
+  sts(): Promise<StsPort>;
+  sqs(): Promise<SqsPort>;
+  s3(): Promise<S3Port>;
+  ec2(region?: string): Promise<Ec2Port>;
+  ssm(region?: string): Promise<SsmPort>;
+  quotas(region?: string): Promise<QuotasPort>;
+  pricing(): Promise<PricingPort>;
+  /** The endpoint a service would use, or undefined for AWS itself (for messages and doctor). */
+  endpointFor(serviceEnvName: string): string | undefined;
+  readonly region: string;
+}
+
+/** The SDK's Node-version notice is about future SDK releases, not something a fluxer user can act on. */
+function silenceSdkNodeVersionWarning(env: NodeJS.ProcessEnv): void {
+  if (process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  }
+  void env;
+}
+
+export function createAwsClients(opts: AwsClientOptions): AwsClients {
+  const cache = new Map<string, Promise<unknown>>();
+  const endpointFor = (serviceEnvName: string): string | undefined =>
+    opts.endpointFlag ?? nonEmpty(opts.env[`AWS_ENDPOINT_URL_${serviceEnvName}`]) ?? opts.endpointConfig;
+
+  const baseConfig = (serviceEnvName: string, region: string) => {
+    const endpoint = endpointFor(serviceEnvName);
+    return {
+      region,
+      ...(opts.profile ? { profile: opts.profile } : {}),
+      ...(endpoint ? { endpoint } : {}),
+      maxAttempts: opts.maxAttempts ?? (Number(opts.env.FLUXER_MAX_ATTEMPTS) || 3),
+      retryMode: 'standard' as const,
+      customUserAgent: opts.userAgent,
+    };
+  };
+
+  function once<T>(key: string, make: () => Promise<T>): Promise<T> {
+    let p = cache.get(key) as Promise<T> | undefined;
+    if (!p) {
+      silenceSdkNodeVersionWarning(opts.env);
+      opts.debug?.(`creating AWS client ${key}`);
+      p = make();
+      cache.set(key, p);
+    }
+    return p;
+  }
+
+  return {
+    region: opts.region,
+    endpointFor,
+    sts: () =>
+      once('sts', async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-sts'), import('./sts.js')]);
+        return port.createStsPort(new sdk.STSClient(baseConfig('STS', opts.region)), sdk);
+      }),
+    sqs: () =>
+      once('sqs', async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-sqs'), import('./sqs.js')]);
+        return port.createSqsPort(new sdk.SQSClient(baseConfig('SQS', opts.region)), sdk);
+      }),
+    s3: () =>
+      once('s3', async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-s3'), import('./s3.js')]);
+        const config = baseConfig('S3', opts.region);
+        // Custom endpoints (moto, MinIO) serve buckets by path, not by virtual host.
+        return port.createS3Port(new sdk.S3Client({ ...config, forcePathStyle: 'endpoint' in config }), sdk);
+      }),
+    ec2: (region = opts.region) =>
+      once(`ec2:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-ec2'), import('./ec2.js')]);
+        return port.createEc2Port(new sdk.EC2Client(baseConfig('EC2', region)), sdk);
+      }),
+    ssm: (region = opts.region) =>
+      once(`ssm:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-ssm'), import('./ssm.js')]);
+        return port.createSsmPort(new sdk.SSMClient(baseConfig('SSM', region)), sdk);
+      }),
+    quotas: (region = opts.region) =>
+      once(`quotas:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-service-quotas'), import('./quotas.js')]);
+        return port.createQuotasPort(new sdk.ServiceQuotasClient(baseConfig('SERVICE_QUOTAS', region)), sdk);
+      }),
+    pricing: () =>
+      once('pricing', async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-pricing'), import('./pricing.js')]);
+        // The Pricing API lives in us-east-1 (and ap-south-1, eu-central-1) whatever the stack's region.
+        return port.createPricingPort(new sdk.PricingClient(baseConfig('PRICING', 'us-east-1')), sdk);
+      }),
+  };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}

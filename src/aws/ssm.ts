@@ -1,0 +1,12 @@
+// SSM: secrets by name (Parameter Store). Only the calls fluxer makes.
+import type * as Sdk from '@aws-sdk/client-ssm';
+
+export interface SsmPort {
+  getParameter(input: Sdk.GetParameterCommandInput): Promise<Sdk.GetParameterCommandOutput>;
+}
+
+export function createSsmPort(client: Sdk.SSMClient, sdk: typeof Sdk): SsmPort {
+  return {
+    getParameter: (input) => client.send(new sdk.GetParameterCommand(input)),
+  };
+}

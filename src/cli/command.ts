@@ -1,0 +1,46 @@
+// How a command is declared: once, with its metadata, arguments, options and handler.
+// The program (src/cli/program.ts) turns these into the commander tree.
+import type { Context } from './context.js';
+import type { ExitCode } from './errors.js';
+
+export interface ArgSpec {
+  name: string;
+  description: string;
+  required?: boolean;
+  variadic?: boolean;
+}
+
+export interface OptionSpec {
+  /** commander syntax: '--out <file>', '--gzip', '--var <key=value>'. */
+  flags: string;
+  description: string;
+  /** Turns the text into a value; throw UsageError (naming the flag) when it is not valid. */
+  parse?: (value: string, previous: unknown) => unknown;
+  /** Repeatable flag collected into an array. */
+  repeatable?: boolean;
+  default?: unknown;
+  /** Allowed values, shown in help and checked by commander. */
+  choices?: readonly string[];
+}
+
+export interface CommandSpec<Opts = Record<string, unknown>> {
+  name: string;
+  summary: string;
+  /** Longer help text shown by `fluxer <noun> <verb> --help`. */
+  description?: string;
+  args?: ArgSpec[];
+  options?: OptionSpec[];
+  examples?: string[];
+  /** Returns an exit code (0 when omitted). Throw FluxerError subclasses to fail. */
+  handler: (ctx: Context, args: string[], opts: Opts) => Promise<ExitCode | number | void>;
+}
+
+export interface NounSpec {
+  name: string;
+  summary: string;
+  commands: CommandSpec<never>[];
+}
+
+export function defineCommand<Opts>(spec: CommandSpec<Opts>): CommandSpec<Opts> {
+  return spec;
+}

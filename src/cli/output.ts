@@ -1,0 +1,161 @@
+// Everything fluxer prints goes through here: results to stdout, the rest to stderr.
+// Knows whether each stream is a terminal, so colors, spinners and pretty tables appear only there.
+import { Chalk, type ChalkInstance } from 'chalk';
+import { EXIT_CODE_MEANINGS, type FluxerError } from './errors.js';
+
+export interface WritableLike {
+  write(chunk: string): boolean;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export interface ReadableLike {
+  isTTY?: boolean;
+}
+
+export interface IOStreams {
+  stdout: WritableLike;
+  stderr: WritableLike;
+  stdin: ReadableLike;
+}
+
+export interface OutputOptions {
+  json: boolean;
+  /** false when --no-color, NO_COLOR or CI is set, or stderr/stdout is not a TTY. */
+  color: boolean;
+  debug: boolean;
+}
+
+export function colorAllowed(env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
+  if (noColorFlag) return false;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') return false;
+  if (env.TERM === 'dumb') return false;
+  return true;
+}
+
+export interface Spinner {
+  update(text: string): void;
+  stop(finalText?: string): void;
+}
+
+export class Output {
+  readonly io: IOStreams;
+  readonly opts: OutputOptions;
+  /** Colors for stdout text (off when stdout is piped). */
+  readonly out: ChalkInstance;
+  /** Colors for stderr text (off when stderr is piped). */
+  readonly err: ChalkInstance;
+
+  constructor(io: IOStreams, opts: OutputOptions) {
+    this.io = io;
+    this.opts = opts;
+    this.out = new Chalk({ level: opts.color && io.stdout.isTTY ? 1 : 0 });
+    this.err = new Chalk({ level: opts.color && io.stderr.isTTY ? 1 : 0 });
+  }
+
+  get json(): boolean {
+    return this.opts.json;
+  }
+
+  get stdoutIsTTY(): boolean {
+    return Boolean(this.io.stdout.isTTY);
+  }
+
+  get stderrIsTTY(): boolean {
+    return Boolean(this.io.stderr.isTTY);
+  }
+
+  /** Prompts are allowed only when a person can see and answer them. */
+  get interactive(): boolean {
+    return Boolean(this.io.stdin.isTTY && this.io.stdout.isTTY);
+  }
+
+  /** A command's result: under --json exactly one JSON document, else the human rendering. */
+  result(data: unknown, human: () => string): void {
+    if (this.opts.json) {
+      this.io.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+      return;
+    }
+    const text = human();
+    if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /** Raw result text on stdout (file contents such as rendered user data). */
+  raw(text: string | Uint8Array): void {
+    this.io.stdout.write(text as string);
+  }
+
+  info(message: string): void {
+    this.io.stderr.write(`${message}\n`);
+  }
+
+  success(message: string): void {
+    this.io.stderr.write(`${this.err.green('✓')} ${message}\n`);
+  }
+
+  warn(message: string): void {
+    this.io.stderr.write(`${this.err.yellow('Warning:')} ${message}\n`);
+  }
+
+  debug(message: string): void {
+    if (this.opts.debug) this.io.stderr.write(`${this.err.dim(`[debug] ${message}`)}\n`);
+  }
+
+  /** Errors: `Error: <what>` then the hint; under --json the error document goes to stdout. */
+  error(error: FluxerError): void {
+    if (this.opts.json) {
+      const doc = { error: { code: error.code, message: error.message, hint: error.hint ?? null, exitCode: error.exitCode } };
+      this.io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    }
+    this.io.stderr.write(`${this.err.red('Error:')} ${error.message}\n`);
+    if (error.hint) this.io.stderr.write(`${this.err.dim('Hint:')} ${error.hint}\n`);
+    if (this.opts.debug && error.stack) {
+      this.io.stderr.write(`${this.err.dim(error.stack)}\n`);
+      if (error.cause instanceof Error && error.cause.stack) this.io.stderr.write(`${this.err.dim(`Caused by: ${error.cause.stack}`)}\n`);
+    }
+  }
+
+  /**
+   * A table for stdout. On a terminal: aligned columns with a bold header. Piped: tab-separated rows,
+   * no header decoration, so `cut -f` and `awk -F'\t'` work.
+   */
+  table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
+    const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
+    if (!this.stdoutIsTTY) {
+      return [headers, ...cells].map((r) => r.join('\t')).join('\n');
+    }
+    const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => visibleLength(r[i] ?? ''))));
+    const pad = (s: string, i: number) => s + ' '.repeat(Math.max(0, (widths[i] ?? 0) - visibleLength(s)));
+    const head = headers.map((h, i) => this.out.bold(pad(h, i))).join('  ');
+    return [head, ...cells.map((r) => r.map((c, i) => pad(c, i)).join('  ').trimEnd())].join('\n');
+  }
+
+  /** A spinner on stderr, only on a color-capable terminal; elsewhere a no-op (progress is logged instead). */
+  async spinner(text: string): Promise<Spinner> {
+    if (!this.stderrIsTTY || !this.opts.color || this.opts.json) {
+      return { update() {}, stop: (finalText?: string) => finalText && this.info(finalText) };
+    }
+    const { default: ora } = await import('ora');
+    const s = ora({ text, stream: this.io.stderr as NodeJS.WritableStream }).start();
+    return {
+      update: (t: string) => {
+        s.text = t;
+      },
+      stop: (finalText?: string) => {
+        if (finalText) s.succeed(finalText);
+        else s.stop();
+      },
+    };
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*m/g;
+export function visibleLength(s: string): number {
+  return s.replace(ANSI, '').length;
+}
+
+export function exitCodeTable(): string {
+  return EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padEnd(4)} ${meaning}`).join('\n');
+}

@@ -1,0 +1,25 @@
+// Where fluxer's own files live (templates/, schema/, package.json), whether it runs from src/ in
+// tests or from the bundled dist/ after a build.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+function findPackageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'schema'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('fluxer: cannot find its package root (package.json beside schema/)');
+    dir = parent;
+  }
+}
+
+export const PACKAGE_ROOT = findPackageRoot();
+export const TEMPLATES_DIR = join(PACKAGE_ROOT, 'templates');
+export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schema');
+
+let version: string | undefined;
+export function fluxerVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
+}

@@ -1,0 +1,103 @@
+// The commander tree: global flags, every registered command, help text. Only commands that work
+// are registered (src/commands/index.ts).
+import { Command, CommanderError, Option } from 'commander';
+import { NOUNS, TOP_LEVEL } from '../commands/index.js';
+import type { CommandSpec } from './command.js';
+import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
+import { ExitCode, UsageError } from './errors.js';
+import { exitCodeTable } from './output.js';
+import { fluxerVersion } from './paths.js';
+
+export interface ProgramRun {
+  program: Command;
+  /** The exit code the handler returned, once a command ran. */
+  exitCode(): number | undefined;
+}
+
+export function buildProgram(deps: ContextDeps): ProgramRun {
+  let code: number | undefined;
+  const program = new Command('fluxer')
+    .description('Run a FLUX / SDXL image-generation service on AWS EC2 spot GPU nodes.')
+    .version(fluxerVersion(), '-V, --version', 'print the version')
+    .option('--stack <name>', 'named set of settings from the config (env FLUXER_STACK)')
+    .option('--profile <name>', 'AWS profile (env AWS_PROFILE)')
+    .option('--region <region>', 'AWS region (env AWS_REGION)')
+    .option('--endpoint-url <url>', 'AWS-compatible endpoint for all services (env AWS_ENDPOINT_URL)')
+    .option('--config <file>', 'config file to use instead of the nearest fluxer.config.json')
+    .option('--json', 'print one JSON document on stdout')
+    .option('-y, --yes', 'answer yes to confirmations (required when not interactive)')
+    .option('--no-color', 'no colors or spinners (also NO_COLOR, CI)')
+    .option('--debug', 'verbose logs and stack traces on stderr')
+    .showSuggestionAfterError(true)
+    .showHelpAfterError(false)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void deps.io.stdout.write(s),
+      writeErr: (s) => void deps.io.stderr.write(s),
+      // Errors are printed by main() in fluxer's own format.
+      outputError: () => {},
+    })
+    .addHelpText(
+      'after',
+      `\nExit codes:\n${exitCodeTable()}\n\nRun \`fluxer <command> --help\` for a command's flags. Docs: README.md, docs/.`,
+    );
+
+  const attach = (parent: Command, spec: CommandSpec<never>) => {
+    const cmd = parent.command(spec.name).summary(spec.summary).description(spec.description ?? spec.summary);
+    for (const arg of spec.args ?? []) {
+      const label = `${arg.name}${arg.variadic ? '...' : ''}`;
+      cmd.argument(arg.required ? `<${label}>` : `[${label}]`, arg.description);
+    }
+    for (const o of spec.options ?? []) {
+      const option = new Option(o.flags, o.description);
+      if (o.choices) option.choices(o.choices);
+      if (o.parse) option.argParser(o.parse as (value: string, previous: unknown) => unknown);
+      else if (o.repeatable) option.argParser((v: string, prev: unknown) => [...((prev as string[] | undefined) ?? []), v]);
+      if (o.default !== undefined) option.default(o.default);
+      cmd.addOption(option);
+    }
+    if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);
+    cmd.action(async (...actionArgs: unknown[]) => {
+      const self = actionArgs[actionArgs.length - 1] as Command;
+      const globals = toGlobals(self.optsWithGlobals());
+      const ctx = createContext(globals, deps);
+      const positional = (self.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a.map(String) : [String(a)]));
+      const result = await spec.handler(ctx, positional, self.opts() as never);
+      code = typeof result === 'number' ? result : ExitCode.Ok;
+    });
+  };
+
+  for (const spec of TOP_LEVEL) attach(program, spec);
+  for (const noun of NOUNS) {
+    const group = program.command(noun.name).summary(noun.summary).description(noun.summary);
+    group.showSuggestionAfterError(true);
+    for (const spec of noun.commands) attach(group, spec);
+  }
+  return { program, exitCode: () => code };
+}
+
+function toGlobals(o: Record<string, unknown>): GlobalOptions {
+  return {
+    stack: o.stack as string | undefined,
+    profile: o.profile as string | undefined,
+    region: o.region as string | undefined,
+    endpointUrl: o.endpointUrl as string | undefined,
+    config: o.config as string | undefined,
+    json: Boolean(o.json),
+    yes: Boolean(o.yes),
+    color: o.color !== false,
+    debug: Boolean(o.debug),
+  };
+}
+
+/** Commander's own usage errors become fluxer UsageErrors (exit 2) with the suggestion as the hint. */
+export function fromCommanderError(err: CommanderError): UsageError | undefined {
+  if (err.exitCode === 0) return undefined;
+  const [first, ...rest] = err.message.replace(/^error: /, '').split('\n');
+  const suggestion = rest.join(' ').match(/\(Did you mean (.+)\?\)/);
+  const text = first ?? err.message;
+  return new UsageError(text.charAt(0).toUpperCase() + text.slice(1), {
+    code: 'UsageError',
+    hint: suggestion ? `Did you mean ${suggestion[1]}? Run \`fluxer --help\` for the command list.` : 'Run `fluxer --help` (or `fluxer <command> --help`) for usage.',
+  });
+}
