@@ -7,6 +7,7 @@ import type { SsmPort } from './ssm.js';
 import type { StsPort } from './sts.js';
 import type { QuotasPort } from './quotas.js';
 import type { PricingPort } from './pricing.js';
+import type { IamPort } from './iam.js';
 
 export interface AwsClientOptions {
   region: string;
@@ -30,6 +31,7 @@ export interface AwsClients {
   ssm(region?: string): Promise<SsmPort>;
   quotas(region?: string): Promise<QuotasPort>;
   pricing(): Promise<PricingPort>;
+  iam(): Promise<IamPort>;
   /** The endpoint a service would use, or undefined for AWS itself (for messages and doctor). */
   endpointFor(serviceEnvName: string): string | undefined;
   readonly region: string;
@@ -111,6 +113,12 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
         const [sdk, port] = await Promise.all([import('@aws-sdk/client-pricing'), import('./pricing.js')]);
         // The Pricing API lives in us-east-1 (and ap-south-1, eu-central-1) whatever the stack's region.
         return port.createPricingPort(new sdk.PricingClient(baseConfig('PRICING', 'us-east-1')), sdk);
+      }),
+    iam: () =>
+      once('iam', async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-iam'), import('./iam.js')]);
+        // IAM is global; its one endpoint is signed for us-east-1 (the stack's region would not matter).
+        return port.createIamPort(new sdk.IAMClient(baseConfig('IAM', 'us-east-1')), sdk);
       }),
   };
 }
