@@ -4,11 +4,27 @@ import type * as Sdk from '@aws-sdk/client-s3';
 export interface S3Port {
   headBucket(input: Sdk.HeadBucketCommandInput): Promise<Sdk.HeadBucketCommandOutput>;
   getPublicAccessBlock(input: Sdk.GetPublicAccessBlockCommandInput): Promise<Sdk.GetPublicAccessBlockCommandOutput>;
+  createBucket(input: Sdk.CreateBucketCommandInput): Promise<Sdk.CreateBucketCommandOutput>;
+  putPublicAccessBlock(input: Sdk.PutPublicAccessBlockCommandInput): Promise<Sdk.PutPublicAccessBlockCommandOutput>;
+  getBucketEncryption(input: Sdk.GetBucketEncryptionCommandInput): Promise<Sdk.GetBucketEncryptionCommandOutput>;
+  putBucketEncryption(input: Sdk.PutBucketEncryptionCommandInput): Promise<Sdk.PutBucketEncryptionCommandOutput>;
+  getBucketLifecycleConfiguration(input: Sdk.GetBucketLifecycleConfigurationCommandInput): Promise<Sdk.GetBucketLifecycleConfigurationCommandOutput>;
+  putBucketLifecycleConfiguration(input: Sdk.PutBucketLifecycleConfigurationCommandInput): Promise<Sdk.PutBucketLifecycleConfigurationCommandOutput>;
+  getBucketTagging(input: Sdk.GetBucketTaggingCommandInput): Promise<Sdk.GetBucketTaggingCommandOutput>;
+  putBucketTagging(input: Sdk.PutBucketTaggingCommandInput): Promise<Sdk.PutBucketTaggingCommandOutput>;
 }
 
 export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
   return {
     headBucket: (input) => client.send(new sdk.HeadBucketCommand(input)),
     getPublicAccessBlock: (input) => client.send(new sdk.GetPublicAccessBlockCommand(input)),
+    createBucket: (input) => client.send(new sdk.CreateBucketCommand(input)),
+    putPublicAccessBlock: (input) => client.send(new sdk.PutPublicAccessBlockCommand(input)),
+    getBucketEncryption: (input) => client.send(new sdk.GetBucketEncryptionCommand(input)),
+    putBucketEncryption: (input) => client.send(new sdk.PutBucketEncryptionCommand(input)),
+    getBucketLifecycleConfiguration: (input) => client.send(new sdk.GetBucketLifecycleConfigurationCommand(input)),
+    putBucketLifecycleConfiguration: (input) => client.send(new sdk.PutBucketLifecycleConfigurationCommand(input)),
+    getBucketTagging: (input) => client.send(new sdk.GetBucketTaggingCommand(input)),
+    putBucketTagging: (input) => client.send(new sdk.PutBucketTaggingCommand(input)),
   };
 }
