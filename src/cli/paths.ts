@@ -18,8 +18,14 @@ export const PACKAGE_ROOT = findPackageRoot();
 export const TEMPLATES_DIR = join(PACKAGE_ROOT, 'templates');
 export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schema');
 
+// Injected by the build (scripts/build.mjs); read from package.json when running from src/ in tests.
+declare const __FLUXER_VERSION__: string | undefined;
+
 let version: string | undefined;
 export function fluxerVersion(): string {
-  version ??= (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  version ??=
+    typeof __FLUXER_VERSION__ === 'string'
+      ? __FLUXER_VERSION__
+      : (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   return version;
 }
