@@ -1,0 +1,38 @@
+// `fluxer --help` and `--version` must stay fast (bench/cli-startup.mjs measures it): they must not
+// load the AWS SDK, prompt or spinner libraries, or any heavy library a single command needs.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from '../support/cli.js';
+import { REPO_ROOT } from '../support/moto.js';
+
+const HEAVY = /@aws-sdk|@smithy|@inquirer|^ora$|^ajv|cli-table3/;
+
+function loadsOf(args: string[]) {
+  const r = spawnSync(process.execPath, ['--require', join(REPO_ROOT, 'test', 'support', 'record-loads.cjs'), BIN, ...args], {
+    env: { PATH: process.env.PATH, HOME: '/nonexistent' },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
+  const cjs = JSON.parse((r.output[3] as string) || '[]') as string[];
+  const esm = (r.stderr as string).split('\n').filter((l) => l.startsWith('\u0000esm-load ')).map((l) => l.slice(10));
+  return { status: r.status, stdout: r.stdout as string, modules: [...cjs, ...esm] };
+}
+
+describe('startup', () => {
+  it.each([['--help'], ['--version'], ['config', '--help'], ['doctor', '--help'], ['generate', '--help']])('fluxer %s loads no heavy module', (...args) => {
+    const r = loadsOf(args);
+    // `generate`/`doctor` may not be registered in every build of this test's history; help for an
+    // unknown command is a usage error, which must be just as light.
+    expect([0, 2]).toContain(r.status);
+    expect(r.modules.length).toBeGreaterThan(0);
+    expect(r.modules.filter((m) => HEAVY.test(m))).toEqual([]);
+  });
+
+  it('the bundle is one file: --help requires nothing from node_modules', () => {
+    const r = loadsOf(['--help']);
+    expect(r.status).toBe(0);
+    const fromNodeModules = r.modules.filter((m) => !m.startsWith('node:') && !m.startsWith('data:') && !m.includes('dist/fluxer.cjs') && !/^[a-z_]+$/.test(m) && !m.startsWith('/'));
+    expect(fromNodeModules).toEqual([]);
+  });
+});
