@@ -56,6 +56,7 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
       region,
       ...(opts.profile ? { profile: opts.profile } : {}),
       ...(endpoint ? { endpoint } : {}),
+      ...(loopbackDummyCredentials(endpoint, opts) ?? {}),
       maxAttempts: opts.maxAttempts ?? (Number(opts.env.FLUXER_MAX_ATTEMPTS) || 3),
       retryMode: 'standard' as const,
       customUserAgent: opts.userAgent,
@@ -121,6 +122,24 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
         return port.createIamPort(new sdk.IAMClient(baseConfig('IAM', 'us-east-1')), sdk);
       }),
   };
+}
+
+/**
+ * The local stack (`fluxer local up`: moto on loopback) accepts any signature, and a machine that only
+ * runs the local stack may have no AWS credentials at all. So for an endpoint on loopback, with no
+ * profile chosen and no AWS_ACCESS_KEY_ID in the environment, sign with static dummy keys instead of
+ * failing in the SDK's credential chain. Real credentials are never needed (or used) for it.
+ */
+function loopbackDummyCredentials(endpoint: string | undefined, opts: AwsClientOptions) {
+  if (!endpoint || opts.profile || nonEmpty(opts.env.AWS_ACCESS_KEY_ID)) return undefined;
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname;
+  } catch {
+    return undefined;
+  }
+  const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return loopback ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : undefined;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
