@@ -12,6 +12,10 @@ export interface S3Port {
   putBucketLifecycleConfiguration(input: Sdk.PutBucketLifecycleConfigurationCommandInput): Promise<Sdk.PutBucketLifecycleConfigurationCommandOutput>;
   getBucketTagging(input: Sdk.GetBucketTaggingCommandInput): Promise<Sdk.GetBucketTaggingCommandOutput>;
   putBucketTagging(input: Sdk.PutBucketTaggingCommandInput): Promise<Sdk.PutBucketTaggingCommandOutput>;
+  // Jobs (generate, jobs *): status documents, images, cancel markers, node records.
+  putObject(input: Sdk.PutObjectCommandInput): Promise<Sdk.PutObjectCommandOutput>;
+  getObject(input: Sdk.GetObjectCommandInput): Promise<Sdk.GetObjectCommandOutput>;
+  listObjectsV2(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput>;
 }
 
 export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
@@ -26,5 +30,8 @@ export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
     putBucketLifecycleConfiguration: (input) => client.send(new sdk.PutBucketLifecycleConfigurationCommand(input)),
     getBucketTagging: (input) => client.send(new sdk.GetBucketTaggingCommand(input)),
     putBucketTagging: (input) => client.send(new sdk.PutBucketTaggingCommand(input)),
+    putObject: (input) => client.send(new sdk.PutObjectCommand(input)),
+    getObject: (input) => client.send(new sdk.GetObjectCommand(input)),
+    listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
   };
 }

@@ -9,6 +9,7 @@ export interface SqsPort {
   listQueueTags(input: Sdk.ListQueueTagsCommandInput): Promise<Sdk.ListQueueTagsCommandOutput>;
   tagQueue(input: Sdk.TagQueueCommandInput): Promise<Sdk.TagQueueCommandOutput>;
   receiveMessage(input: Sdk.ReceiveMessageCommandInput): Promise<Sdk.ReceiveMessageCommandOutput>;
+  sendMessage(input: Sdk.SendMessageCommandInput): Promise<Sdk.SendMessageCommandOutput>;
   sendMessageBatch(input: Sdk.SendMessageBatchCommandInput): Promise<Sdk.SendMessageBatchCommandOutput>;
   deleteMessageBatch(input: Sdk.DeleteMessageBatchCommandInput): Promise<Sdk.DeleteMessageBatchCommandOutput>;
   startMessageMoveTask(input: Sdk.StartMessageMoveTaskCommandInput): Promise<Sdk.StartMessageMoveTaskCommandOutput>;
@@ -24,6 +25,7 @@ export function createSqsPort(client: Sdk.SQSClient, sdk: typeof Sdk): SqsPort {
     listQueueTags: (input) => client.send(new sdk.ListQueueTagsCommand(input)),
     tagQueue: (input) => client.send(new sdk.TagQueueCommand(input)),
     receiveMessage: (input) => client.send(new sdk.ReceiveMessageCommand(input)),
+    sendMessage: (input) => client.send(new sdk.SendMessageCommand(input)),
     sendMessageBatch: (input) => client.send(new sdk.SendMessageBatchCommand(input)),
     deleteMessageBatch: (input) => client.send(new sdk.DeleteMessageBatchCommand(input)),
     startMessageMoveTask: (input) => client.send(new sdk.StartMessageMoveTaskCommand(input)),
