@@ -1,0 +1,76 @@
+// `fluxer setup`: the stack's queue, dead-letter queue and results bucket, created or corrected,
+// idempotently (src/core/setup.ts does the work).
+import { defineCommand } from '../cli/command.js';
+import type { Output } from '../cli/output.js';
+import { ensureStackResources, requireBucket, type SetupAction, type SetupResource } from '../core/setup.js';
+
+interface SetupOpts {
+  dryRun?: boolean;
+}
+
+export default defineCommand<SetupOpts>({
+  name: 'setup',
+  summary: 'Create the job queue, its dead-letter queue and the results bucket (idempotent)',
+  description:
+    'Creates, or corrects where they drifted, the resources a stack needs: the SQS job queue and its dead-letter\n' +
+    'queue (redrive after 5 receives, 20 s long polling, 4-day retention; DLQ 14 days) and the S3 results bucket\n' +
+    '(public access blocked, default encryption, jobs/ expiring after jobRetentionDays). Everything is tagged\n' +
+    'fluxer:managed=true and fluxer:stack=<stack>. A second run changes nothing. See docs/setup.md.',
+  options: [{ flags: '--dry-run', description: 'say what would be created or changed, and change nothing' }],
+  examples: ['fluxer setup', 'fluxer setup --dry-run', 'fluxer setup --stack prod --json'],
+  async handler(ctx, _args, opts) {
+    const { settings, stack } = ctx.config();
+    // Checked before any client is made: a missing bucket is a usage error, and nothing is sent.
+    requireBucket(settings, stack);
+    const dryRun = opts.dryRun ?? false;
+    const aws = ctx.aws();
+    const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);
+    const spinner = await ctx.out.spinner(`${dryRun ? 'Checking' : 'Setting up'} stack ${stack} in ${settings.region}`);
+    let resources: SetupResource[];
+    try {
+      resources = await ensureStackResources({ sqs, s3 }, settings, stack, {
+        dryRun,
+        onResource: (r) => spinner.update(`${r.type} ${r.name}: ${r.action}`),
+      });
+    } finally {
+      spinner.stop();
+    }
+    ctx.out.result({ stack, region: settings.region, dryRun, resources }, () => formatSetup(ctx.out, resources));
+    const counts = countActions(resources);
+    if (dryRun) {
+      const pending = counts['would-create'] + counts['would-update'];
+      ctx.out.info(pending ? `Dry run: ${pending} resource(s) would change; nothing was sent. Run \`fluxer setup\` to apply.` : 'Dry run: everything is already set up.');
+    } else {
+      ctx.out.success(`Stack ${stack} (${settings.region}): ${counts.created} created, ${counts.updated} updated, ${counts.unchanged} ok.`);
+    }
+  },
+});
+
+const ACTION_LABELS: Record<SetupAction, string> = {
+  created: 'created',
+  updated: 'updated',
+  unchanged: 'ok',
+  'would-create': 'would create',
+  'would-update': 'would update',
+};
+
+export function formatSetup(out: Output, resources: SetupResource[]): string {
+  const lines: string[] = [];
+  const typeWidth = Math.max(...resources.map((r) => r.type.length));
+  const nameWidth = Math.max(...resources.map((r) => r.name.length));
+  for (const r of resources) {
+    const label = ACTION_LABELS[r.action];
+    const colored = r.action === 'unchanged' ? out.out.green(label) : r.action.startsWith('would') ? out.out.yellow(label) : out.out.cyan(label);
+    lines.push(`${r.type.padEnd(typeWidth)}  ${r.name.padEnd(nameWidth)}  ${colored}${r.url ? `  ${r.url}` : ''}`);
+    for (const c of r.changes) {
+      lines.push(c.from === null ? `    + ${c.setting}: ${c.to}` : `    ~ ${c.setting}: ${c.from} → ${c.to}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function countActions(resources: SetupResource[]): Record<SetupAction, number> {
+  const counts: Record<SetupAction, number> = { created: 0, updated: 0, unchanged: 0, 'would-create': 0, 'would-update': 0 };
+  for (const r of resources) counts[r.action]++;
+  return counts;
+}

@@ -1,0 +1,360 @@
+// `fluxer setup` as a library: make the stack's queue, dead-letter queue and results bucket exist
+// with the settings fluxer relies on, idempotently. Each resource is read first and only what differs
+// is written, so a second run sends no mutating call and reports every resource "unchanged".
+// `fluxer local up` calls ensureStackResources directly against its emulator.
+import type { S3Port } from '../aws/s3.js';
+import type { SqsPort } from '../aws/sqs.js';
+import { FluxerError, UsageError } from '../cli/errors.js';
+import type { StackSettings } from '../config/schema.js';
+import { fluxerTagMap, type FluxerRole } from './tags.js';
+
+export type SetupAction = 'created' | 'updated' | 'unchanged' | 'would-create' | 'would-update';
+
+export interface SetupChange {
+  /** The attribute or sub-resource, e.g. "VisibilityTimeout", "lifecycle rule fluxer-expire-jobs". */
+  setting: string;
+  /** What was there (null: absent). */
+  from: string | null;
+  to: string;
+}
+
+export interface SetupResource {
+  type: 'queue' | 'dead-letter-queue' | 'bucket';
+  name: string;
+  /** Queues: the queue URL (undefined when it would be created by a dry run). */
+  url?: string;
+  arn?: string;
+  action: SetupAction;
+  /** What was (or, in a dry run, would be) set; empty when unchanged. */
+  changes: SetupChange[];
+}
+
+export type SetupSettings = Pick<StackSettings, 'region' | 'queueName' | 'bucket' | 'prefix' | 'jobRetentionDays' | 'visibilityTimeout'>;
+
+export interface SetupOptions {
+  dryRun?: boolean;
+  /** Called as each resource is settled, for progress output. */
+  onResource?: (resource: SetupResource) => void;
+}
+
+/** A job that fails 5 times is parked in the dead-letter queue instead of looping forever. */
+export const MAX_RECEIVE_COUNT = 5;
+/** Long polling: nodes wait up to 20 s for a message instead of hammering an empty queue. */
+export const RECEIVE_WAIT_SECONDS = 20;
+export const QUEUE_RETENTION_SECONDS = 4 * 24 * 3600;
+/** The DLQ keeps messages for the maximum so an operator has two weeks to look and redrive. */
+export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+export const LIFECYCLE_RULE_ID = 'fluxer-expire-jobs';
+/** Encryption algorithms that satisfy "encrypted at rest": SSE-S3 is what we set; KMS is never downgraded. */
+const ACCEPTED_SSE = new Set(['AES256', 'aws:kms', 'aws:kms:dsse']);
+
+export function dlqNameFor(queueName: string): string {
+  return `${queueName}-dlq`;
+}
+
+/** The queue's URL, or undefined when it does not exist. */
+export async function queueUrlFor(sqs: SqsPort, name: string): Promise<string | undefined> {
+  try {
+    return (await sqs.getQueueUrl({ QueueName: name })).QueueUrl;
+  } catch (err) {
+    if (isQueueMissing(err)) return undefined;
+    throw err;
+  }
+}
+
+export function isQueueMissing(err: unknown): boolean {
+  const name = errorName(err);
+  return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue';
+}
+
+/** The bucket is required by setup; anything else in the settings has a default. */
+export function requireBucket(settings: Pick<StackSettings, 'bucket'>, stack: string): string {
+  if (!settings.bucket) {
+    throw new UsageError(`The stack "${stack}" has no bucket configured (setting "bucket")`, {
+      code: 'BucketNotConfigured',
+      hint: `Set "stacks.${stack}.bucket" in fluxer.config.json (\`fluxer init --stack ${stack} --bucket NAME --force\`), or FLUXER_BUCKET=NAME.`,
+    });
+  }
+  return settings.bucket;
+}
+
+export async function ensureStackResources(
+  ports: { sqs: SqsPort; s3: S3Port },
+  settings: SetupSettings,
+  stack: string,
+  opts: SetupOptions = {},
+): Promise<SetupResource[]> {
+  const bucket = requireBucket(settings, stack);
+  const dryRun = opts.dryRun ?? false;
+  const report = (r: SetupResource) => {
+    opts.onResource?.(r);
+    return r;
+  };
+  // The DLQ first: the main queue's redrive policy needs its ARN.
+  const dlqName = dlqNameFor(settings.queueName);
+  const dlq = report(
+    await ensureQueue(ports.sqs, {
+      type: 'dead-letter-queue',
+      name: dlqName,
+      attributes: { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) },
+      tags: fluxerTagMap(stack, 'queue', dlqName),
+      dryRun,
+    }),
+  );
+  const queue = report(
+    await ensureQueue(ports.sqs, {
+      type: 'queue',
+      name: settings.queueName,
+      attributes: {
+        VisibilityTimeout: String(settings.visibilityTimeout),
+        ReceiveMessageWaitTimeSeconds: String(RECEIVE_WAIT_SECONDS),
+        MessageRetentionPeriod: String(QUEUE_RETENTION_SECONDS),
+      },
+      // Without the DLQ's ARN (dry run, DLQ not created yet) it is derived from the queue's own ARN:
+      // same account, same region.
+      redriveTo: (ownArn) => dlq.arn ?? (ownArn ? ownArn.replace(/[^:]+$/, dlqName) : undefined),
+      dlqName,
+      tags: fluxerTagMap(stack, 'queue', settings.queueName),
+      dryRun,
+    }),
+  );
+  const bucketResource = report(await ensureBucket(ports.s3, { bucket, stack, settings, dryRun }));
+  return [queue, dlq, bucketResource];
+}
+
+interface QueueSpec {
+  type: 'queue' | 'dead-letter-queue';
+  name: string;
+  attributes: Record<string, string>;
+  redriveTo?: (ownArn: string | undefined) => string | undefined;
+  dlqName?: string;
+  tags: Record<string, string>;
+  dryRun: boolean;
+}
+
+async function ensureQueue(sqs: SqsPort, spec: QueueSpec): Promise<SetupResource> {
+  const existingUrl = await queueUrlFor(sqs, spec.name);
+  if (!existingUrl) {
+    const attributes = { ...spec.attributes };
+    const redriveArn = spec.redriveTo?.(undefined);
+    if (redriveArn) attributes.RedrivePolicy = redrivePolicy(redriveArn);
+    const changes: SetupChange[] = Object.entries(attributes).map(([setting, to]) => ({ setting, from: null, to }));
+    // A dry run that would also create the DLQ has no ARN to show yet: name it instead.
+    if (spec.redriveTo && !redriveArn) changes.push({ setting: 'RedrivePolicy', from: null, to: `${spec.dlqName} after ${MAX_RECEIVE_COUNT} receives` });
+    if (spec.dryRun) return { type: spec.type, name: spec.name, action: 'would-create', changes };
+    let url: string | undefined;
+    try {
+      url = (await sqs.createQueue({ QueueName: spec.name, Attributes: attributes, tags: spec.tags })).QueueUrl;
+    } catch (err) {
+      if (errorName(err) === 'QueueDeletedRecently') {
+        throw new FluxerError(`Queue ${spec.name} was deleted less than 60 seconds ago; SQS does not allow re-creating it yet`, {
+          code: 'QueueDeletedRecently',
+          hint: 'Wait a minute and run `fluxer setup` again.',
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const arn = await queueArn(sqs, url!);
+    return { type: spec.type, name: spec.name, url, arn, action: 'created', changes };
+  }
+
+  const current: Record<string, string | undefined> = (await sqs.getQueueAttributes({ QueueUrl: existingUrl, AttributeNames: ['All'] })).Attributes ?? {};
+  const arn = current.QueueArn;
+  const drift: Record<string, string> = {};
+  const changes: SetupChange[] = [];
+  for (const [key, want] of Object.entries(spec.attributes)) {
+    if (current[key] !== want) {
+      drift[key] = want;
+      changes.push({ setting: key, from: current[key] ?? null, to: want });
+    }
+  }
+  const redriveArn = spec.redriveTo?.(arn);
+  if (redriveArn && !redriveMatches(current.RedrivePolicy, redriveArn)) {
+    drift.RedrivePolicy = redrivePolicy(redriveArn);
+    changes.push({ setting: 'RedrivePolicy', from: current.RedrivePolicy ?? null, to: drift.RedrivePolicy });
+  }
+  const tags = (await sqs.listQueueTags({ QueueUrl: existingUrl })).Tags ?? {};
+  const missingTags = Object.fromEntries(Object.entries(spec.tags).filter(([k, v]) => tags[k] !== v));
+  for (const [k, v] of Object.entries(missingTags)) changes.push({ setting: `tag ${k}`, from: tags[k] ?? null, to: v });
+
+  if (changes.length === 0) return { type: spec.type, name: spec.name, url: existingUrl, arn, action: 'unchanged', changes };
+  if (spec.dryRun) return { type: spec.type, name: spec.name, url: existingUrl, arn, action: 'would-update', changes };
+  if (Object.keys(drift).length) await sqs.setQueueAttributes({ QueueUrl: existingUrl, Attributes: drift });
+  if (Object.keys(missingTags).length) await sqs.tagQueue({ QueueUrl: existingUrl, Tags: missingTags });
+  return { type: spec.type, name: spec.name, url: existingUrl, arn, action: 'updated', changes };
+}
+
+async function queueArn(sqs: SqsPort, url: string): Promise<string | undefined> {
+  return (await sqs.getQueueAttributes({ QueueUrl: url, AttributeNames: ['QueueArn'] })).Attributes?.QueueArn;
+}
+
+function redrivePolicy(dlqArn: string): string {
+  return JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: MAX_RECEIVE_COUNT });
+}
+
+/** SQS echoes maxReceiveCount as a number or a string depending on the API version; compare values. */
+function redriveMatches(current: string | undefined, dlqArn: string): boolean {
+  if (!current) return false;
+  try {
+    const p = JSON.parse(current) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+    return p.deadLetterTargetArn === dlqArn && Number(p.maxReceiveCount) === MAX_RECEIVE_COUNT;
+  } catch {
+    return false;
+  }
+}
+
+interface BucketSpec {
+  bucket: string;
+  stack: string;
+  settings: SetupSettings;
+  dryRun: boolean;
+}
+
+async function ensureBucket(s3: S3Port, spec: BucketSpec): Promise<SetupResource> {
+  const { bucket, settings, dryRun } = spec;
+  const arn = `arn:aws:s3:::${bucket}`;
+  const lifecycleRule = {
+    ID: LIFECYCLE_RULE_ID,
+    Status: 'Enabled' as const,
+    Filter: { Prefix: `${settings.prefix}jobs/` },
+    Expiration: { Days: settings.jobRetentionDays },
+  };
+  const tags = fluxerTagMap(spec.stack, 'bucket' satisfies FluxerRole, bucket);
+  const exists = await bucketExists(s3, bucket, settings.region);
+
+  if (!exists) {
+    const changes: SetupChange[] = [
+      { setting: 'bucket', from: null, to: `${bucket} in ${settings.region}` },
+      { setting: 'public access block', from: null, to: 'all four blocked' },
+      { setting: 'default encryption', from: null, to: 'AES256' },
+      { setting: `lifecycle rule ${LIFECYCLE_RULE_ID}`, from: null, to: describeRule(lifecycleRule) },
+      { setting: 'tags', from: null, to: describeTags(tags) },
+    ];
+    if (dryRun) return { type: 'bucket', name: bucket, arn, action: 'would-create', changes };
+    await createBucket(s3, bucket, settings.region);
+    await s3.putPublicAccessBlock({ Bucket: bucket, PublicAccessBlockConfiguration: ALL_BLOCKED });
+    await s3.putBucketEncryption({ Bucket: bucket, ServerSideEncryptionConfiguration: SSE_S3 });
+    await s3.putBucketLifecycleConfiguration({ Bucket: bucket, LifecycleConfiguration: { Rules: [lifecycleRule] } });
+    await s3.putBucketTagging({ Bucket: bucket, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } });
+    return { type: 'bucket', name: bucket, arn, action: 'created', changes };
+  }
+
+  const changes: SetupChange[] = [];
+  const writes: Array<() => Promise<unknown>> = [];
+
+  const pab = await readOrUndefined(() => s3.getPublicAccessBlock({ Bucket: bucket }), ['NoSuchPublicAccessBlockConfiguration']);
+  const pabConfig = pab?.PublicAccessBlockConfiguration;
+  const blocked = (Object.keys(ALL_BLOCKED) as Array<keyof typeof ALL_BLOCKED>).filter((k) => pabConfig?.[k] === true);
+  if (blocked.length !== 4) {
+    changes.push({ setting: 'public access block', from: pabConfig ? `${blocked.length} of 4 blocked` : null, to: 'all four blocked' });
+    writes.push(() => s3.putPublicAccessBlock({ Bucket: bucket, PublicAccessBlockConfiguration: ALL_BLOCKED }));
+  }
+
+  const enc = await readOrUndefined(() => s3.getBucketEncryption({ Bucket: bucket }), ['ServerSideEncryptionConfigurationNotFoundError']);
+  const algorithms = (enc?.ServerSideEncryptionConfiguration?.Rules ?? []).map((r) => r.ApplyServerSideEncryptionByDefault?.SSEAlgorithm);
+  if (!algorithms.some((a) => a !== undefined && ACCEPTED_SSE.has(a))) {
+    changes.push({ setting: 'default encryption', from: algorithms.filter(Boolean).join(',') || null, to: 'AES256' });
+    writes.push(() => s3.putBucketEncryption({ Bucket: bucket, ServerSideEncryptionConfiguration: SSE_S3 }));
+  }
+
+  const lifecycle = await readOrUndefined(() => s3.getBucketLifecycleConfiguration({ Bucket: bucket }), ['NoSuchLifecycleConfiguration']);
+  const rules = lifecycle?.Rules ?? [];
+  const ours = rules.find((r) => r.ID === LIFECYCLE_RULE_ID);
+  const oursMatches =
+    ours !== undefined &&
+    ours.Status === 'Enabled' &&
+    (ours.Filter?.Prefix ?? ours.Prefix) === lifecycleRule.Filter.Prefix &&
+    ours.Expiration?.Days === lifecycleRule.Expiration.Days;
+  if (!oursMatches) {
+    changes.push({ setting: `lifecycle rule ${LIFECYCLE_RULE_ID}`, from: ours ? describeRule(ours) : null, to: describeRule(lifecycleRule) });
+    // PutBucketLifecycleConfiguration replaces every rule: keep the ones that are not fluxer's.
+    const others = rules.filter((r) => r.ID !== LIFECYCLE_RULE_ID);
+    writes.push(() => s3.putBucketLifecycleConfiguration({ Bucket: bucket, LifecycleConfiguration: { Rules: [...others, lifecycleRule] } }));
+  }
+
+  const tagging = await readOrUndefined(() => s3.getBucketTagging({ Bucket: bucket }), ['NoSuchTagSet', 'NoSuchTagSetError']);
+  const currentTags = Object.fromEntries((tagging?.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+  const missingTags = Object.entries(tags).filter(([k, v]) => currentTags[k] !== v);
+  if (missingTags.length) {
+    for (const [k, v] of missingTags) changes.push({ setting: `tag ${k}`, from: currentTags[k] ?? null, to: v });
+    // PutBucketTagging replaces the whole set: merge so the owner's own tags survive.
+    const merged = { ...currentTags, ...tags };
+    writes.push(() => s3.putBucketTagging({ Bucket: bucket, Tagging: { TagSet: Object.entries(merged).map(([Key, Value]) => ({ Key, Value })) } }));
+  }
+
+  if (changes.length === 0) return { type: 'bucket', name: bucket, arn, action: 'unchanged', changes };
+  if (dryRun) return { type: 'bucket', name: bucket, arn, action: 'would-update', changes };
+  for (const write of writes) await write();
+  return { type: 'bucket', name: bucket, arn, action: 'updated', changes };
+}
+
+const ALL_BLOCKED = { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true };
+const SSE_S3 = { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' as const } }] };
+
+/** true: ours (reachable); false: no such bucket. A bucket someone else owns is an error. */
+async function bucketExists(s3: S3Port, bucket: string, region: string): Promise<boolean> {
+  try {
+    const head = await s3.headBucket({ Bucket: bucket });
+    if (head.BucketRegion && head.BucketRegion !== region) {
+      throw new FluxerError(`Bucket ${bucket} exists in ${head.BucketRegion}, but the stack's region is ${region}`, {
+        code: 'BucketRegionMismatch',
+        hint: `Set the stack's region to ${head.BucketRegion}, or choose another bucket name.`,
+      });
+    }
+    return true;
+  } catch (err) {
+    if (err instanceof FluxerError) throw err;
+    const status = httpStatus(err);
+    if (status === 404 || errorName(err) === 'NotFound' || errorName(err) === 'NoSuchBucket') return false;
+    if (status === 403) throw bucketTaken(bucket, err);
+    throw err;
+  }
+}
+
+async function createBucket(s3: S3Port, bucket: string, region: string): Promise<void> {
+  try {
+    // us-east-1 is the one region where CreateBucket must not name a location constraint.
+    await s3.createBucket(region === 'us-east-1' ? { Bucket: bucket } : { Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: region as never } });
+  } catch (err) {
+    if (errorName(err) === 'BucketAlreadyOwnedByYou') return;
+    if (errorName(err) === 'BucketAlreadyExists') throw bucketTaken(bucket, err);
+    throw err;
+  }
+}
+
+function bucketTaken(bucket: string, cause: unknown): FluxerError {
+  return new FluxerError(`The bucket name "${bucket}" is already taken by another AWS account (bucket names are global)`, {
+    code: 'BucketAlreadyExists',
+    hint: 'Choose another name: set "bucket" in fluxer.config.json (or FLUXER_BUCKET) and run `fluxer setup` again.',
+    cause,
+  });
+}
+
+async function readOrUndefined<T>(read: () => Promise<T>, absentCodes: string[]): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (absentCodes.includes(errorName(err))) return undefined;
+    throw err;
+  }
+}
+
+function describeRule(rule: { Status?: string; Filter?: { Prefix?: string }; Prefix?: string; Expiration?: { Days?: number } }): string {
+  const prefix = rule.Filter?.Prefix ?? rule.Prefix ?? '';
+  return `expire ${prefix || '(whole bucket)'} after ${rule.Expiration?.Days ?? '?'} days${rule.Status === 'Enabled' ? '' : ` (${rule.Status})`}`;
+}
+
+function describeTags(tags: Record<string, string>): string {
+  return Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ');
+}
+
+function errorName(err: unknown): string {
+  if (!err || typeof err !== 'object') return '';
+  const e = err as { name?: string; Code?: string };
+  return e.Code ?? e.name ?? '';
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
