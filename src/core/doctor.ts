@@ -1,0 +1,523 @@
+// `fluxer doctor` as a library: independent checks of what a stack needs before nodes can run —
+// credentials, region, spot vCPU quota, queue + DLQ, bucket, AMI, instance profile, user data —
+// each ending as one ok / warn / fail row with a hint. Checks run concurrently, each under its own
+// timeout, and a check that throws becomes a failed row: one failure never hides the others.
+import type { Ec2Port } from '../aws/ec2.js';
+import type { IamPort } from '../aws/iam.js';
+import type { QuotasPort } from '../aws/quotas.js';
+import type { S3Port } from '../aws/s3.js';
+import type { SqsPort } from '../aws/sqs.js';
+import type { StsPort } from '../aws/sts.js';
+import type { Clock } from '../cli/clock.js';
+import { toFluxerError } from '../cli/errors.js';
+import type { ResolvedConfig } from '../config/loader.js';
+import type { StackSettings } from '../config/schema.js';
+import { stackFilters } from './tags.js';
+import { formatBytes } from './userdata/payload.js';
+import { renderUserData } from './userdata/render.js';
+import { stackVariables } from './userdata/variables.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+
+export interface CheckRow {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  detail: string;
+  hint: string | null;
+}
+
+export interface CheckOutcome {
+  status: CheckStatus;
+  detail: string;
+  hint?: string;
+}
+
+export interface Check {
+  id: string;
+  title: string;
+  run(): Promise<CheckOutcome>;
+}
+
+/** The AWS clients doctor uses; `AwsClients` from the factory fits. */
+export interface DoctorPorts {
+  sts(): Promise<StsPort>;
+  sqs(): Promise<SqsPort>;
+  s3(): Promise<S3Port>;
+  ec2(region?: string): Promise<Ec2Port>;
+  quotas(region?: string): Promise<QuotasPort>;
+  iam(): Promise<IamPort>;
+}
+
+export interface DoctorReport {
+  stack: string;
+  region: string;
+  /** Where nodes run: spotRegion, else region. */
+  nodeRegion: string;
+  /** The endpoint in use when it is not AWS itself, else null. */
+  endpoint: string | null;
+  checks: CheckRow[];
+  ok: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regions
+
+/** Regions AWS runs today. A well-formed name not listed here may be a region newer than fluxer. */
+export const KNOWN_REGIONS: ReadonlySet<string> = new Set([
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2',
+  'af-south-1',
+  'ap-east-1', 'ap-east-2', 'ap-south-1', 'ap-south-2', 'ap-northeast-1', 'ap-northeast-2', 'ap-northeast-3',
+  'ap-southeast-1', 'ap-southeast-2', 'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7',
+  'ca-central-1', 'ca-west-1',
+  'eu-central-1', 'eu-central-2', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-south-1', 'eu-south-2', 'eu-north-1',
+  'il-central-1', 'me-south-1', 'me-central-1', 'mx-central-1', 'sa-east-1',
+  'us-gov-east-1', 'us-gov-west-1', 'cn-north-1', 'cn-northwest-1',
+]);
+
+export function checkRegions(settings: Pick<StackSettings, 'region' | 'spotRegion'>): CheckOutcome {
+  const named: Array<[string, string]> = [['region', settings.region]];
+  if (settings.spotRegion) named.push(['spotRegion', settings.spotRegion]);
+  const unknown = named.filter(([, r]) => !KNOWN_REGIONS.has(r));
+  const where = settings.spotRegion && settings.spotRegion !== settings.region
+    ? `queue and bucket in ${settings.region}, nodes in ${settings.spotRegion}`
+    : `queue, bucket and nodes in ${settings.region}`;
+  if (unknown.length) {
+    return {
+      status: 'warn',
+      detail: `${unknown.map(([k, r]) => `${k} "${r}"`).join(' and ')} is not a region fluxer knows (${where})`,
+      hint: 'Check the spelling against `aws ec2 describe-regions --all-regions`; a region newer than this fluxer is fine.',
+    };
+  }
+  return { status: 'ok', detail: where };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spot vCPU quotas
+
+export interface SpotQuota {
+  code: string;
+  name: string;
+}
+
+// EC2 spot quotas are vCPU counts per instance-family group (Service Quotas, service code "ec2").
+const G_VT: SpotQuota = { code: 'L-3819A6DF', name: 'All G and VT Spot Instance Requests' };
+const P_OLD: SpotQuota = { code: 'L-7212CCBC', name: 'All P4, P3 and P2 Spot Instance Requests' };
+const P5: SpotQuota = { code: 'L-C4BD4855', name: 'All P5 Spot Instance Requests' };
+const F: SpotQuota = { code: 'L-88CF9481', name: 'All F Spot Instance Requests' };
+const STANDARD: SpotQuota = { code: 'L-34B43A08', name: 'All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests' };
+const X: SpotQuota = { code: 'L-E3A00192', name: 'All X Spot Instance Requests' };
+const INF: SpotQuota = { code: 'L-B5D1601B', name: 'All Inf Spot Instance Requests' };
+const DL: SpotQuota = { code: 'L-85EED4F7', name: 'All DL Spot Instance Requests' };
+const TRN: SpotQuota = { code: 'L-6B0D517C', name: 'All Trn Spot Instance Requests' };
+
+export const SPOT_QUOTAS: readonly SpotQuota[] = [G_VT, P_OLD, P5, F, STANDARD, X, INF, DL, TRN];
+
+/** Multi-letter family prefixes first, so "vt1" is VT (not V) and "inf2" is Inf (not I). */
+const PREFIX_QUOTAS: Array<[RegExp, SpotQuota | undefined]> = [
+  [/^vt\d/, G_VT],
+  [/^inf\d/, INF],
+  [/^trn\d/, TRN],
+  [/^dl\d/, DL],
+  // Mac, high-memory (u-) and HPC instances are not sold as spot: no spot quota applies.
+  [/^(mac|u-|hpc)/, undefined],
+  [/^g[a-z]?\d/, G_VT],
+  [/^p[234]/, P_OLD],
+  [/^p5/, P5],
+  [/^f\d/, F],
+  [/^x\d/, X],
+  [/^[acdhimrtz][a-z]?\d/, STANDARD],
+];
+
+/** The spot vCPU quota an instance type counts against, or undefined when none is known. */
+export function spotQuotaFor(instanceType: string): SpotQuota | undefined {
+  const family = instanceType.split('.')[0] ?? '';
+  for (const [pattern, quota] of PREFIX_QUOTAS) if (pattern.test(family)) return quota;
+  return undefined;
+}
+
+export interface QuotaNeed {
+  quota: SpotQuota;
+  /** vCPUs one node needs: the largest of the stack's types under this quota. */
+  vcpusPerNode: number;
+  /** The type that sets vcpusPerNode. */
+  largestType: string;
+  types: string[];
+}
+
+/** Groups the stack's instance types by spot quota; types with no known quota come back separately. */
+export function quotaNeeds(vcpusByType: ReadonlyMap<string, number>): { needs: QuotaNeed[]; unquoted: string[] } {
+  const needs = new Map<string, QuotaNeed>();
+  const unquoted: string[] = [];
+  for (const [type, vcpus] of vcpusByType) {
+    const quota = spotQuotaFor(type);
+    if (!quota) {
+      unquoted.push(type);
+      continue;
+    }
+    const need = needs.get(quota.code) ?? { quota, vcpusPerNode: 0, largestType: type, types: [] };
+    need.types.push(type);
+    if (vcpus > need.vcpusPerNode) {
+      need.vcpusPerNode = vcpus;
+      need.largestType = type;
+    }
+    needs.set(quota.code, need);
+  }
+  return { needs: [...needs.values()], unquoted };
+}
+
+/**
+ * A quota below one node's vCPUs means no node can start: fail. Below two nodes' worth, one node
+ * runs but an interrupted node cannot be replaced while its successor starts: warn.
+ */
+export function evaluateQuota(need: QuotaNeed, quotaValue: number, region: string): CheckOutcome {
+  const nodes = need.vcpusPerNode > 0 ? Math.floor(quotaValue / need.vcpusPerNode) : 0;
+  const detail =
+    `${need.quota.code} (${need.quota.name}) in ${region}: ${formatVcpus(quotaValue)}; ` +
+    `one node needs ${formatVcpus(need.vcpusPerNode)} (${need.largestType}), room for ${nodes} node${nodes === 1 ? '' : 's'}`;
+  const desired = need.vcpusPerNode * 2;
+  const hint =
+    `Request at least ${desired} vCPUs (two nodes) for ${need.quota.code} in Service Quotas: ` +
+    `aws service-quotas request-service-quota-increase --service-code ec2 --quota-code ${need.quota.code} --desired-value ${desired} --region ${region}`;
+  if (quotaValue < need.vcpusPerNode) return { status: 'fail', detail, hint };
+  if (quotaValue < desired) return { status: 'warn', detail, hint };
+  return { status: 'ok', detail };
+}
+
+function formatVcpus(n: number): string {
+  return `${Number.isInteger(n) ? n : n.toFixed(1)} vCPU${n === 1 ? '' : 's'}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Combining rows
+
+const SEVERITY: Record<CheckStatus, number> = { ok: 0, warn: 1, fail: 2 };
+
+export function worstStatus(statuses: CheckStatus[]): CheckStatus {
+  return statuses.reduce<CheckStatus>((worst, s) => (SEVERITY[s] > SEVERITY[worst] ? s : worst), 'ok');
+}
+
+/** Several outcomes in one row (one per quota code): the worst status, every detail, the hints that matter. */
+export function combineOutcomes(outcomes: CheckOutcome[]): CheckOutcome {
+  const status = worstStatus(outcomes.map((o) => o.status));
+  const hints = outcomes.filter((o) => o.status !== 'ok' && o.hint).map((o) => o.hint!);
+  return { status, detail: outcomes.map((o) => o.detail).join('; '), ...(hints.length ? { hint: hints.join(' ') } : {}) };
+}
+
+/** A thrown error as a failed row: AWS error names carry the hint that says what to do. */
+export function outcomeFromError(err: unknown, context?: string): CheckOutcome {
+  const e = toFluxerError(err);
+  return { status: 'fail', detail: context ? `${context}: ${e.message}` : e.message, ...(e.hint ? { hint: e.hint } : {}) };
+}
+
+export function toRow(check: Pick<Check, 'id' | 'title'>, outcome: CheckOutcome): CheckRow {
+  return { id: check.id, title: check.title, status: outcome.status, detail: outcome.detail, hint: outcome.hint ?? null };
+}
+
+export function summarize(rows: CheckRow[]): { ok: number; warn: number; fail: number } {
+  return {
+    ok: rows.filter((r) => r.status === 'ok').length,
+    warn: rows.filter((r) => r.status === 'warn').length,
+    fail: rows.filter((r) => r.status === 'fail').length,
+  };
+}
+
+/** Runs every check at once, each under its own timeout; rows come back in the checks' order. */
+export async function runChecks(checks: Check[], opts: { timeoutMs: number; clock: Clock; signal?: AbortSignal }): Promise<CheckRow[]> {
+  const timers = checks.map(() => new AbortController());
+  // Ctrl-C ends the whole run (exit 130), not just one row; one listener for all checks.
+  let onAbort: () => void = () => {};
+  const interrupted = new Promise<never>((_, reject) => {
+    onAbort = () => {
+      for (const t of timers) t.abort();
+      reject(opts.signal?.reason);
+    };
+    if (opts.signal?.aborted) onAbort();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  const rows = checks.map(async (check, i): Promise<CheckRow> => {
+    const timer = timers[i]!;
+    const timeout = opts.clock.sleep(opts.timeoutMs, timer.signal).then(
+      (): CheckOutcome => ({
+        status: 'fail',
+        detail: `no answer within ${opts.timeoutMs / 1000}s`,
+        hint: 'Check the network path to the AWS endpoint, or raise --timeout.',
+      }),
+      // The timer was cancelled because the check finished: this side of the race must never win.
+      () => never(),
+    );
+    try {
+      return toRow(check, await Promise.race([check.run().catch((err: unknown) => outcomeFromError(err)), timeout]));
+    } finally {
+      timer.abort();
+    }
+  });
+  try {
+    return await Promise.race([Promise.all(rows), interrupted]);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** A promise that never settles: the losing side of a race whose timer was cancelled. */
+function never(): Promise<CheckOutcome> {
+  return new Promise<CheckOutcome>(() => {});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+
+export interface DoctorInput {
+  stack: string;
+  settings: StackSettings;
+  ports: DoctorPorts;
+  /** Renders the stack's user data and checks its size; omitted when rendering is not available. */
+  userData?: () => Promise<CheckOutcome>;
+}
+
+const errorName = (err: unknown): string => {
+  const e = err as { name?: string; Code?: string } | undefined;
+  return e?.Code ?? e?.name ?? '';
+};
+
+const isQueueMissing = (err: unknown) => ['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue'].includes(errorName(err));
+
+export function buildChecks(input: DoctorInput): Check[] {
+  const { settings, ports, stack } = input;
+  const nodeRegion = settings.spotRegion ?? settings.region;
+  const checks: Check[] = [
+    {
+      id: 'credentials',
+      title: 'AWS credentials',
+      async run() {
+        const id = await (await ports.sts()).getCallerIdentity();
+        return { status: 'ok', detail: `account ${id.account}, ${id.arn}` };
+      },
+    },
+    { id: 'region', title: 'Region', run: async () => checkRegions(settings) },
+    { id: 'spot-quota', title: 'Spot vCPU quota', run: () => checkSpotQuota(ports, settings.instanceTypes, nodeRegion) },
+    { id: 'queue', title: 'Job queue and dead-letter queue', run: () => checkQueue(ports, settings.queueName, settings.region) },
+    { id: 'bucket', title: 'Results bucket', run: () => checkBucket(ports, stack, settings.bucket) },
+    { id: 'ami', title: 'Node AMI', run: () => checkAmi(ports, stack, settings.ami, nodeRegion) },
+    { id: 'instance-profile', title: 'Instance profile', run: () => checkInstanceProfile(ports, settings.instanceProfile) },
+  ];
+  if (input.userData) checks.push({ id: 'userdata', title: 'User data', run: input.userData });
+  return checks;
+}
+
+/** The SDK types instance type names as a closed union; the config holds plain strings. */
+type InstanceTypeNames = NonNullable<Parameters<Ec2Port['describeInstanceTypes']>[0]['InstanceTypes']>;
+
+async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], region: string): Promise<CheckOutcome> {
+  const ec2 = await ports.ec2(region);
+  let described;
+  try {
+    described = await ec2.describeInstanceTypes({ InstanceTypes: instanceTypes as InstanceTypeNames });
+  } catch (err) {
+    if (errorName(err) === 'InvalidInstanceType') {
+      return { status: 'fail', detail: `instance types ${instanceTypes.join(', ')}: ${(err as Error).message}`, hint: 'Fix "instanceTypes" in the stack\'s config: `aws ec2 describe-instance-types` lists the valid names.' };
+    }
+    throw err;
+  }
+  const vcpus = new Map<string, number>();
+  for (const t of described.InstanceTypes ?? []) if (t.InstanceType) vcpus.set(t.InstanceType, t.VCpuInfo?.DefaultVCpus ?? 0);
+  const missing = instanceTypes.filter((t) => !vcpus.has(t));
+  if (missing.length) {
+    return { status: 'fail', detail: `${missing.join(', ')} not offered in ${region}`, hint: 'Fix "instanceTypes" in the stack\'s config, or pick a spotRegion that offers them.' };
+  }
+  const { needs, unquoted } = quotaNeeds(vcpus);
+  const quotas = await ports.quotas(region);
+  const outcomes = await Promise.all(
+    needs.map(async (need): Promise<CheckOutcome> => {
+      try {
+        const out = await quotas.getServiceQuota({ ServiceCode: 'ec2', QuotaCode: need.quota.code });
+        return evaluateQuota(need, out.Quota?.Value ?? 0, region);
+      } catch (err) {
+        // Not knowing the quota is not a blocker: the launch itself will say if it is too low.
+        if (errorName(err) === 'NoSuchResourceException') {
+          return { status: 'warn', detail: `${need.quota.code} (${need.quota.name}) not found in ${region}`, hint: `Look it up in the Service Quotas console (EC2, ${region}); the launch fails with MaxSpotInstanceCountExceeded if it is too low.` };
+        }
+        const failed = outcomeFromError(err, need.quota.code);
+        return toFluxerError(err).exitCode === 4 ? { ...failed, status: 'warn' } : failed;
+      }
+    }),
+  );
+  if (unquoted.length) outcomes.push({ status: 'warn', detail: `no spot quota known for ${unquoted.join(', ')}`, hint: 'These types may not be available as spot instances; check "instanceTypes".' });
+  return combineOutcomes(outcomes);
+}
+
+async function checkQueue(ports: DoctorPorts, queueName: string, region: string): Promise<CheckOutcome> {
+  const sqs = await ports.sqs();
+  let url: string | undefined;
+  try {
+    url = (await sqs.getQueueUrl({ QueueName: queueName })).QueueUrl;
+  } catch (err) {
+    if (!isQueueMissing(err)) throw err;
+  }
+  if (!url) return { status: 'fail', detail: `queue "${queueName}" not found in ${region}`, hint: 'Create it (and its dead-letter queue) with `fluxer setup`.' };
+  const attrs = (await sqs.getQueueAttributes({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] })).Attributes ?? {};
+  if (!attrs.RedrivePolicy) {
+    return { status: 'warn', detail: `queue "${queueName}" has no dead-letter queue: a job that keeps failing is retried forever`, hint: 'Add one with `fluxer setup`.' };
+  }
+  let policy: { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
+  try {
+    policy = JSON.parse(attrs.RedrivePolicy) as typeof policy;
+  } catch {
+    return { status: 'warn', detail: `queue "${queueName}" has an unreadable RedrivePolicy`, hint: 'Reset it with `fluxer setup`.' };
+  }
+  const arn = policy.deadLetterTargetArn ?? '';
+  const [, , , , account, dlqName] = arn.split(':');
+  if (!dlqName) return { status: 'warn', detail: `queue "${queueName}" has a RedrivePolicy without a target`, hint: 'Reset it with `fluxer setup`.' };
+  try {
+    await sqs.getQueueUrl({ QueueName: dlqName, ...(account ? { QueueOwnerAWSAccountId: account } : {}) });
+  } catch (err) {
+    if (!isQueueMissing(err)) throw err;
+    return { status: 'fail', detail: `queue "${queueName}" sends failed jobs to "${dlqName}", which does not exist`, hint: 'Create it with `fluxer setup`.' };
+  }
+  return { status: 'ok', detail: `"${queueName}" → dead-letter queue "${dlqName}" after ${policy.maxReceiveCount ?? '?'} receives` };
+}
+
+const PUBLIC_ACCESS_SETTINGS = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
+
+async function checkBucket(ports: DoctorPorts, stack: string, bucket: string | undefined): Promise<CheckOutcome> {
+  if (!bucket) {
+    return { status: 'fail', detail: `no bucket set for stack "${stack}"`, hint: `Set "bucket" for stack "${stack}" in fluxer.config.json (or FLUXER_BUCKET), then run \`fluxer setup\`.` };
+  }
+  const s3 = await ports.s3();
+  try {
+    await s3.headBucket({ Bucket: bucket });
+  } catch (err) {
+    const name = errorName(err);
+    if (name === 'NotFound' || name === 'NoSuchBucket') return { status: 'fail', detail: `bucket "${bucket}" does not exist`, hint: 'Create it with `fluxer setup`.' };
+    if (name === 'Forbidden' || name === 'AccessDenied') {
+      return { status: 'fail', detail: `bucket "${bucket}" exists but is not yours to use (403)`, hint: 'Bucket names are global: pick another "bucket", or grant this identity s3:ListBucket on it.' };
+    }
+    throw err;
+  }
+  let config: Partial<Record<(typeof PUBLIC_ACCESS_SETTINGS)[number], boolean>> = {};
+  try {
+    config = (await s3.getPublicAccessBlock({ Bucket: bucket })).PublicAccessBlockConfiguration ?? {};
+  } catch (err) {
+    if (errorName(err) !== 'NoSuchPublicAccessBlockConfiguration') throw err;
+  }
+  const open = PUBLIC_ACCESS_SETTINGS.filter((k) => config[k] !== true);
+  if (open.length) {
+    return {
+      status: 'warn',
+      detail: `bucket "${bucket}" does not block public access (${open.join(', ')} not set)`,
+      hint: `Block it: aws s3api put-public-access-block --bucket ${bucket} --public-access-block-configuration ${PUBLIC_ACCESS_SETTINGS.map((k) => `${k}=true`).join(',')}`,
+    };
+  }
+  return { status: 'ok', detail: `"${bucket}" exists and blocks public access` };
+}
+
+async function checkAmi(ports: DoctorPorts, stack: string, ami: string, region: string): Promise<CheckOutcome> {
+  const ec2 = await ports.ec2(region);
+  const setAmiHint = `Set "ami" for stack "${stack}" to an AMI id in ${region} (e.g. a Deep Learning AMI) in fluxer.config.json, or FLUXER_AMI.`;
+  if (ami === 'latest') {
+    const images = (await ec2.describeImages({ Owners: ['self'], Filters: [...stackFilters(stack, 'ami'), { Name: 'state', Values: ['available'] }] })).Images ?? [];
+    const newest = [...images].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+    if (!newest) return { status: 'warn', detail: `"ami" is "latest", but no AMI tagged for stack "${stack}" exists in ${region}`, hint: setAmiHint };
+    return { status: 'ok', detail: `latest for stack "${stack}": ${newest.ImageId} (${newest.Name ?? 'unnamed'}, ${newest.CreationDate ?? 'date unknown'})` };
+  }
+  let image;
+  try {
+    image = (await ec2.describeImages({ ImageIds: [ami] })).Images?.[0];
+  } catch (err) {
+    if (!/^InvalidAMIID\./.test(errorName(err))) throw err;
+  }
+  if (!image) return { status: 'fail', detail: `AMI ${ami} not found in ${region}`, hint: `AMIs are regional: ${setAmiHint}` };
+  if (image.State !== 'available') {
+    return { status: image.State === 'pending' ? 'warn' : 'fail', detail: `AMI ${ami} is ${image.State ?? 'in an unknown state'}`, hint: image.State === 'pending' ? 'Wait until it is available.' : setAmiHint };
+  }
+  return { status: 'ok', detail: `${ami} (${image.Name ?? 'unnamed'}) is available in ${region}` };
+}
+
+async function checkInstanceProfile(ports: DoctorPorts, name: string): Promise<CheckOutcome> {
+  const iam = await ports.iam();
+  let profile;
+  try {
+    profile = (await iam.getInstanceProfile({ InstanceProfileName: name })).InstanceProfile;
+  } catch (err) {
+    if (!['NoSuchEntity', 'NoSuchEntityException'].includes(errorName(err))) throw err;
+  }
+  const createHint =
+    `Create it with a role the nodes run as (SSM managed-instance access, plus the queue and bucket): ` +
+    `aws iam create-instance-profile --instance-profile-name ${name} && aws iam add-role-to-instance-profile --instance-profile-name ${name} --role-name ROLE; or set "instanceProfile".`;
+  if (!profile) return { status: 'fail', detail: `instance profile "${name}" not found`, hint: createHint };
+  const roles = (profile.Roles ?? []).map((r) => r.RoleName).filter(Boolean);
+  if (!roles.length) {
+    return { status: 'warn', detail: `instance profile "${name}" has no role: nodes would have no AWS credentials`, hint: `aws iam add-role-to-instance-profile --instance-profile-name ${name} --role-name ROLE` };
+  }
+  return { status: 'ok', detail: `"${name}" with role ${roles.join(', ')}` };
+}
+
+export interface UserDataSize {
+  template: string;
+  bytes: number;
+  limit: number;
+  gzip: boolean;
+  gzippedBytes: number;
+  warnings: string[];
+  /** The queue does not exist yet, so a stand-in URL of the same shape was measured. */
+  assumedQueueUrl: boolean;
+}
+
+export function evaluateUserData(size: UserDataSize): CheckOutcome {
+  const measured = size.gzip
+    ? `${formatBytes(size.bytes)} plain, ${formatBytes(size.gzippedBytes)} gzipped (sent gzipped)`
+    : `${formatBytes(size.bytes)}`;
+  const detail = `template ${size.template}: ${measured} of EC2's ${formatBytes(size.limit)} limit${size.assumedQueueUrl ? ' (queue URL assumed: the queue does not exist yet)' : ''}`;
+  if (size.warnings.length) return { status: 'warn', detail: `${detail}; ${size.warnings.join('; ')}`, hint: 'Run `fluxer userdata render` to see the output.' };
+  return { status: 'ok', detail };
+}
+
+/** The stack's user data rendered as a launch would render it, measured against EC2's limit. */
+export function userDataCheck(opts: { config: ResolvedConfig; templatesDir: string; cwd: string; sqs: () => Promise<SqsPort> }): () => Promise<CheckOutcome> {
+  return async () => {
+    const { settings } = opts.config;
+    let assumedQueueUrl = false;
+    const rendered = await renderUserData({
+      templateRef: settings.template,
+      templateRefLabel: 'template setting',
+      templatesDir: opts.templatesDir,
+      cwd: opts.cwd,
+      stackValues: stackVariables(opts.config),
+      vars: {},
+      forceGzip: false,
+      stackHints: { region: settings.region, queueName: settings.queueName },
+      // The size must not depend on the queue check: a missing queue is measured with a URL of the same shape.
+      resolveQueueUrl: async () => {
+        try {
+          const url = (await (await opts.sqs()).getQueueUrl({ QueueName: settings.queueName })).QueueUrl;
+          if (url) return { value: url, source: `SQS GetQueueUrl ${settings.queueName}` };
+        } catch (err) {
+          if (!isQueueMissing(err)) throw err;
+        }
+        assumedQueueUrl = true;
+        return { value: `https://sqs.${settings.region}.amazonaws.com/000000000000/${settings.queueName}`, source: 'assumed (queue not found)' };
+      },
+    });
+    return evaluateUserData({
+      template: rendered.template.name,
+      bytes: rendered.bytes,
+      limit: rendered.limit,
+      gzip: rendered.gzip,
+      gzippedBytes: rendered.gzippedBytes,
+      warnings: rendered.warnings,
+      assumedQueueUrl,
+    });
+  };
+}
+
+export async function runDoctor(input: DoctorInput & { endpoint: string | undefined; timeoutMs: number; clock: Clock; signal?: AbortSignal }): Promise<DoctorReport> {
+  const checks = await runChecks(buildChecks(input), input);
+  return {
+    stack: input.stack,
+    region: input.settings.region,
+    nodeRegion: input.settings.spotRegion ?? input.settings.region,
+    endpoint: input.endpoint ?? null,
+    checks,
+    ok: checks.every((c) => c.status !== 'fail'),
+  };
+}

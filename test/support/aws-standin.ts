@@ -1,0 +1,252 @@
+// The AWS stand-in: a small loopback HTTP server in front of moto that answers the few AWS operations
+// moto lacks (see test/README.md, "Stand-ins") and passes every other request through to moto
+// unchanged. A test fixture only; nothing in src/ knows it exists.
+//
+// Served here:
+//   ServiceQuotas.GetServiceQuota  (AWS JSON 1.1, X-Amz-Target: ServiceQuotasV20190624.GetServiceQuota)
+//     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
+//
+// Control API (not AWS):
+//   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
+//   DELETE /_standin/quotas                                      → clears the table
+//   GET    /_standin/quotas                                      → the table, for debugging
+//
+// To add a stand-in: add a handler to HANDLERS keyed by X-Amz-Target (JSON protocols) or match on
+// method/path in `route`, and add its row to test/README.md.
+import { randomUUID } from 'node:crypto';
+import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface QuotaEntry {
+  serviceCode: string;
+  quotaCode: string;
+  value: number;
+  /** Only this region (from the request's SigV4 credential scope); all regions when omitted. */
+  region?: string;
+  /**
+   * Only requests signed with this access key id; any when omitted. Test files that run in parallel
+   * use their own access key id so their quota values never meet.
+   */
+  accessKeyId?: string;
+  quotaName?: string;
+}
+
+export interface AwsStandin {
+  /** The URL clients use: the stand-in, which forwards what it does not serve to moto. */
+  endpoint: string;
+  upstream: string;
+  setQuotas(entries: QuotaEntry[]): void;
+  clearQuotas(): void;
+  stop(): Promise<void>;
+}
+
+/** Names as AWS reports them (QuotaName), for realistic responses. */
+const KNOWN_QUOTA_NAMES: Record<string, string> = {
+  'ec2/L-3819A6DF': 'All G and VT Spot Instance Requests',
+  'ec2/L-7212CCBC': 'All P4, P3 and P2 Spot Instance Requests',
+  'ec2/L-C4BD4855': 'All P5 Spot Instance Requests',
+  'ec2/L-88CF9481': 'All F Spot Instance Requests',
+  'ec2/L-34B43A08': 'All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests',
+  'ec2/L-E3A00192': 'All X Spot Instance Requests',
+  'ec2/L-B5D1601B': 'All Inf Spot Instance Requests',
+  'ec2/L-85EED4F7': 'All DL Spot Instance Requests',
+  'ec2/L-6B0D517C': 'All Trn Spot Instance Requests',
+};
+const SERVICE_NAMES: Record<string, string> = { ec2: 'Amazon Elastic Compute Cloud (Amazon EC2)' };
+/** moto's default account; the ARN in the response carries it as AWS's would carry yours. */
+const ACCOUNT_ID = '123456789012';
+
+interface SignedScope {
+  accessKeyId?: string;
+  region?: string;
+}
+
+/** Access key id and region from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request`. */
+function signedScope(req: IncomingMessage): SignedScope {
+  const m = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '');
+  return m ? { accessKeyId: m[1], region: m[2] } : {};
+}
+
+class QuotaTable {
+  private entries: QuotaEntry[] = [];
+
+  set(list: QuotaEntry[]): void {
+    for (const e of list) {
+      if (typeof e.serviceCode !== 'string' || typeof e.quotaCode !== 'string' || typeof e.value !== 'number') {
+        throw new Error('a quota entry needs serviceCode, quotaCode and a numeric value');
+      }
+      // A later entry for the same scope replaces the earlier one.
+      this.entries = this.entries.filter((x) => !(x.serviceCode === e.serviceCode && x.quotaCode === e.quotaCode && x.region === e.region && x.accessKeyId === e.accessKeyId));
+      this.entries.push(e);
+    }
+  }
+
+  clear(): void {
+    this.entries = [];
+  }
+
+  list(): QuotaEntry[] {
+    return [...this.entries];
+  }
+
+  /** The most specific entry wins: access key + region, then access key, then region, then neither. */
+  find(serviceCode: string, quotaCode: string, scope: SignedScope): QuotaEntry | undefined {
+    const candidates = this.entries.filter(
+      (e) => e.serviceCode === serviceCode && e.quotaCode === quotaCode && (e.region === undefined || e.region === scope.region) && (e.accessKeyId === undefined || e.accessKeyId === scope.accessKeyId),
+    );
+    const rank = (e: QuotaEntry) => (e.accessKeyId ? 2 : 0) + (e.region ? 1 : 0);
+    return candidates.sort((a, b) => rank(b) - rank(a))[0];
+  }
+
+  /** Whether the table speaks for this service at all (else the request goes on to moto). */
+  servesService(serviceCode: string): boolean {
+    return this.entries.some((e) => e.serviceCode === serviceCode);
+  }
+}
+
+type JsonHandler = (body: Record<string, unknown>, scope: SignedScope, quotas: QuotaTable) => { status: number; body: unknown; errorType?: string } | undefined;
+
+/** AWS JSON 1.1 operations served here, by X-Amz-Target. Returning undefined passes the request to moto. */
+const HANDLERS: Record<string, JsonHandler> = {
+  // Shapes: https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html
+  'ServiceQuotasV20190624.GetServiceQuota': (body, scope, quotas) => {
+    const serviceCode = String(body.ServiceCode ?? '');
+    const quotaCode = String(body.QuotaCode ?? '');
+    // moto answers `vpc` (and any service the tests never set) itself.
+    if (serviceCode !== 'ec2' && !quotas.servesService(serviceCode)) return undefined;
+    const entry = quotas.find(serviceCode, quotaCode, scope);
+    const region = scope.region ?? 'us-east-1';
+    if (!entry) {
+      return {
+        status: 400,
+        errorType: 'NoSuchResourceException',
+        body: { __type: 'NoSuchResourceException', Message: `The request failed because the specified quota ${quotaCode} of service ${serviceCode} does not exist in ${region}.` },
+      };
+    }
+    return {
+      status: 200,
+      body: {
+        Quota: {
+          ServiceCode: serviceCode,
+          ServiceName: SERVICE_NAMES[serviceCode] ?? serviceCode,
+          QuotaArn: `arn:aws:servicequotas:${region}:${ACCOUNT_ID}:${serviceCode}/${quotaCode}`,
+          QuotaCode: quotaCode,
+          QuotaName: entry.quotaName ?? KNOWN_QUOTA_NAMES[`${serviceCode}/${quotaCode}`] ?? quotaCode,
+          Value: entry.value,
+          Unit: 'None',
+          Adjustable: true,
+          GlobalQuota: false,
+          UsageMetric: {
+            MetricNamespace: 'AWS/Usage',
+            MetricName: 'ResourceCount',
+            MetricDimensions: { Class: 'None', Resource: 'vCPU', Service: serviceCode.toUpperCase(), Type: 'Resource' },
+            MetricStatisticRecommendation: 'Maximum',
+          },
+          QuotaAppliedAtLevel: 'ACCOUNT',
+        },
+      },
+    };
+  },
+};
+
+export async function startAwsStandin(opts: { upstream: string; port?: number }): Promise<AwsStandin> {
+  const upstream = new URL(opts.upstream);
+  const quotas = new QuotaTable();
+  const agent = new Agent({ keepAlive: true });
+
+  const sendJson = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/x-amz-json-1.1',
+      'Content-Length': Buffer.byteLength(text),
+      'x-amzn-RequestId': randomUUID(),
+      ...(errorType ? { 'X-Amzn-ErrorType': errorType } : {}),
+    });
+    res.end(text);
+  };
+
+  const readBody = (req: IncomingMessage) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve(Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+
+  /** Forwards the request to moto as it came (method, path, headers, body) and streams the answer back. */
+  const passThrough = (req: IncomingMessage, res: ServerResponse, body?: Buffer) => {
+    const upstreamReq = request(
+      { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
+      (upstreamRes) => {
+        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, upstreamRes.rawHeaders);
+        upstreamRes.pipe(res);
+      },
+    );
+    upstreamReq.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
+      res.end(`aws-standin: upstream ${opts.upstream} failed: ${err.message}`);
+    });
+    if (body) upstreamReq.end(body);
+    else req.pipe(upstreamReq);
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/_standin/quotas') {
+      if (req.method === 'POST') {
+        const parsed: unknown = JSON.parse((await readBody(req)).toString('utf8') || '[]');
+        quotas.set(Array.isArray(parsed) ? (parsed as QuotaEntry[]) : [parsed as QuotaEntry]);
+        return sendJson(res, 200, { quotas: quotas.list() });
+      }
+      if (req.method === 'DELETE') {
+        quotas.clear();
+        return sendJson(res, 200, { quotas: [] });
+      }
+      return sendJson(res, 200, { quotas: quotas.list() });
+    }
+    const target = req.headers['x-amz-target'];
+    const handler = typeof target === 'string' ? HANDLERS[target] : undefined;
+    if (!handler) return passThrough(req, res);
+    // Only JSON-protocol requests are buffered, and only the ones a handler might answer.
+    const body = await readBody(req);
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+    } catch {
+      return sendJson(res, 400, { __type: 'SerializationException', Message: 'request body is not JSON' }, 'SerializationException');
+    }
+    const answer = handler(parsed, signedScope(req), quotas);
+    if (!answer) return passThrough(req, res, body);
+    return sendJson(res, answer.status, answer.body, answer.errorType);
+  };
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err: Error) => {
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`aws-standin: ${err.message}`);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    upstream: opts.upstream,
+    setQuotas: (entries) => quotas.set(entries),
+    clearQuotas: () => quotas.clear(),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** From a test file (a different process than the one running the stand-in): set quota values. */
+export async function setStandinQuotas(endpoint: string, entries: QuotaEntry[]): Promise<void> {
+  const res = await fetch(`${endpoint}/_standin/quotas`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entries) });
+  if (!res.ok) throw new Error(`aws-standin: setting quotas failed: ${res.status} ${await res.text()}`);
+}
