@@ -97,7 +97,9 @@ export function largestParts(text: string, count = 5): Part[] {
         label = `write_files ${entry[1]}`;
       }
     });
-    close(lines.length - 1);
+    let last = lines.length - 1;
+    while (last > 0 && lines[last]!.trim() === '') last--;
+    close(last);
   }
   if (parts.length < 2) {
     parts.length = 0;

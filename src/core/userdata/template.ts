@@ -3,7 +3,7 @@
 //
 //   {{ name }}                      a variable; no value → an error naming it and its line
 //   {{ name | default "text" }}     a variable with the template's own fallback
-//   {{ "text" }}                    literal text (write {{ "{{" }} for a literal "{{")
+//   {{ "text" }}                    literal text: {{ "{{" }} and {{ "}}" }} print braces
 //   {{> file }}                     on a line of its own: another file's content, verbatim, every line
 //   {{> file | indent 6 }}          indented by the directive's column or by N spaces
 //
@@ -52,7 +52,8 @@ export interface RenderResult {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const INCLUDE_LINE = /^(\s*)\{\{>\s*([^\s|}]+)\s*(?:\|\s*indent\s+(\d+)\s*)?\}\}\s*$/;
-const EXPRESSION = /\{\{(.*?)\}\}/g;
+// A body is quoted strings or other text up to the first }} outside quotes, so "}}" can be quoted too.
+const EXPRESSION = /\{\{((?:"[^"]*"|'[^']*'|[^"'}]|\}(?!\}))*)\}\}/g;
 
 export function renderTemplate(input: RenderInput): RenderResult {
   const { template, values } = input;
@@ -105,7 +106,7 @@ export function renderTemplate(input: RenderInput): RenderResult {
     if (rest.includes('{{') || rest.includes('}}')) {
       throw new UsageError(`${where}: unmatched "${rest.includes('{{') ? '{{' : '}}'}"`, {
         code: 'TemplateSyntax',
-        hint: 'Close every {{ with }} on the same line; write {{ "{{" }} for literal braces.',
+        hint: 'Close every {{ with }} on the same line; write {{ "{{" }} and {{ "}}" }} for literal braces.',
       });
     }
     out.push(rendered);
