@@ -9,8 +9,8 @@ export default defineCommand({
   name: 'check',
   summary: 'Check rendered user data: EC2\'s 16,384-byte limit and secrets (plain, gzip or base64)',
   description:
-    'Reads FILE as EC2 would receive it (plain text, gzip, or base64 of either), and checks that it fits in\n' +
-    'EC2\'s 16,384-byte limit and carries no AWS key, Hugging Face token or private key. Prints a report; exits 2\n' +
+    'Reads FILE as EC2 would receive it (plain text, gzip, or base64 of either), and checks that it fits in ' +
+    'EC2\'s 16,384-byte limit and carries no AWS key, Hugging Face token or private key. Prints a report; exits 2 ' +
     'when it does not fit or holds a secret (secrets are shown masked), 0 otherwise. See docs/userdata.md.',
   args: [{ name: 'file', description: 'the user data file', required: true }],
   examples: ['fluxer userdata check node.yaml', 'fluxer userdata check node.b64 --json'],

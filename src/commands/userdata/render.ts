@@ -22,11 +22,11 @@ export default defineCommand<RenderOpts>({
   name: 'render',
   summary: 'Render a node\'s cloud-init user data from a template and the stack\'s values',
   description:
-    'Fills a template (templates/<name>.yaml, or a file) with the stack\'s settings and --var values and prints the\n' +
-    'user data. EC2 takes at most 16,384 bytes (before base64): larger output is gzipped automatically (cloud-init\n' +
-    'reads gzip) with a note on stderr; still too large is an error listing the largest parts. Output holding an AWS\n' +
-    'key, a Hugging Face token or a private key is refused: keep secrets in SSM Parameter Store, pass their names.\n' +
-    'queue_url, when not given with --var, is looked up with SQS GetQueueUrl. With --json the report replaces the\n' +
+    'Fills a template (templates/<name>.yaml, or a file) with the stack\'s settings and --var values and prints the ' +
+    'user data. EC2 takes at most 16,384 bytes (before base64): larger output is gzipped automatically (cloud-init ' +
+    'reads gzip) with a note on stderr; still too large is an error listing the largest parts. Output holding an AWS ' +
+    'key, a Hugging Face token or a private key is refused: keep secrets in SSM Parameter Store, pass their names. ' +
+    'queue_url, when not given with --var, is looked up with SQS GetQueueUrl. With --json the report replaces the ' +
     'user data on stdout (use --out to get both). Gzip output is byte-for-byte reproducible. See docs/userdata.md.',
   options: [
     { flags: '--template <name|file>', description: 'template name in templates/ or a file path (default: the stack\'s template setting)' },
