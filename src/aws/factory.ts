@@ -56,7 +56,7 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
       region,
       ...(opts.profile ? { profile: opts.profile } : {}),
       ...(endpoint ? { endpoint } : {}),
-      ...(loopbackDummyCredentials(endpoint, opts) ?? {}),
+      ...(loopbackDummyCredentials(endpoint, opts) ?? envCredentials(opts) ?? {}),
       maxAttempts: opts.maxAttempts ?? (Number(opts.env.FLUXER_MAX_ATTEMPTS) || 3),
       retryMode: 'standard' as const,
       customUserAgent: opts.userAgent,
@@ -140,6 +140,19 @@ function loopbackDummyCredentials(endpoint: string | undefined, opts: AwsClientO
   }
   const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
   return loopback ? { credentials: { accessKeyId: 'test', secretAccessKey: 'test' } } : undefined;
+}
+
+/**
+ * Keys from the context's environment, as the SDK's own env provider would read them (it is skipped
+ * when a profile is chosen, so this is too). The SDK reads process.env; a context built with another
+ * env (tests running the CLI in-process) must sign with that env's keys, not the process's.
+ */
+function envCredentials(opts: AwsClientOptions) {
+  const accessKeyId = nonEmpty(opts.env.AWS_ACCESS_KEY_ID);
+  const secretAccessKey = nonEmpty(opts.env.AWS_SECRET_ACCESS_KEY);
+  if (opts.profile || !accessKeyId || !secretAccessKey) return undefined;
+  const sessionToken = nonEmpty(opts.env.AWS_SESSION_TOKEN);
+  return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
