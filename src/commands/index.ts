@@ -1,6 +1,9 @@
 // Every registered command. A command is listed here only once it works end to end.
 import type { CommandSpec, NounSpec } from '../cli/command.js';
 import configShow from './config/show.js';
+import localDown from './local/down.js';
+import localStatus from './local/status.js';
+import localUp from './local/up.js';
 import doctor from './doctor.js';
 import setup from './setup.js';
 import userdataCheck from './userdata/check.js';
@@ -10,6 +13,11 @@ export const TOP_LEVEL: CommandSpec<never>[] = [setup as CommandSpec<never>, doc
 
 export const NOUNS: NounSpec[] = [
   { name: 'config', summary: 'Inspect the merged configuration', commands: [configShow as CommandSpec<never>] },
+  {
+    name: 'local',
+    summary: 'Run the whole service on this machine: an AWS-compatible server and runtime workers',
+    commands: [localUp as CommandSpec<never>, localStatus as CommandSpec<never>, localDown as CommandSpec<never>],
+  },
   {
     name: 'userdata',
     summary: 'Render and check cloud-init user data for GPU nodes (size limit, gzip, secret scan)',

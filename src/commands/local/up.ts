@@ -1,0 +1,81 @@
+// `fluxer local up`: the whole service on this machine — moto as the AWS stand-in, `fluxer setup`'s
+// queue and bucket on it, and N runtime workers — recorded as the `local` stack in the config.
+import { createAwsClients } from '../../aws/factory.js';
+import { defineCommand } from '../../cli/command.js';
+import type { Context } from '../../cli/context.js';
+import { durationFlag, integerFlag } from '../../cli/parse.js';
+import { PACKAGE_ROOT } from '../../cli/paths.js';
+import { STACK_FIELDS } from '../../config/schema.js';
+import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
+import { resolveLocalModel } from '../../core/local/model.js';
+import { bringUp, localStatus, type SetupOutcome } from '../../core/local/stack.js';
+import { LOCAL_STACK, localPaths } from '../../core/local/state.js';
+import { findLocalTools } from '../../core/local/tools.js';
+import { ensureStackResources } from '../../core/setup.js';
+import { formatLocalStatus } from './status.js';
+
+interface UpOptions {
+  model?: string;
+  workers: number;
+  port?: number;
+  timeout: number;
+}
+
+export default defineCommand<UpOptions>({
+  name: 'up',
+  summary: 'Start the local stack: an AWS-compatible server (moto) and runtime workers, as stack "local"',
+  description:
+    'Starts moto on 127.0.0.1, creates the queue, dead-letter queue and bucket on it (as `fluxer setup` does), starts N runtime workers ' +
+    '(the tiny model on the CPU by default, or a diffusers model directory on a local GPU) and records the `local` stack in fluxer.config.json. ' +
+    'Running it again starts only what is missing (a worker that died is restarted). State and logs: .fluxer/local/ beside the config file.',
+  options: [
+    { flags: '--model <tiny|DIR>', description: '"tiny" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)' },
+    { flags: '--workers <n>', description: 'number of runtime workers (1-16)', parse: integerFlag('--workers', 1, 16), default: 1 },
+    { flags: '--port <port>', description: 'port for the AWS-compatible server (default: a free one)', parse: integerFlag('--port', 1024, 65535) },
+    { flags: '--timeout <duration>', description: 'how long each worker may take to become READY', parse: durationFlag('--timeout', { minMs: 1_000, maxMs: 3_600_000 }), default: 180_000 },
+  ],
+  examples: ['fluxer local up', 'fluxer local up --workers 2 --json', 'fluxer local up --model ./models/FLUX.1-schnell', 'fluxer generate "a lighthouse at dawn" --stack local --wait'],
+  async handler(ctx, _args, opts) {
+    // Everything that can be wrong with the input is checked before a process starts.
+    const model = resolveLocalModel(opts.model, ctx.cwd);
+    const configPath = projectConfigPath(ctx.cwd, ctx.globals.config);
+    const paths = localPaths(configPath);
+    const tools = findLocalTools(PACKAGE_ROOT, ctx.env);
+
+    const result = await bringUp(
+      { paths, tools, baseEnv: ctx.env, setup: (endpoint) => setupOn(ctx, endpoint), progress: (m) => ctx.out.info(m), signal: ctx.signal },
+      { workers: opts.workers, model, port: opts.port, readyTimeoutMs: opts.timeout },
+    );
+    recordLocalStack(configPath, localStackSettings(result.state.endpoint, model.model));
+
+    const status = (await localStatus(paths))!;
+    const kept = result.state.workers.length - result.workersStarted.length;
+    ctx.out.success(
+      `Local stack up at ${status.endpoint}: ${result.serverStarted ? 'server started' : 'server already running'}, ` +
+        `${result.workersStarted.length} worker(s) started${kept ? `, ${kept} already running` : ''}`,
+    );
+    ctx.out.info(`Stack "${LOCAL_STACK}" recorded in ${configPath}. Try: fluxer generate "a lighthouse on a cliff at dawn" --stack ${LOCAL_STACK} --wait`);
+    ctx.out.result(
+      { ...status, configFile: configPath, stack: LOCAL_STACK, serverStarted: result.serverStarted, workersStarted: result.workersStarted },
+      () => formatLocalStatus(ctx, status),
+    );
+  },
+});
+
+/** `fluxer setup`'s logic against the emulator; the clients get dummy keys (loopback, see the factory). */
+async function setupOn(ctx: Context, endpoint: string): Promise<SetupOutcome> {
+  const env: NodeJS.ProcessEnv = {};
+  // The same settings `fluxer setup --stack local` derives, so running that afterwards changes nothing.
+  // The host's AWS settings (profile, keys, endpoint variables) must not steer calls to the emulator.
+  for (const [k, v] of Object.entries(ctx.env)) if (!k.startsWith('AWS_')) env[k] = v;
+  const aws = createAwsClients({ region: 'us-east-1', endpointFlag: endpoint, env, userAgent: `fluxer/${ctx.version}`, maxAttempts: 2, debug: (m) => ctx.out.debug(m) });
+  const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);
+  const settings = localStackSettings(endpoint, 'tiny');
+  const resources = await ensureStackResources({ sqs, s3 }, { ...settings, bucket: settings.bucket!, jobRetentionDays: STACK_FIELDS.jobRetentionDays.default() }, LOCAL_STACK);
+  const queueUrl = resources.find((r) => r.type === 'queue')?.url;
+  const dlqUrl = resources.find((r) => r.type === 'dead-letter-queue')?.url;
+  if (!queueUrl || !dlqUrl) throw new Error('setup returned no queue URL');
+  const changed = resources.filter((r) => r.action !== 'unchanged');
+  if (changed.length) ctx.out.info(`Set up ${changed.map((r) => `${r.type} ${r.name} (${r.action})`).join(', ')}`);
+  return { queueUrl, dlqUrl };
+}

@@ -1,0 +1,154 @@
+// `fluxer local up|status|down` as a user runs them (bin/fluxer as a child process), with the real
+// moto server and the real runtime (tiny model, CPU), in a temp project so nothing in the repo is
+// touched — and with no AWS credentials in the environment at all.
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBin } from '../support/cli.js';
+
+const project = mkdtempSync(join(tmpdir(), 'fluxer-local-'));
+const localDir = join(project, '.fluxer', 'local');
+/** A machine with no AWS account: no keys, no profile, no region. */
+const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: project, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+const seenPids = new Set<number>();
+
+const fluxer = (...argv: string[]) => runBin(argv, { cwd: project, env, timeoutMs: 150_000 });
+
+interface Status {
+  endpoint: string;
+  queueUrl: string;
+  dlqUrl: string;
+  bucket: string;
+  prefix: string;
+  server: { pid: number; state: string };
+  workers: Array<{ pid: number; state: string }>;
+}
+
+async function status(): Promise<{ code: number; doc: Status }> {
+  const r = await fluxer('local', 'status', '--json');
+  const doc = JSON.parse(r.stdout) as Status;
+  if (doc.server) seenPids.add(doc.server.pid);
+  for (const w of doc.workers ?? []) seenPids.add(w.pid);
+  return { code: r.code, doc };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+/** Every process that carries this project's local-stack marker in its environment. */
+function processesOfThisStack(): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (environ.includes(`FLUXER_LOCAL_DIR=${localDir}`) && alive(Number(entry))) found.push(Number(entry));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return found;
+}
+
+describe('fluxer local up | status | down', () => {
+  beforeAll(async () => {
+    const r = await fluxer('local', 'up', '--json');
+    expect(r.stderr).toContain('Local stack up');
+    expect(r.code, r.stderr).toBe(0);
+  }, 180_000);
+
+  afterAll(async () => {
+    await fluxer('local', 'down');
+    // Fallback: whatever survived is killed by pid, so a failed test never leaves a process behind.
+    for (const pid of [...seenPids, ...processesOfThisStack()]) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    rmSync(project, { recursive: true, force: true });
+  }, 60_000);
+
+  it('up starts moto and a worker; status --json shows the server up and the worker READY', async () => {
+    const { code, doc } = await status();
+    expect(code).toBe(0);
+    expect(doc.server.state).toBe('up');
+    expect(doc.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(doc.queueUrl).toContain('fluxer-local-jobs');
+    expect(doc.dlqUrl).toContain('fluxer-local-jobs-dlq');
+    expect({ bucket: doc.bucket, prefix: doc.prefix }).toEqual({ bucket: 'fluxer-local', prefix: 'fluxer/' });
+    expect(doc.workers).toHaveLength(1);
+    expect(doc.workers[0]!.state).toBe('READY');
+    expect(alive(doc.server.pid) && alive(doc.workers[0]!.pid)).toBe(true);
+
+    // The stack is recorded in the project's config, without becoming the default.
+    const config = JSON.parse(readFileSync(join(project, 'fluxer.config.json'), 'utf8'));
+    expect(config.defaultStack).toBeUndefined();
+    expect(config.stacks.local).toMatchObject({ region: 'us-east-1', endpointUrl: doc.endpoint, queueName: 'fluxer-local-jobs', bucket: 'fluxer-local', prefix: 'fluxer/', model: 'tiny' });
+    // The queue really exists on the server the stack points at (found through the config).
+    const show = await fluxer('config', 'show', '--stack', 'local', '--json');
+    expect(JSON.parse(show.stdout).settings.endpointUrl.value).toBe(doc.endpoint);
+  });
+
+  it('up twice is harmless: the same server and worker pids, nothing restarted', async () => {
+    const before = (await status()).doc;
+    const r = await fluxer('local', 'up', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const again = JSON.parse(r.stdout);
+    expect(again.serverStarted).toBe(false);
+    expect(again.workersStarted).toEqual([]);
+    const after = (await status()).doc;
+    expect(after.server.pid).toBe(before.server.pid);
+    expect(after.workers.map((w) => w.pid)).toEqual(before.workers.map((w) => w.pid));
+  }, 60_000);
+
+  it('a worker killed with SIGKILL shows as dead, and the next up restarts it with a new pid', async () => {
+    const before = (await status()).doc;
+    const victim = before.workers[0]!.pid;
+    process.kill(victim, 'SIGKILL');
+    await expect.poll(() => alive(victim), { timeout: 5_000 }).toBe(false);
+    const dead = await status();
+    expect(dead.doc.workers[0]!.state).toBe('dead');
+
+    const r = await fluxer('local', 'up');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('1 worker(s) started');
+    const after = (await status()).doc;
+    expect(after.server.pid).toBe(before.server.pid);
+    expect(after.workers[0]!.pid).not.toBe(victim);
+    expect(after.workers[0]!.state).toBe('READY');
+  }, 180_000);
+
+  it('down leaves no process behind, keeps the logs, and a second down is harmless', async () => {
+    const { doc } = await status();
+    const pids = [doc.server.pid, ...doc.workers.map((w) => w.pid)];
+    const r = await fluxer('local', 'down', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.wasUp).toBe(true);
+    expect(result.stopped.map((s: { pid: number }) => s.pid).sort()).toEqual([...pids].sort());
+    for (const pid of [...pids, ...seenPids]) expect(alive(pid), `pid ${pid}`).toBe(false);
+    expect(processesOfThisStack()).toEqual([]);
+    expect(existsSync(join(localDir, 'state.json'))).toBe(false);
+    expect(existsSync(join(localDir, 'worker-0.log'))).toBe(true);
+
+    const again = await fluxer('local', 'down');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('nothing to stop');
+    const after = await fluxer('local', 'status');
+    expect(after.code).toBe(1);
+    expect(after.stderr).toContain('fluxer local up');
+  }, 90_000);
+});
