@@ -5,11 +5,12 @@ import localDown from './local/down.js';
 import localStatus from './local/status.js';
 import localUp from './local/up.js';
 import doctor from './doctor.js';
+import init from './init.js';
 import setup from './setup.js';
 import userdataCheck from './userdata/check.js';
 import userdataRender from './userdata/render.js';
 
-export const TOP_LEVEL: CommandSpec<never>[] = [setup as CommandSpec<never>, doctor as CommandSpec<never>];
+export const TOP_LEVEL: CommandSpec<never>[] = [init as CommandSpec<never>, setup as CommandSpec<never>, doctor as CommandSpec<never>];
 
 export const NOUNS: NounSpec[] = [
   { name: 'config', summary: 'Inspect the merged configuration', commands: [configShow as CommandSpec<never>] },
