@@ -190,6 +190,18 @@ describe('fluxer doctor against moto and the stand-in', () => {
     }
   });
 
+  it('no credentials: the credentials row fails with how to configure them, and every other row still reports', async () => {
+    const stack = newStack();
+    // Not loopback, so no dummy keys; no keys, no profile, no IMDS: the SDK's chain finds nothing.
+    const env = { ...testEnv(), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' };
+    const r = await runBin(['doctor', '--json', '--timeout', '5s', '--endpoint-url', 'http://fluxer-doctor.invalid'], { cwd: stack.cwd, env });
+    expect(r.code).toBe(1);
+    const checks = (JSON.parse(r.stdout) as { checks: Row[] }).checks;
+    expect(checks.map((c) => c.id)).toEqual(CHECK_IDS);
+    expect(checks.find((c) => c.id === 'credentials')).toMatchObject({ status: 'fail', hint: expect.stringContaining('aws configure') });
+    expect(checks.find((c) => c.id === 'region')?.status).toBe('ok');
+  });
+
   it('bad --timeout is a usage error naming the flag and the range, before any AWS call', async () => {
     const stack = newStack();
     const r = await runCli(['doctor', '--timeout', '0', '--endpoint-url', 'http://127.0.0.1:9'], { cwd: stack.cwd, env: stack.env });

@@ -8,7 +8,7 @@
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
-//   DELETE /_standin/quotas                                      → clears the table
+//   DELETE /_standin/quotas[?accessKeyId=KEY]                    → clears the table (or one key's entries)
 //   GET    /_standin/quotas                                      → the table, for debugging
 //
 // To add a stand-in: add a handler to HANDLERS keyed by X-Amz-Target (JSON protocols) or match on
@@ -36,7 +36,7 @@ export interface AwsStandin {
   endpoint: string;
   upstream: string;
   setQuotas(entries: QuotaEntry[]): void;
-  clearQuotas(): void;
+  clearQuotas(accessKeyId?: string): void;
   stop(): Promise<void>;
 }
 
@@ -81,8 +81,9 @@ class QuotaTable {
     }
   }
 
-  clear(): void {
-    this.entries = [];
+  /** Clears every entry, or only those scoped to one access key id. */
+  clear(accessKeyId?: string): void {
+    this.entries = accessKeyId === undefined ? [] : this.entries.filter((e) => e.accessKeyId !== accessKeyId);
   }
 
   list(): QuotaEntry[] {
@@ -199,8 +200,8 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
         return sendJson(res, 200, { quotas: quotas.list() });
       }
       if (req.method === 'DELETE') {
-        quotas.clear();
-        return sendJson(res, 200, { quotas: [] });
+        quotas.clear(new URL(req.url ?? '/', 'http://standin').searchParams.get('accessKeyId') ?? undefined);
+        return sendJson(res, 200, { quotas: quotas.list() });
       }
       return sendJson(res, 200, { quotas: quotas.list() });
     }
@@ -235,7 +236,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     endpoint: `http://127.0.0.1:${port}`,
     upstream: opts.upstream,
     setQuotas: (entries) => quotas.set(entries),
-    clearQuotas: () => quotas.clear(),
+    clearQuotas: (accessKeyId) => quotas.clear(accessKeyId),
     stop: () =>
       new Promise<void>((resolve) => {
         agent.destroy();
