@@ -1,11 +1,14 @@
 // `fluxer local up|status|down` as a user runs them (bin/fluxer as a child process), with the real
 // moto server and the real runtime (tiny model, CPU), in a temp project so nothing in the repo is
 // touched — and with no AWS credentials in the environment at all.
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../support/cli.js';
+import { VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-local-'));
 const localDir = join(project, '.fluxer', 'local');
@@ -41,6 +44,16 @@ function alive(pid: number): boolean {
   }
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+}
+
+/** The AWS CLI against the local stack, as a third-party backend would use it (dummy keys). */
+function aws(endpoint: string, args: string[]): Promise<{ code: number; stdout: string }> {
+  const awsEnv = { PATH: process.env.PATH, HOME: project, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'us-east-1' };
+  return new Promise((resolve) => {
+    execFile(join(VENV_BIN, 'aws'), ['--endpoint-url', endpoint, ...args], { env: awsEnv, encoding: 'utf8' }, (err, stdout) => {
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout });
+    });
+  });
 }
 
 /** Every process that carries this project's local-stack marker in its environment. */
@@ -113,6 +126,30 @@ describe('fluxer local up | status | down', () => {
     expect(after.server.pid).toBe(before.server.pid);
     expect(after.workers.map((w) => w.pid)).toEqual(before.workers.map((w) => w.pid));
   }, 60_000);
+
+  it('a job sent to the local queue by another client is rendered by the worker into a PNG in the local bucket', async () => {
+    const { doc } = await status();
+    const id = randomUUID();
+    const job = {
+      version: 1, id, prompt: 'a lighthouse on a cliff at dawn', model: 'tiny', width: 64, height: 48, steps: 2, guidance: 3.5, seed: 7, count: 1,
+      output: { bucket: doc.bucket, prefix: doc.prefix }, submittedAt: new Date().toISOString(),
+    };
+    const sent = await aws(doc.endpoint, ['sqs', 'send-message', '--queue-url', doc.queueUrl, '--message-body', JSON.stringify(job)]);
+    expect(sent.code).toBe(0);
+    const statusKey = `${doc.prefix}jobs/${id}/status.json`;
+    const state = async () => {
+      const r = await aws(doc.endpoint, ['s3', 'cp', `s3://${doc.bucket}/${statusKey}`, '-']);
+      return r.code === 0 ? (JSON.parse(r.stdout) as { state: string }).state : 'absent';
+    };
+    await expect.poll(state, { timeout: 60_000, interval: 500 }).toBe('succeeded');
+    const png = join(project, 'image.png');
+    const got = await aws(doc.endpoint, ['s3', 'cp', `s3://${doc.bucket}/${doc.prefix}jobs/${id}/image-0.png`, png]);
+    expect(got.code).toBe(0);
+    const bytes = readFileSync(png);
+    expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    // IHDR: width and height, big-endian, at bytes 16-23.
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([64, 48]);
+  }, 90_000);
 
   it('a worker killed with SIGKILL shows as dead, and the next up restarts it with a new pid', async () => {
     const before = (await status()).doc;
