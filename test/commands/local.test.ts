@@ -1,6 +1,7 @@
 // `fluxer local` input handling, in-process: bad flags are exit 2 before anything starts, and
 // status/down on a stack that is not up say so plainly.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,5 +44,22 @@ describe('fluxer local (input and not-running cases)', () => {
     expect(r.stdout).toContain('nothing to stop');
     const json = await runCli(['local', 'down', '--json'], { cwd });
     expect(JSON.parse(json.stdout)).toMatchObject({ wasUp: false, stopped: [] });
+  });
+
+  it('up while another fluxer local command holds the stack is refused (exit 1), and starts nothing', async () => {
+    const cwd = project();
+    const dir = join(cwd, '.fluxer', 'local');
+    mkdirSync(dir, { recursive: true });
+    const other = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(dir, 'lock'), String(other.pid));
+      const r = await runCli(['local', 'up', '--json'], { cwd });
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'LocalStackBusy' });
+      expect(r.stderr).toContain(`(pid ${other.pid}) is changing this local stack`);
+      expect(existsSync(join(dir, 'state.json'))).toBe(false);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });

@@ -1,10 +1,11 @@
 // The local stack's lifecycle: an AWS-compatible server (moto) plus N runtime workers, all detached
 // processes recorded in state.json. `up` starts only what is missing or dead, `down` stops all of it
 // by pid and process group, `status` reads it back.
-import { mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { FluxerError, InterruptedError } from '../../cli/errors.js';
 import type { LocalModel } from './model.js';
-import { delay, freePort, isOurs, spawnDetached, stopGroup, tailOf, type StopOutcome } from './processes.js';
+import { delay, freePort, isAlive, isOurs, spawnDetached, stopGroup, tailOf, type StopOutcome } from './processes.js';
 import {
   LOCAL_BUCKET,
   LOCAL_PREFIX,
@@ -61,8 +62,12 @@ export interface UpResult {
 }
 
 export async function bringUp(deps: LocalStackDeps, opts: UpOptions): Promise<UpResult> {
+  mkdirSync(deps.paths.dir, { recursive: true });
+  return withLock(deps.paths, () => bringUpLocked(deps, opts));
+}
+
+async function bringUpLocked(deps: LocalStackDeps, opts: UpOptions): Promise<UpResult> {
   const { paths } = deps;
-  mkdirSync(paths.dir, { recursive: true });
   const previous = readLocalState(paths);
 
   // 1. The server: reuse it when its pid is alive and it answers; else start a new one.
@@ -278,6 +283,11 @@ export interface DownOptions {
 
 /** Stops the workers (they drain on SIGTERM), then the server; verifies nothing is left; clears state. */
 export async function bringDown(paths: LocalPaths, opts: DownOptions = {}): Promise<DownResult> {
+  if (!readLocalState(paths)) return { wasUp: false, stopped: [] };
+  return withLock(paths, () => bringDownLocked(paths, opts));
+}
+
+async function bringDownLocked(paths: LocalPaths, opts: DownOptions): Promise<DownResult> {
   const state = readLocalState(paths);
   if (!state) return { wasUp: false, stopped: [] };
   const stopped: DownResult['stopped'] = [];
@@ -300,6 +310,43 @@ export async function bringDown(paths: LocalPaths, opts: DownOptions = {}): Prom
   }
   clearLocalState(paths, state);
   return { wasUp: true, stopped };
+}
+
+/**
+ * One `up` or `down` at a time per stack folder: two concurrent `up`s would each start a server.
+ * The lock file holds the owner's pid, so a lock left by a killed CLI is taken over.
+ */
+async function withLock<T>(paths: LocalPaths, body: () => Promise<T>): Promise<T> {
+  const lockPath = join(paths.dir, 'lock');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(lockPath, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let owner = Number.NaN;
+      try {
+        owner = Number(readFileSync(lockPath, 'utf8'));
+      } catch {
+        /* released meanwhile */
+      }
+      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
+        throw new FluxerError(`Another \`fluxer local\` command (pid ${owner}) is changing this local stack`, {
+          code: 'LocalStackBusy',
+          hint: 'Wait for it to finish, then run your command again.',
+        });
+      }
+      if (attempt > 3) throw err;
+      rmSync(lockPath, { force: true });
+    }
+  }
+  try {
+    return await body();
+  } finally {
+    rmSync(lockPath, { force: true });
+  }
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
