@@ -5,15 +5,26 @@ import localDown from './local/down.js';
 import localStatus from './local/status.js';
 import localUp from './local/up.js';
 import doctor from './doctor.js';
+import generate from './generate.js';
+import jobsCancel from './jobs/cancel.js';
+import jobsGet from './jobs/get.js';
+import jobsList from './jobs/list.js';
+import jobsStatus from './jobs/status.js';
+import jobsTail from './jobs/tail.js';
 import init from './init.js';
 import setup from './setup.js';
 import userdataCheck from './userdata/check.js';
 import userdataRender from './userdata/render.js';
 
-export const TOP_LEVEL: CommandSpec<never>[] = [init as CommandSpec<never>, setup as CommandSpec<never>, doctor as CommandSpec<never>];
+export const TOP_LEVEL: CommandSpec<never>[] = [init as CommandSpec<never>, setup as CommandSpec<never>, doctor as CommandSpec<never>, generate as CommandSpec<never>];
 
 export const NOUNS: NounSpec[] = [
   { name: 'config', summary: 'Inspect the merged configuration', commands: [configShow as CommandSpec<never>] },
+  {
+    name: 'jobs',
+    summary: 'Follow, inspect, download, cancel and list jobs (from any machine)',
+    commands: [jobsStatus, jobsTail, jobsGet, jobsCancel, jobsList] as CommandSpec<never>[],
+  },
   {
     name: 'local',
     summary: 'Run the whole service on this machine: an AWS-compatible server and runtime workers',

@@ -1,5 +1,6 @@
 // Where a job lives in S3 and how to read it: the one place that knows the key layout shared with
 // the runtime (DESIGN.md "S3 layout"), and the status document's shape (schema/status.v1.schema.json).
+import { rename, writeFile } from 'node:fs/promises';
 import type { S3Port } from '../aws/s3.js';
 
 export interface JobLocation {
@@ -116,6 +117,15 @@ export async function readObjectBytes(s3: S3Port, bucket: string, key: string): 
   }
 }
 
+/** Writes to a temporary name first, so a path printed (or seen by another program) is a whole file. */
+export async function downloadImage(s3: S3Port, bucket: string, key: string, path: string): Promise<void> {
+  const bytes = await readObjectBytes(s3, bucket, key);
+  if (!bytes) throw new Error(`s3://${bucket}/${key} is listed in the job's outputs but does not exist`);
+  const tmp = `${path}.${process.pid}.part`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, path);
+}
+
 export async function writeCancelMarker(s3: S3Port, loc: JobLocation, id: string, requestedBy: string, now: Date): Promise<void> {
   await s3.putObject({
     Bucket: loc.bucket,
@@ -123,6 +133,27 @@ export async function writeCancelMarker(s3: S3Port, loc: JobLocation, id: string
     Body: JSON.stringify({ id, requestedAt: now.toISOString(), requestedBy }),
     ContentType: 'application/json',
   });
+}
+
+/**
+ * Job ids under `<prefix>jobs/`, oldest first. Ids are UUIDv7, so a listing that starts after the
+ * smallest id of the cutoff millisecond (`startAfterId`) skips every older job without reading it.
+ */
+export async function listJobIds(s3: S3Port, loc: JobLocation, opts: { startAfterId?: string } = {}): Promise<string[]> {
+  const base = jobsPrefix(loc.prefix);
+  const ids: string[] = [];
+  let token: string | undefined;
+  do {
+    const out = await s3.listObjectsV2({
+      Bucket: loc.bucket,
+      Prefix: base,
+      Delimiter: '/',
+      ...(token ? { ContinuationToken: token } : opts.startAfterId ? { StartAfter: `${base}${opts.startAfterId}` } : {}),
+    });
+    for (const p of out.CommonPrefixes ?? []) if (p.Prefix) ids.push(p.Prefix.slice(base.length, -1));
+    token = out.IsTruncated ? out.NextContinuationToken : undefined;
+  } while (token);
+  return ids;
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */

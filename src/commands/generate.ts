@@ -1,0 +1,151 @@
+// `fluxer generate "PROMPT"`: validate against the job schema (nothing is sent when it fails), write
+// the `queued` status, send the message, print the id and a queue-position estimate; with --wait,
+// follow the job and download its images. `--batch FILE` does the same for many prompts.
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { defineCommand } from '../cli/command.js';
+import type { Context } from '../cli/context.js';
+import { FluxerError, UsageError } from '../cli/errors.js';
+import { durationFlag, parseSize } from '../cli/parse.js';
+import { buildBatch, parseBatch } from '../core/batch.js';
+import { uuidv7 } from '../core/ids.js';
+import { buildJob, type BuildContext, type JobRequest } from '../core/job.js';
+import { queueUrlFor } from '../core/setup.js';
+import { describePosition, liveNodes, queueDepth, submitBatch, submitJob, type QueuePosition } from '../core/submit.js';
+import { DEFAULT_OUT_DIR, followJobs, jobLocation } from './jobs/view.js';
+
+interface GenerateOptions {
+  negative?: string;
+  model?: string;
+  size?: { width: number; height: number; text: string };
+  steps?: number;
+  guidance?: number;
+  seed?: number;
+  count?: number;
+  wait?: boolean;
+  timeout?: number;
+  out?: string;
+  batch?: string;
+}
+
+/** Range checks belong to the job schema; here only "is it a number at all". */
+const numeric = (flag: string) => (text: string) => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag} ${JSON.stringify(text)}: not a number`);
+  return n;
+};
+
+export default defineCommand<GenerateOptions>({
+  name: 'generate',
+  summary: 'Submit an image-generation job; with --wait, follow it and download the images',
+  args: [{ name: 'prompt', description: 'what to draw (or use --batch FILE)' }],
+  options: [
+    { flags: '--negative <text>', description: 'negative prompt (sdxl and tiny only)' },
+    { flags: '--model <model>', description: 'flux-dev | flux-schnell | sdxl | tiny (default: the stack\'s model)' },
+    { flags: '--size <WxH>', description: 'image size, multiples of 16 (default: the model\'s)', parse: (t) => ({ ...parseSize('--size', t), text: t }) },
+    { flags: '--steps <n>', description: 'denoising steps (default: the model\'s)', parse: numeric('--steps') },
+    { flags: '--guidance <g>', description: 'guidance scale (default: the model\'s)', parse: numeric('--guidance') },
+    { flags: '--seed <n>', description: 'random seed (default: random, printed)', parse: numeric('--seed') },
+    { flags: '--count <n>', description: 'images per job (default 1)', parse: numeric('--count') },
+    { flags: '--wait', description: 'follow progress, download the images, exit with the job\'s outcome' },
+    { flags: '--timeout <duration>', description: 'with --wait: stop waiting after this long (exit 8; the job keeps running)', parse: durationFlag('--timeout', { minMs: 1000 }) },
+    { flags: '--out <dir>', description: `with --wait: where images go (default ${DEFAULT_OUT_DIR})` },
+    { flags: '--batch <file>', description: 'one prompt (or JSON object) per line; "-" reads stdin' },
+  ],
+  examples: [
+    'fluxer generate "a red fox in snow" --wait',
+    'fluxer generate "a lighthouse" --model flux-schnell --size 768x1344 --count 2 --wait --out ./img',
+    'fluxer generate --batch prompts.txt --model tiny --wait',
+    'fluxer generate "test" --stack local --json',
+  ],
+  async handler(ctx, [prompt], opts) {
+    if (opts.batch !== undefined && prompt !== undefined) throw new UsageError('Give either PROMPT or --batch FILE, not both');
+    if (opts.batch === undefined && prompt === undefined) throw new UsageError('PROMPT is required (or --batch FILE)', { hint: 'e.g. fluxer generate "a red fox in snow" --wait' });
+    if (!opts.wait && (opts.timeout !== undefined || opts.out !== undefined)) {
+      throw new UsageError(`${opts.timeout !== undefined ? '--timeout' : '--out'} only applies with --wait`, { hint: 'Add --wait, or download later with `fluxer jobs get ID --out DIR`.' });
+    }
+    const { settings } = ctx.config();
+    const loc = jobLocation(ctx);
+    const flags: JobRequest = {
+      negativePrompt: opts.negative,
+      model: opts.model,
+      width: opts.size?.width,
+      height: opts.size?.height,
+      steps: opts.steps,
+      guidance: opts.guidance,
+      seed: opts.seed,
+      count: opts.count,
+    };
+    const submittedBy = `${ctx.env.USER ?? ctx.env.LOGNAME ?? 'unknown'}@${hostname()}`;
+    const context = (): BuildContext => ({ id: uuidv7(ctx.clock.now()), now: new Date(ctx.clock.now()), output: loc, submittedBy, defaultModel: settings.model });
+    // Everything is validated before the first AWS call.
+    const jobs =
+      opts.batch === undefined
+        ? [await buildJob({ ...flags, prompt }, context(), { kind: 'flags', sizeText: opts.size?.text })]
+        : await buildBatch(parseBatch(await readBatchFile(ctx, opts.batch), batchLabel(opts.batch)), flags, batchLabel(opts.batch), context);
+
+    const aws = ctx.aws();
+    const [s3, sqs] = await Promise.all([aws.s3(), aws.sqs()]);
+    const queueUrl = await queueUrlFor(sqs, settings.queueName);
+    if (!queueUrl) {
+      throw new FluxerError(`The job queue "${settings.queueName}" does not exist in ${settings.region}`, { code: 'QueueDoesNotExist', hint: 'Create it with `fluxer setup` (or start the local stack: `fluxer local up`).' });
+    }
+    const deps = { s3, sqs, queueUrl, loc };
+    // The estimate starts before the message is sent, so "ahead" means ahead of this job.
+    const position = estimatePosition(deps, ctx.clock.now());
+    let ids: string[];
+    if (jobs.length === 1) {
+      await submitJob(deps, jobs[0]!);
+      ids = [jobs[0]!.id];
+      const j = jobs[0]!;
+      ctx.out.info(`Submitted job ${j.id}: ${j.model} ${j.width}x${j.height}, ${j.steps} steps, guidance ${j.guidance}, seed ${j.seed}, ${j.count} image${j.count === 1 ? '' : 's'}`);
+    } else {
+      const result = await submitBatch(deps, jobs);
+      ids = result.sent;
+      ctx.out.info(`Submitted ${result.sent.length} of ${jobs.length} jobs`);
+      if (result.failed.length > 0) {
+        for (const f of result.failed) ctx.out.warn(`not sent: ${f.id}: ${f.code}: ${f.message}`);
+        ctx.out.result(ids, () => ids.join('\n'));
+        throw new FluxerError(`${result.failed.length} of ${jobs.length} jobs could not be sent (after retries)`, { code: 'BatchPartiallySent', hint: 'The ids printed were sent; re-run the batch with only the failed lines.' });
+      }
+    }
+    const pos = await position;
+    if (pos) ctx.out.info(describePosition(pos));
+
+    if (!opts.wait) {
+      if (jobs.length === 1) ctx.out.result({ id: ids[0], state: 'queued', job: jobs[0], queue: pos ?? null }, () => ids[0]!);
+      else ctx.out.result(ids, () => ids.join('\n'));
+      return;
+    }
+    return followJobs(ctx, s3, loc, ids, { timeoutMs: opts.timeout, outDir: opts.out ?? DEFAULT_OUT_DIR });
+  },
+});
+
+/** A failed estimate is not worth failing a submit over: it only informs. */
+async function estimatePosition(deps: Parameters<typeof submitJob>[0], nowMs: number): Promise<QueuePosition | undefined> {
+  try {
+    const [depth, nodes] = await Promise.all([queueDepth(deps.sqs, deps.queueUrl), liveNodes(deps.s3, deps.loc, nowMs)]);
+    return { messagesAhead: depth.visible, inFlight: depth.inFlight, liveNodes: nodes.length };
+  } catch {
+    return undefined;
+  }
+}
+
+const batchLabel = (file: string) => (file === '-' ? 'stdin' : file);
+
+async function readBatchFile(ctx: Context, file: string): Promise<string> {
+  if (file !== '-') {
+    try {
+      return await readFile(file.startsWith('/') ? file : `${ctx.cwd}/${file}`, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--batch ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  const stdin = ctx.io.stdin as Partial<AsyncIterable<Buffer | string>>;
+  if (ctx.io.stdin.isTTY || typeof stdin[Symbol.asyncIterator] !== 'function') {
+    throw new UsageError('--batch -: reads prompts from stdin, but stdin is a terminal', { hint: 'Pipe them in: `cat prompts.txt | fluxer generate --batch -`.' });
+  }
+  let text = '';
+  for await (const chunk of stdin as AsyncIterable<Buffer | string>) text += chunk.toString();
+  return text;
+}

@@ -1,0 +1,48 @@
+// `fluxer jobs status ID`: the job's status document, as the runtime last wrote it.
+import { defineCommand } from '../../cli/command.js';
+import { FluxerError } from '../../cli/errors.js';
+import { readStatus, statusKey, type JobLocation, type JobStatus } from '../../core/jobs.js';
+import { describeJobError, formatSeconds } from '../../core/tail.js';
+import { checkJobId, jobLocation } from './view.js';
+import type { S3Port } from '../../aws/s3.js';
+
+export async function requireStatus(s3: S3Port, loc: JobLocation, id: string): Promise<JobStatus> {
+  const read = await readStatus(s3, loc, id);
+  if (read.kind !== 'found') {
+    throw new FluxerError(`No job ${id} in s3://${loc.bucket}/${statusKey(loc.prefix, id)}`, { code: 'JobNotFound', hint: 'Check the stack (--stack) and list recent jobs with `fluxer jobs list`.' });
+  }
+  return read.status;
+}
+
+export function describeStatus(s: JobStatus): string {
+  const p = s.progress;
+  const t = s.timings ?? {};
+  const took = t.startedAt && t.finishedAt ? formatSeconds(Date.parse(t.finishedAt) - Date.parse(t.startedAt)) : undefined;
+  const rows: Array<[string, string | undefined]> = [
+    ['id', s.id],
+    ['state', s.state],
+    ['model', s.model],
+    ['progress', p ? `image ${p.image}/${p.count} step ${p.step}/${p.steps}` : undefined],
+    ['attempt', String(s.attempt)],
+    ['node', [s.node?.instanceId, s.node?.instanceType, s.node?.az].filter(Boolean).join(' ') || undefined],
+    ['submitted', t.submittedAt ?? undefined],
+    ['started', t.startedAt ?? undefined],
+    ['finished', t.finishedAt ? `${t.finishedAt}${took ? ` (${took})` : ''}` : undefined],
+    ['outputs', s.outputs?.length ? s.outputs.join('\n          ') : undefined],
+    ['error', describeJobError(s) || undefined],
+  ];
+  return rows.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k.padEnd(10)}${v}`).join('\n');
+}
+
+export default defineCommand({
+  name: 'status',
+  summary: 'Print a job\'s status document (state, progress, node, timings, outputs, error)',
+  args: [{ name: 'jobId', description: 'the job id printed by `fluxer generate`', required: true }],
+  examples: ['fluxer jobs status 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45', 'fluxer jobs status ID --json | jq .state'],
+  async handler(ctx, [id]) {
+    checkJobId(id!);
+    const loc = jobLocation(ctx);
+    const status = await requireStatus(await ctx.aws().s3(), loc, id!);
+    ctx.out.result(status, () => describeStatus(status));
+  },
+});

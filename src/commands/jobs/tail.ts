@@ -1,0 +1,25 @@
+// `fluxer jobs tail ID`: the `generate --wait` view for a job submitted earlier, from any machine.
+import { defineCommand } from '../../cli/command.js';
+import { durationFlag } from '../../cli/parse.js';
+import { requireStatus } from './status.js';
+import { DEFAULT_OUT_DIR, checkJobId, followJobs, jobLocation } from './view.js';
+
+export default defineCommand<{ timeout?: number; out?: string; download: boolean }>({
+  name: 'tail',
+  summary: 'Follow a job\'s progress to the end and download its images (the --wait view)',
+  args: [{ name: 'jobId', description: 'the job id printed by `fluxer generate`', required: true }],
+  options: [
+    { flags: '--timeout <duration>', description: 'stop waiting after this long (exit 8; the job keeps running)', parse: durationFlag('--timeout', { minMs: 1000 }) },
+    { flags: '--out <dir>', description: `where images go (default ${DEFAULT_OUT_DIR})` },
+    { flags: '--no-download', description: 'only follow; do not download the images' },
+  ],
+  examples: ['fluxer jobs tail 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45', 'fluxer jobs tail ID --timeout 10m --out ./img'],
+  async handler(ctx, [id], opts) {
+    checkJobId(id!);
+    const loc = jobLocation(ctx);
+    const s3 = await ctx.aws().s3();
+    // A mistyped id fails at once instead of waiting for a status that never comes.
+    await requireStatus(s3, loc, id!);
+    return followJobs(ctx, s3, loc, [id!], { timeoutMs: opts.timeout, outDir: opts.download ? (opts.out ?? DEFAULT_OUT_DIR) : undefined });
+  },
+});
