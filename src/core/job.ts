@@ -106,7 +106,10 @@ let validatorCache: Promise<Validate> | undefined;
 /** ajv is loaded and the schema compiled once, on the first job: `fluxer --help` never pays for it. */
 export function jobValidator(): Promise<Validate> {
   validatorCache ??= (async () => {
-    const [{ default: Ajv2020 }, { default: addFormats }] = await Promise.all([import('ajv/dist/2020.js'), import('ajv-formats')]);
+    const [ajvModule, formatsModule] = await Promise.all([import('ajv/dist/2020.js'), import('ajv-formats')]);
+    // Both are CommonJS with `exports.default`: reached as .default.default from ESM, .default from the CJS bundle.
+    const Ajv2020 = ajvModule.default.default ?? ajvModule.default;
+    const addFormats = formatsModule.default.default ?? formatsModule.default;
     const ajv = new Ajv2020({ allErrors: true, strict: false });
     addFormats(ajv);
     return ajv.compile(jobSchema()) as Validate;
