@@ -151,6 +151,19 @@ describe('fluxer local up | status | down', () => {
     expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([64, 48]);
   }, 90_000);
 
+  it('fluxer generate --stack local --wait, with no AWS credentials anywhere, ends with the path of a real PNG on stdout', async () => {
+    const out = join(project, 'images');
+    const r = await fluxer('generate', 'a lighthouse on a cliff at dawn', '--stack', 'local', '--wait', '--size', '96x64', '--out', out);
+    expect(r.code, r.stderr).toBe(0);
+    const path = r.stdout.trim().split('\n').at(-1)!;
+    expect(path.startsWith(out)).toBe(true);
+    expect(path.endsWith('.png')).toBe(true);
+    const bytes = readFileSync(path);
+    expect(bytes.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect([bytes.readUInt32BE(16), bytes.readUInt32BE(20)]).toEqual([96, 64]);
+    expect(r.stderr).toContain('succeeded');
+  }, 90_000);
+
   it('a worker killed with SIGKILL shows as dead, and the next up restarts it with a new pid', async () => {
     const before = (await status()).doc;
     const victim = before.workers[0]!.pid;
