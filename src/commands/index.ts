@@ -12,6 +12,8 @@ import jobsList from './jobs/list.js';
 import jobsStatus from './jobs/status.js';
 import jobsTail from './jobs/tail.js';
 import init from './init.js';
+import queueRedrive from './queue/redrive.js';
+import queueStats from './queue/stats.js';
 import setup from './setup.js';
 import userdataCheck from './userdata/check.js';
 import userdataRender from './userdata/render.js';
@@ -29,6 +31,11 @@ export const NOUNS: NounSpec[] = [
     name: 'local',
     summary: 'Run the whole service on this machine: an AWS-compatible server and runtime workers',
     commands: [localUp as CommandSpec<never>, localStatus as CommandSpec<never>, localDown as CommandSpec<never>],
+  },
+  {
+    name: 'queue',
+    summary: 'The job queue: depth, and moving dead-lettered jobs back',
+    commands: [queueStats as CommandSpec<never>, queueRedrive as CommandSpec<never>],
   },
   {
     name: 'userdata',
