@@ -102,8 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(client("s3", cfg)), node)
 
     try:
-        health = HealthServer(cfg.health_host, cfg.health_port, worker.health,
-                              {"drain": lambda: _drain(worker), "resume": worker.resume})
+        health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
     except OSError as exc:
         print(f"Error: cannot listen on {cfg.health_host}:{cfg.health_port}: {exc}", file=sys.stderr)
         return 1
@@ -133,11 +132,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         watcher.stop()
     health.stop()
     return rc
-
-
-def _drain(worker: Any) -> tuple[int, dict[str, Any]]:
-    worker.drain("drain requested")
-    return 200, worker.health()
 
 
 def _health_url(args: argparse.Namespace) -> str:

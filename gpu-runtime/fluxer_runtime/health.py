@@ -24,7 +24,10 @@ class HealthServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the caller gave up (a timeout); nothing to tell it
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") in ("/health", ""):

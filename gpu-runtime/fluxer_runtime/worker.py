@@ -263,6 +263,15 @@ class Worker:
             self._release(parked.message, 0, f"released unstarted: {reason}", parked.job.id)
         self._refresh_state(reason)
 
+    def control_actions(self) -> dict[str, Callable[[], tuple[int, dict[str, Any]]]]:
+        """What the health server's POST paths do (`fluxer-runtime drain|resume`)."""
+
+        def drain() -> tuple[int, dict[str, Any]]:
+            self.drain("drain requested")
+            return 200, self.health()
+
+        return {"drain": drain, "resume": self.resume}
+
     def resume(self) -> tuple[int, dict[str, Any]]:
         with self._cond:
             if self._stopping or self._spot_notice:
@@ -430,10 +439,16 @@ class Worker:
         log.info("job settled before start", job_id=job.id, state=state, error=error)
         self._delete(message, job.id)
 
-    def _retry_later(self, job_id: str | None, message: Message, attempt: int, exc: BaseException) -> None:
+    def _retry_later(
+        self, job_id: str | None, message: Message, attempt: int, exc: BaseException | dict[str, str]
+    ) -> None:
         delay = retry_delay(attempt)
-        self._record_error(type(exc).__name__, str(exc), job_id)
-        log.warning("transient error, job retried later", job_id=job_id, error=str(exc),
+        if isinstance(exc, dict):
+            error_type, text = exc["type"], exc["message"]
+        else:
+            error_type, text = type(exc).__name__, str(exc)
+        self._record_error(error_type, text, job_id)
+        log.warning("transient error, job retried later", job_id=job_id, type=error_type, error=text,
                     retryInSeconds=delay, attempt=attempt)
         self._release(message, delay, "transient error", job_id)
 
@@ -590,7 +605,7 @@ class Worker:
                 self._retry_later(job.id, message, attempt, exc)  # final status first, then delete
                 return
         if outcome == "retry":
-            self._retry_later(job.id, message, attempt, run.io_error or RuntimeError(str(error)))
+            self._retry_later(job.id, message, attempt, error or {"type": "Error", "message": "retry"})
         elif outcome == "requeued":
             self._release(message, 0, "interrupted", job.id)
         else:
