@@ -107,7 +107,7 @@ export default defineCommand<InitOpts>({
       opts.model ?? (ask ? await prompter.select<ModelName>('Default model', MODELS.map((m) => ({ value: m })), STACK_FIELDS.model.default() as ModelName) : (STACK_FIELDS.model.default() as ModelName));
 
     const settings: StackValues = { region, queueName, bucket, instanceTypes, maxPrice, model };
-    const written = writeStack(path, stack, settings, { setDefault: !existing.exists || replaceInvalid, replaceInvalid });
+    const written = writeStack(path, stack, settings, { setDefault: !existing.exists || replaceInvalid ? true : undefined, replaceInvalid });
     ctx.out.result({ ...written, stack, settings }, () => {
       const verb = written.createdFile ? 'Created' : written.replacedStack ? 'Replaced stack in' : 'Added stack to';
       return `${verb} ${path}: stack "${stack}"${written.defaultStack === stack ? ' (default)' : ''}`;

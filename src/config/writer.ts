@@ -10,7 +10,10 @@ import type { StackKey } from './schema.js';
 export type StackValues = Partial<Record<StackKey, unknown>>;
 
 export interface WriteStackOptions {
-  /** Make this the file's defaultStack. When false, a file without a defaultStack still gets this one. */
+  /**
+   * true: make this the file's defaultStack. false: leave defaultStack as it is (even absent) — e.g. the
+   * local stack must never become what a bare command uses. Unset: only when the file has no default yet.
+   */
   setDefault?: boolean;
   /** Ignore (and replace) an existing file that cannot be read or is not a valid config. */
   replaceInvalid?: boolean;
@@ -55,8 +58,9 @@ export function writeStack(path: string, name: string, settings: StackValues, op
   stacks[name] = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
   const next: Record<string, unknown> = {};
   if (doc.$schema !== undefined) next.$schema = doc.$schema;
-  const defaultStack = opts.setDefault || doc.defaultStack === undefined ? name : (doc.defaultStack as string);
-  next.defaultStack = defaultStack;
+  const current = doc.defaultStack as string | undefined;
+  const defaultStack = opts.setDefault === true || (opts.setDefault === undefined && current === undefined) ? name : current;
+  if (defaultStack !== undefined) next.defaultStack = defaultStack;
   next.stacks = stacks;
   validateConfigDocument(next, path, 'project');
 

@@ -5,17 +5,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { runCli, testEnv } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
 
 const endpoint = inject('motoEndpoint');
-
-// The SDK's credential chain reads the process environment, not the env runCli hands the context.
-beforeAll(() => {
-  vi.stubEnv('AWS_ACCESS_KEY_ID', 'testing');
-  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'testing');
-});
 const run = promisify(execFile);
 
 function unique(prefix: string): string {

@@ -12,7 +12,7 @@ const dir = () => mkdtempSync(join(tmpdir(), 'fluxer-writer-'));
 describe('writeStack', () => {
   it('creates the file (and its folder) and the loader reads the stack back', () => {
     const path = join(dir(), 'nested', 'fluxer.config.json');
-    const r = writeStack(path, 'local', { region: 'us-east-1', endpointUrl: 'http://127.0.0.1:4566', bucket: 'fluxer-local' }, { setDefault: false });
+    const r = writeStack(path, 'local', { region: 'us-east-1', endpointUrl: 'http://127.0.0.1:4566', bucket: 'fluxer-local' });
     expect(r).toMatchObject({ createdFile: true, replacedStack: false, defaultStack: 'local', otherStacks: [] });
     const config = loadConfig({ cwd: '/', env: {}, configFile: path, stack: 'local', flags: {} });
     expect(config.settings.endpointUrl).toBe('http://127.0.0.1:4566');
@@ -32,6 +32,14 @@ describe('writeStack', () => {
     expect(doc.defaultStack).toBe('local');
     expect(doc.stacks.local).toEqual({ bucket: 'fluxer-local-2' });
     expect(readdirSync(d)).toEqual(['fluxer.config.json']);
+  });
+
+  it('setDefault: false never touches defaultStack, even when the file has none', () => {
+    const path = join(dir(), 'fluxer.config.json');
+    writeFileSync(path, JSON.stringify({ stacks: { prod: { bucket: 'acme-prod' } } }));
+    const r = writeStack(path, 'local', { bucket: 'fluxer-local' }, { setDefault: false });
+    expect(r.defaultStack).toBeUndefined();
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual({ stacks: { prod: { bucket: 'acme-prod' }, local: { bucket: 'fluxer-local' } } });
   });
 
   it('refuses a value the loader would refuse, and writes nothing', () => {
