@@ -297,7 +297,7 @@ export function buildChecks(input: DoctorInput): Check[] {
     { id: 'region', title: 'Region', run: async () => checkRegions(settings) },
     { id: 'spot-quota', title: 'Spot vCPU quota', run: () => checkSpotQuota(ports, settings.instanceTypes, nodeRegion) },
     { id: 'queue', title: 'Job queue and dead-letter queue', run: () => checkQueue(ports, settings.queueName, settings.region) },
-    { id: 'bucket', title: 'Results bucket', run: () => checkBucket(ports, stack, settings.bucket) },
+    { id: 'bucket', title: 'Results bucket', run: () => checkBucket(ports, stack, settings.bucket, settings.region) },
     { id: 'ami', title: 'Node AMI', run: () => checkAmi(ports, stack, settings.ami, nodeRegion) },
     { id: 'instance-profile', title: 'Instance profile', run: () => checkInstanceProfile(ports, settings.instanceProfile) },
   ];
@@ -379,7 +379,7 @@ async function checkQueue(ports: DoctorPorts, queueName: string, region: string)
 
 const PUBLIC_ACCESS_SETTINGS = ['BlockPublicAcls', 'IgnorePublicAcls', 'BlockPublicPolicy', 'RestrictPublicBuckets'] as const;
 
-async function checkBucket(ports: DoctorPorts, stack: string, bucket: string | undefined): Promise<CheckOutcome> {
+async function checkBucket(ports: DoctorPorts, stack: string, bucket: string | undefined, region: string): Promise<CheckOutcome> {
   if (!bucket) {
     return { status: 'fail', detail: `no bucket set for stack "${stack}"`, hint: `Set "bucket" for stack "${stack}" in fluxer.config.json (or FLUXER_BUCKET), then run \`fluxer setup\`.` };
   }
@@ -391,6 +391,12 @@ async function checkBucket(ports: DoctorPorts, stack: string, bucket: string | u
     if (name === 'NotFound' || name === 'NoSuchBucket') return { status: 'fail', detail: `bucket "${bucket}" does not exist`, hint: 'Create it with `fluxer setup`.' };
     if (name === 'Forbidden' || name === 'AccessDenied') {
       return { status: 'fail', detail: `bucket "${bucket}" exists but is not yours to use (403)`, hint: 'Bucket names are global: pick another "bucket", or grant this identity s3:ListBucket on it.' };
+    }
+    // HeadBucket in the wrong region answers 301 with the bucket's region in a header (no body).
+    const e = err as { $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+    if (e.$metadata?.httpStatusCode === 301) {
+      const actual = e.$response?.headers?.['x-amz-bucket-region'];
+      return { status: 'fail', detail: `bucket "${bucket}" is in ${actual ?? 'another region'}, not ${region}`, hint: 'Keep the bucket in the stack\'s region: set "region" to the bucket\'s, or use a bucket in this region.' };
     }
     throw err;
   }
