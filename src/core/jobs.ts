@@ -13,7 +13,7 @@ export const jobsPrefix = (prefix: string): string => `${prefix}jobs/`;
 export const jobPrefix = (prefix: string, id: string): string => `${prefix}jobs/${id}/`;
 export const statusKey = (prefix: string, id: string): string => `${jobPrefix(prefix, id)}status.json`;
 export const cancelKey = (prefix: string, id: string): string => `${jobPrefix(prefix, id)}cancel`;
-/** The runtime's name for image i (1-based); the status document's `outputs` is what readers trust. */
+/** The runtime's name for image i (0-based, as in `outputs`); the status document's `outputs` is what readers trust. */
 export const imageKey = (prefix: string, id: string, index: number): string => `${jobPrefix(prefix, id)}image-${index}.png`;
 export const nodesPrefix = (prefix: string): string => `${prefix}nodes/`;
 

@@ -87,6 +87,8 @@ export async function queueDepth(sqs: SqsPort, queueUrl: string): Promise<{ visi
 
 interface NodeRecord {
   instanceId?: string;
+  /** The runtime writes lastSeenAt; lastSeen is accepted too. */
+  lastSeenAt?: string;
   lastSeen?: string;
   state?: string;
 }
@@ -104,10 +106,12 @@ export async function liveNodes(s3: S3Port, loc: JobLocation, nowMs: number): Pr
       return undefined;
     }
   });
+  // A loading node takes jobs soon; a draining, stopped or failed one does not.
   return records.filter((r): r is NodeRecord => {
-    if (!r?.lastSeen) return false;
-    const seen = Date.parse(r.lastSeen);
-    return Number.isFinite(seen) && nowMs - seen <= LIVE_NODE_WINDOW_MS && !['STOPPED', 'FAILED', 'DRAINING'].includes(String(r.state ?? '').toUpperCase());
+    const lastSeen = r?.lastSeenAt ?? r?.lastSeen;
+    if (!lastSeen) return false;
+    const seen = Date.parse(lastSeen);
+    return Number.isFinite(seen) && nowMs - seen <= LIVE_NODE_WINDOW_MS && !['STOPPED', 'FAILED', 'DRAINING'].includes(String(r?.state ?? '').toUpperCase());
   });
 }
 

@@ -6,7 +6,7 @@ import { FluxerError } from '../../cli/errors.js';
 import { downloadImage, mapConcurrent } from '../../core/jobs.js';
 import { describeJobError } from '../../core/tail.js';
 import { requireStatus } from './status.js';
-import { DEFAULT_OUT_DIR, checkJobId, jobLocation } from './view.js';
+import { DEFAULT_OUT_DIR, checkJobId, imageFileName, jobLocation } from './view.js';
 
 export default defineCommand<{ out?: string }>({
   name: 'get',
@@ -28,7 +28,7 @@ export default defineCommand<{ out?: string }>({
     const dir = resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR);
     await mkdir(dir, { recursive: true });
     const files = await mapConcurrent(outputs, 8, async (key, i) => {
-      const path = `${dir}/${id}-${i + 1}.png`;
+      const path = `${dir}/${imageFileName(id!, i)}`;
       await downloadImage(s3, loc.bucket, key, path);
       return path;
     });

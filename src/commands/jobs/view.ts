@@ -15,6 +15,9 @@ import { batchCounts, batchLine, describeJobError, progressBar, progressLine, ta
 
 export const DEFAULT_OUT_DIR = './fluxer-output/';
 
+/** Local file for output i (0-based, the position in `outputs`, as the runtime numbers its keys). */
+export const imageFileName = (id: string, index: number): string => `${id}-${index}.png`;
+
 export function jobLocation(ctx: Context): JobLocation {
   const { settings, stack } = ctx.config();
   return { bucket: requireBucket(settings, stack), prefix: settings.prefix };
@@ -68,7 +71,7 @@ export async function followJobs(ctx: Context, s3: S3Port, loc: JobLocation, ids
     onEvent(tracker, event) {
       if (event.kind === 'output') {
         if (outDir) {
-          const path = `${outDir}/${tracker.id}-${event.index}.png`;
+          const path = `${outDir}/${imageFileName(tracker.id, event.index - 1)}`;
           downloads.add(async () => {
             await downloadImage(s3, loc.bucket, event.key, path);
             files.get(tracker.id)!.push(path);
