@@ -162,6 +162,21 @@ describe('fluxer queue redrive', () => {
     expect(existsSync(redriveJournalPath({ XDG_STATE_HOME: state }, plan.source.url, plan.source.name))).toBe(false);
   });
 
+  it('on a terminal it asks first; "no" moves nothing (exit 1)', async () => {
+    const s = await stackWithQueues();
+    await sendMany(s.dlqUrl, bodies(2, 'i'));
+    const asked: string[] = [];
+    const prompter = {
+      confirm: async (message: string) => (asked.push(message), false),
+      input: async () => '',
+      select: async () => '' as never,
+    };
+    const r = await runCli(['queue', 'redrive', '--endpoint-url', endpoint], { env: s.env, tty: true, prompter });
+    expect(r.code).toBe(1);
+    expect(asked).toEqual([`Move about 2 message(s) from ${s.queue}-dlq back to ${s.queue}?`]);
+    expect((await depth(s.dlqUrl)).visible).toBe(2);
+  });
+
   it('an empty DLQ: nothing to do, no question asked', async () => {
     const s = await stackWithQueues();
     const r = await s.cli('queue', 'redrive');
