@@ -329,9 +329,14 @@ async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], regio
   const quotas = await ports.quotas(region);
   const outcomes = await Promise.all(
     needs.map(async (need): Promise<CheckOutcome> => {
+      const input = { ServiceCode: 'ec2', QuotaCode: need.quota.code };
       try {
-        const out = await quotas.getServiceQuota({ ServiceCode: 'ec2', QuotaCode: need.quota.code });
-        return evaluateQuota(need, out.Quota?.Value ?? 0, region);
+        const applied = await quotas.getServiceQuota(input).catch(async (err: unknown) => {
+          // An account that never changed a quota may have no applied value: AWS's default is what holds.
+          if (errorName(err) !== 'NoSuchResourceException') throw err;
+          return quotas.getAwsDefaultServiceQuota(input);
+        });
+        return evaluateQuota(need, applied.Quota?.Value ?? 0, region);
       } catch (err) {
         // Not knowing the quota is not a blocker: the launch itself will say if it is too low.
         if (errorName(err) === 'NoSuchResourceException') {

@@ -2,7 +2,7 @@
 // response shapes, read by a client nobody here wrote (the AWS CLI), and everything else passed to
 // moto byte for byte.
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetServiceQuotaCommand, NoSuchResourceException, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, NoSuchResourceException, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -44,6 +44,15 @@ describe('AWS stand-in', () => {
     // Another access key (another test file, another "account") does not see these values.
     const other = new ServiceQuotasClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'AKOTHER', secretAccessKey: 'x' }, maxAttempts: 1 });
     await expect(other.send(new GetServiceQuotaCommand({ ServiceCode: 'ec2', QuotaCode: 'L-3819A6DF' }))).rejects.toBeInstanceOf(NoSuchResourceException);
+  });
+
+  it('serves GetAWSDefaultServiceQuota (which moto answers with HTTP 500) from "default" entries', async () => {
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-7212CCBC', value: 0, kind: 'default', accessKeyId }]);
+    const sdk = new ServiceQuotasClient({ region: 'us-west-2', endpoint, credentials, maxAttempts: 1 });
+    const out = await sdk.send(new GetAWSDefaultServiceQuotaCommand({ ServiceCode: 'ec2', QuotaCode: 'L-7212CCBC' }));
+    expect(out.Quota).toMatchObject({ QuotaArn: 'arn:aws:servicequotas:us-west-2::ec2/L-7212CCBC', QuotaName: 'All P4, P3 and P2 Spot Instance Requests', Value: 0 });
+    // A default value is not an applied one.
+    await expect(sdk.send(new GetServiceQuotaCommand({ ServiceCode: 'ec2', QuotaCode: 'L-7212CCBC' }))).rejects.toBeInstanceOf(NoSuchResourceException);
   });
 
   it('an unknown EC2 quota code is NoSuchResourceException (HTTP 400), as AWS answers it', async () => {

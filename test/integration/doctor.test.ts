@@ -156,6 +156,12 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect((await doctorJson(stack)).row('spot-quota').status).toBe('warn');
   });
 
+  it('an account with no applied quota value is held to AWS\'s default value', async () => {
+    const stack = newStack();
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 0, kind: 'default', accessKeyId: stack.accessKeyId }]);
+    expect((await doctorJson(stack)).row('spot-quota')).toMatchObject({ status: 'fail', detail: expect.stringContaining('0 vCPUs; one node needs 4 vCPUs') });
+  });
+
   it('quotas are read where the nodes run (spotRegion), and an unknown quota is a warning, not a failure', async () => {
     const stack = newStack({ spotRegion: 'us-west-2' });
     await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 64, accessKeyId: stack.accessKeyId, region: 'us-east-1' }]);

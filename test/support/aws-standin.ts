@@ -3,7 +3,7 @@
 // unchanged. A test fixture only; nothing in src/ knows it exists.
 //
 // Served here:
-//   ServiceQuotas.GetServiceQuota  (AWS JSON 1.1, X-Amz-Target: ServiceQuotasV20190624.GetServiceQuota)
+//   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
 //     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
 //
 // Control API (not AWS):
@@ -29,6 +29,8 @@ export interface QuotaEntry {
    */
   accessKeyId?: string;
   quotaName?: string;
+  /** "applied" (GetServiceQuota, the default) or "default" (GetAWSDefaultServiceQuota: AWS's default value). */
+  kind?: 'applied' | 'default';
 }
 
 export interface AwsStandin {
@@ -76,7 +78,9 @@ class QuotaTable {
         throw new Error('a quota entry needs serviceCode, quotaCode and a numeric value');
       }
       // A later entry for the same scope replaces the earlier one.
-      this.entries = this.entries.filter((x) => !(x.serviceCode === e.serviceCode && x.quotaCode === e.quotaCode && x.region === e.region && x.accessKeyId === e.accessKeyId));
+      this.entries = this.entries.filter(
+        (x) => !(x.serviceCode === e.serviceCode && x.quotaCode === e.quotaCode && x.region === e.region && x.accessKeyId === e.accessKeyId && (x.kind ?? 'applied') === (e.kind ?? 'applied')),
+      );
       this.entries.push(e);
     }
   }
@@ -91,9 +95,14 @@ class QuotaTable {
   }
 
   /** The most specific entry wins: access key + region, then access key, then region, then neither. */
-  find(serviceCode: string, quotaCode: string, scope: SignedScope): QuotaEntry | undefined {
+  find(kind: 'applied' | 'default', serviceCode: string, quotaCode: string, scope: SignedScope): QuotaEntry | undefined {
     const candidates = this.entries.filter(
-      (e) => e.serviceCode === serviceCode && e.quotaCode === quotaCode && (e.region === undefined || e.region === scope.region) && (e.accessKeyId === undefined || e.accessKeyId === scope.accessKeyId),
+      (e) =>
+        (e.kind ?? 'applied') === kind &&
+        e.serviceCode === serviceCode &&
+        e.quotaCode === quotaCode &&
+        (e.region === undefined || e.region === scope.region) &&
+        (e.accessKeyId === undefined || e.accessKeyId === scope.accessKeyId),
     );
     const rank = (e: QuotaEntry) => (e.accessKeyId ? 2 : 0) + (e.region ? 1 : 0);
     return candidates.sort((a, b) => rank(b) - rank(a))[0];
@@ -107,15 +116,18 @@ class QuotaTable {
 
 type JsonHandler = (body: Record<string, unknown>, scope: SignedScope, quotas: QuotaTable) => { status: number; body: unknown; errorType?: string } | undefined;
 
-/** AWS JSON 1.1 operations served here, by X-Amz-Target. Returning undefined passes the request to moto. */
-const HANDLERS: Record<string, JsonHandler> = {
-  // Shapes: https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html
-  'ServiceQuotasV20190624.GetServiceQuota': (body, scope, quotas) => {
+/**
+ * GetServiceQuota (the account's applied value) and GetAWSDefaultServiceQuota (AWS's default) share
+ * one shape: https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html
+ * and API_GetAWSDefaultServiceQuota.html. A default carries no account in its ARN and no applied level.
+ */
+function quotaHandler(kind: 'applied' | 'default'): JsonHandler {
+  return (body, scope, quotas) => {
     const serviceCode = String(body.ServiceCode ?? '');
     const quotaCode = String(body.QuotaCode ?? '');
     // moto answers `vpc` (and any service the tests never set) itself.
     if (serviceCode !== 'ec2' && !quotas.servesService(serviceCode)) return undefined;
-    const entry = quotas.find(serviceCode, quotaCode, scope);
+    const entry = quotas.find(kind, serviceCode, quotaCode, scope);
     const region = scope.region ?? 'us-east-1';
     if (!entry) {
       return {
@@ -130,7 +142,7 @@ const HANDLERS: Record<string, JsonHandler> = {
         Quota: {
           ServiceCode: serviceCode,
           ServiceName: SERVICE_NAMES[serviceCode] ?? serviceCode,
-          QuotaArn: `arn:aws:servicequotas:${region}:${ACCOUNT_ID}:${serviceCode}/${quotaCode}`,
+          QuotaArn: `arn:aws:servicequotas:${region}:${kind === 'applied' ? ACCOUNT_ID : ''}:${serviceCode}/${quotaCode}`,
           QuotaCode: quotaCode,
           QuotaName: entry.quotaName ?? KNOWN_QUOTA_NAMES[`${serviceCode}/${quotaCode}`] ?? quotaCode,
           Value: entry.value,
@@ -143,11 +155,18 @@ const HANDLERS: Record<string, JsonHandler> = {
             MetricDimensions: { Class: 'None', Resource: 'vCPU', Service: serviceCode.toUpperCase(), Type: 'Resource' },
             MetricStatisticRecommendation: 'Maximum',
           },
-          QuotaAppliedAtLevel: 'ACCOUNT',
+          ...(kind === 'applied' ? { QuotaAppliedAtLevel: 'ACCOUNT' } : {}),
         },
       },
     };
-  },
+  };
+}
+
+/** AWS JSON 1.1 operations served here, by X-Amz-Target. Returning undefined passes the request to moto. */
+const HANDLERS: Record<string, JsonHandler> = {
+  'ServiceQuotasV20190624.GetServiceQuota': quotaHandler('applied'),
+  // moto answers this one with HTTP 500 for every service.
+  'ServiceQuotasV20190624.GetAWSDefaultServiceQuota': quotaHandler('default'),
 };
 
 export async function startAwsStandin(opts: { upstream: string; port?: number }): Promise<AwsStandin> {
