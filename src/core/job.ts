@@ -161,8 +161,10 @@ const FLAG_OF: Record<string, string> = {
 /** ajv errors → one line: the most relevant problem, then how many more there are. */
 export function describeErrors(errors: AjvError[], job: Record<string, unknown>, origin: RequestOrigin): string {
   // `if` errors only say "must match then schema"; the branch's own error says what is wrong.
-  const useful = errors.filter((e) => e.keyword !== 'if');
+  let useful = errors.filter((e) => e.keyword !== 'if');
   const fieldOf = (e: AjvError) => (e.keyword === 'required' ? String(e.params.missingProperty) : e.keyword === 'not' ? 'negativePrompt' : e.instancePath.split('/')[1] ?? '');
+  // An unknown model has no defaults: its missing width/height/steps/guidance are consequences, not problems.
+  if (useful.some((e) => fieldOf(e) === 'model' && e.keyword !== 'required')) useful = useful.filter((e) => e.keyword !== 'required');
   const rank = (e: AjvError) => {
     const i = FIELD_ORDER.indexOf(fieldOf(e));
     return (e.keyword === 'required' ? 100 : 0) + (i === -1 ? 50 : i);
