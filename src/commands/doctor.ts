@@ -11,19 +11,19 @@ import type { CheckRow, CheckStatus, DoctorReport } from '../core/doctor.js';
 const SERVICES = ['STS', 'SQS', 'S3', 'EC2', 'SERVICE_QUOTAS', 'IAM'];
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-export default defineCommand<{ timeout: number }>({
+export default defineCommand<{ timeout?: number }>({
   name: 'doctor',
   summary: 'Check credentials, quotas, queue, bucket, AMI and instance profile of the current stack',
   description:
-    'Checks what the current stack needs before nodes can run: credentials, region, the spot vCPU quota\n' +
-    'for its instance types, queue and dead-letter queue, bucket (public access blocked), AMI and\n' +
-    'instance profile. Checks run at once, each with its own timeout. Exit 1 when any check fails.',
+    'Checks what the current stack needs before nodes can run: credentials, region, the spot vCPU quota ' +
+    'for its instance types, queue and dead-letter queue, bucket (public access blocked), AMI, instance ' +
+    'profile and user data size. Checks run at once, each with its own time limit; one failing check ' +
+    'hides none of the others. Exit 1 when any check fails (warnings alone: 0). See docs/doctor.md.',
   options: [
     {
       flags: '--timeout <duration>',
-      description: 'time limit for each check (e.g. 5s, 30s)',
+      description: 'time limit for each check, 1s to 5m (default 10s)',
       parse: durationFlag('--timeout', { minMs: 1_000, maxMs: 300_000 }),
-      default: DEFAULT_TIMEOUT_MS,
     },
   ],
   examples: ['fluxer doctor', 'fluxer doctor --stack prod --json', 'fluxer doctor --endpoint-url http://127.0.0.1:5000'],
@@ -37,7 +37,7 @@ export default defineCommand<{ timeout: number }>({
       ports: aws,
       userData: userDataCheck({ config, templatesDir: TEMPLATES_DIR, cwd: ctx.cwd, sqs: () => aws.sqs() }),
       endpoint: describeEndpoints(SERVICES.map((s) => [s, aws.endpointFor(s)])),
-      timeoutMs: opts.timeout,
+      timeoutMs: opts.timeout ?? DEFAULT_TIMEOUT_MS,
       clock: ctx.clock,
       signal: ctx.signal,
     });
