@@ -5,6 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import * as s3sdk from '@aws-sdk/client-s3';
+import * as sqssdk from '@aws-sdk/client-sqs';
 import { describe, expect, inject, it } from 'vitest';
 import { runCli, testEnv } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
@@ -24,6 +26,11 @@ async function awsCli(region: string, ...args: string[]): Promise<any> {
   return stdout.trim() === '' ? {} : JSON.parse(stdout);
 }
 
+// Checks beyond the first test use the SDK: each AWS CLI start costs a second or more on a busy CI box.
+const clientConfig = (region: string) => ({ region, endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
+const sqs = (region = 'us-east-1') => new sqssdk.SQSClient(clientConfig(region));
+const s3 = (region = 'us-east-1') => new s3sdk.S3Client({ ...clientConfig(region), forcePathStyle: true });
+
 function names() {
   return { queue: unique('it-setup-q'), bucket: unique('it-setup-bkt') };
 }
@@ -35,8 +42,13 @@ function setup(n: { queue: string; bucket?: string }, args: string[] = [], extra
 }
 
 async function queueExists(region: string, name: string): Promise<boolean> {
-  const { QueueUrls } = await awsCli(region, 'sqs', 'list-queues', '--queue-name-prefix', name);
+  const { QueueUrls } = await sqs(region).send(new sqssdk.ListQueuesCommand({ QueueNamePrefix: name }));
   return (QueueUrls ?? []).some((u: string) => u.endsWith(`/${name}`));
+}
+
+async function visibilityTimeout(url: string): Promise<string | undefined> {
+  const { Attributes } = await sqs().send(new sqssdk.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['VisibilityTimeout'] }));
+  return Attributes?.VisibilityTimeout;
 }
 
 describe('fluxer setup', () => {
@@ -105,36 +117,34 @@ describe('fluxer setup', () => {
     const r = await setup(n, ['--dry-run', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).resources.map((x: any) => x.action)).toEqual(['would-create', 'would-create', 'would-create']);
-    const [queueLeft, dlqLeft, { Buckets }] = await Promise.all([
+    const [queueLeft, dlqLeft, { Buckets = [] }] = await Promise.all([
       queueExists('us-east-1', n.queue),
       queueExists('us-east-1', `${n.queue}-dlq`),
-      awsCli('us-east-1', 's3api', 'list-buckets'),
+      s3().send(new s3sdk.ListBucketsCommand({})),
     ]);
     expect([queueLeft, dlqLeft]).toEqual([false, false]);
-    expect(Buckets.map((b: any) => b.Name)).not.toContain(n.bucket);
+    expect(Buckets.map((b) => b.Name)).not.toContain(n.bucket);
   });
 
   it('repairs a drifted attribute and a removed lifecycle rule, and says what it changed', async () => {
     const n = names();
     const first = JSON.parse((await setup(n, ['--json'])).stdout);
     await Promise.all([
-      awsCli('us-east-1', 'sqs', 'set-queue-attributes', '--queue-url', first.resources[0].url, '--attributes', 'VisibilityTimeout=30'),
-      awsCli('us-east-1', 's3api', 'delete-bucket-lifecycle', '--bucket', n.bucket),
+      sqs().send(new sqssdk.SetQueueAttributesCommand({ QueueUrl: first.resources[0].url, Attributes: { VisibilityTimeout: '30' } })),
+      s3().send(new s3sdk.DeleteBucketLifecycleCommand({ Bucket: n.bucket })),
     ]);
 
     const dry = await setup(n, ['--dry-run']);
     expect(dry.stdout).toMatch(/queue\s+\S+\s+would update/);
     expect(dry.stdout).toContain('~ VisibilityTimeout: 30 → 300');
-    const still = await awsCli('us-east-1', 'sqs', 'get-queue-attributes', '--queue-url', first.resources[0].url, '--attribute-names', 'VisibilityTimeout');
-    expect(still.Attributes.VisibilityTimeout).toBe('30');
+    expect(await visibilityTimeout(first.resources[0].url)).toBe('30');
 
     const fix = await setup(n, ['--json']);
     const doc = JSON.parse(fix.stdout);
     expect(doc.resources.map((x: any) => x.action)).toEqual(['updated', 'unchanged', 'updated']);
     expect(doc.resources[0].changes).toEqual([{ setting: 'VisibilityTimeout', from: '30', to: '300' }]);
     expect(doc.resources[2].changes.map((c: any) => c.setting)).toEqual(['lifecycle rule fluxer-expire-jobs']);
-    const after = await awsCli('us-east-1', 'sqs', 'get-queue-attributes', '--queue-url', first.resources[0].url, '--attribute-names', 'VisibilityTimeout');
-    expect(after.Attributes.VisibilityTimeout).toBe('300');
+    expect(await visibilityTimeout(first.resources[0].url)).toBe('300');
   });
 
   it('outside us-east-1 the bucket is created in the stack region', async () => {
@@ -142,7 +152,7 @@ describe('fluxer setup', () => {
     const r = await setup(n, ['--region', 'eu-west-1', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).region).toBe('eu-west-1');
-    const loc = await awsCli('eu-west-1', 's3api', 'get-bucket-location', '--bucket', n.bucket);
+    const loc = await s3('eu-west-1').send(new s3sdk.GetBucketLocationCommand({ Bucket: n.bucket }));
     expect(loc.LocationConstraint).toBe('eu-west-1');
     expect(await queueExists('eu-west-1', n.queue)).toBe(true);
   });
