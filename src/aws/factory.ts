@@ -34,6 +34,11 @@ export interface AwsClients {
   iam(): Promise<IamPort>;
   /** The endpoint a service would use, or undefined for AWS itself (for messages and doctor). */
   endpointFor(serviceEnvName: string): string | undefined;
+  /**
+   * Ends requests still in flight and refuses new ones, so a call abandoned after a timeout (doctor's
+   * per-check limit) does not keep the process alive waiting on a silent endpoint.
+   */
+  close(): void;
   readonly region: string;
 }
 
@@ -60,7 +65,16 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
       maxAttempts: opts.maxAttempts ?? (Number(opts.env.FLUXER_MAX_ATTEMPTS) || 3),
       retryMode: 'standard' as const,
       customUserAgent: opts.userAgent,
+      ...(pools ? { requestHandler: { httpAgent: pools.http, httpsAgent: pools.https } } : {}),
     };
+  };
+
+  // One pair of connection pools for all of this factory's clients (what the SDK would make per
+  // client: keep-alive, 50 sockets), so close() reaches every socket. Node's http modules load with
+  // the first client, never for `fluxer --help`.
+  let pools: ConnectionPools | undefined;
+  const loadPools = async () => {
+    pools ??= await closableConnectionPools();
   };
 
   function once<T>(key: string, make: () => Promise<T>): Promise<T> {
@@ -68,7 +82,7 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
     if (!p) {
       silenceSdkNodeVersionWarning(opts.env);
       opts.debug?.(`creating AWS client ${key}`);
-      p = make();
+      p = loadPools().then(make);
       cache.set(key, p);
     }
     return p;
@@ -77,6 +91,7 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
   return {
     region: opts.region,
     endpointFor,
+    close: () => pools?.close(),
     sts: () =>
       once('sts', async () => {
         const [sdk, port] = await Promise.all([import('@aws-sdk/client-sts'), import('./sts.js')]);
@@ -153,6 +168,38 @@ function envCredentials(opts: AwsClientOptions) {
   if (opts.profile || !accessKeyId || !secretAccessKey) return undefined;
   const sessionToken = nonEmpty(opts.env.AWS_SESSION_TOKEN);
   return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+}
+
+interface ConnectionPools {
+  http: import('node:http').Agent;
+  https: import('node:https').Agent;
+  close(): void;
+}
+
+async function closableConnectionPools(): Promise<ConnectionPools> {
+  const [http, https] = await Promise.all([import('node:http'), import('node:https')]);
+  let closed = false;
+  // After close, a retry must fail at once rather than open a new connection that waits again.
+  const refuseWhenClosed = <A extends import('node:http').Agent>(agent: A): A => {
+    const agentWithCreate = agent as unknown as { createConnection: (options: unknown, callback: (err: Error | null) => void) => unknown };
+    const create = agentWithCreate.createConnection.bind(agent);
+    agentWithCreate.createConnection = (options, callback) => {
+      if (!closed) return create(options, callback);
+      callback(new Error('AWS clients closed: request abandoned'));
+      return undefined;
+    };
+    return agent;
+  };
+  const pools = {
+    http: refuseWhenClosed(new http.Agent({ keepAlive: true, maxSockets: 50 })),
+    https: refuseWhenClosed(new https.Agent({ keepAlive: true, maxSockets: 50 })),
+    close() {
+      closed = true;
+      pools.http.destroy();
+      pools.https.destroy();
+    },
+  };
+  return pools;
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -40,6 +40,9 @@ export default defineCommand<{ timeout?: number }>({
       timeoutMs: opts.timeout ?? DEFAULT_TIMEOUT_MS,
       clock: ctx.clock,
       signal: ctx.signal,
+    }).finally(() => {
+      // A check that timed out may still be waiting on the endpoint: end it so fluxer exits now.
+      aws.close();
     });
     const counts = summarize(report.checks);
     const summary = `${report.checks.length} checks: ${counts.ok} ok, ${counts.warn} warning${counts.warn === 1 ? '' : 's'}, ${counts.fail} failed`;

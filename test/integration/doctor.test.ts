@@ -5,6 +5,7 @@ import { AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRo
 import { CreateBucketCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -206,6 +207,22 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(checks.map((c) => c.id)).toEqual(CHECK_IDS);
     expect(checks.find((c) => c.id === 'credentials')).toMatchObject({ status: 'fail', hint: expect.stringContaining('aws configure') });
     expect(checks.find((c) => c.id === 'region')?.status).toBe('ok');
+  });
+
+  it('an endpoint that accepts and never answers: each row fails at its time limit and fluxer exits right after', async () => {
+    const silent = createServer((socket) => socket.on('data', () => {}));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const stack = newStack();
+      const t0 = Date.now();
+      const r = await runBin(['doctor', '--json', '--timeout', '1s', '--endpoint-url', `http://127.0.0.1:${(silent.address() as AddressInfo).port}`], { cwd: stack.cwd, env: { ...stack.env, FLUXER_MAX_ATTEMPTS: '3' }, timeoutMs: 20_000 });
+      expect(r.code).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const checks = (JSON.parse(r.stdout) as { checks: Row[] }).checks;
+      expect(checks.find((c) => c.id === 'queue')).toMatchObject({ status: 'fail', detail: 'no answer within 1s', hint: expect.stringContaining('--timeout') });
+    } finally {
+      silent.close();
+    }
   });
 
   it('bad --timeout is a usage error naming the flag and the range, before any AWS call', async () => {
