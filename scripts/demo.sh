@@ -46,6 +46,7 @@ fi
 fluxer local up >&2
 fluxer generate "$prompt" --stack local --wait --out "$root/fluxer-output"
 if [ "$keep" = 1 ]; then
-  echo "The local stack is still up. More images: node bin/fluxer --config ${work#"$root"/}/fluxer.config.json generate \"...\" --stack local --wait" >&2
-  echo "Stop it: (cd ${work#"$root"/} && node $root/bin/fluxer local down)" >&2
+  config="${work#"$root"/}/fluxer.config.json"
+  echo "The local stack is still up. More images: node bin/fluxer --config $config generate \"...\" --stack local --wait" >&2
+  echo "Stop it: node bin/fluxer --config $config local down" >&2
 fi
