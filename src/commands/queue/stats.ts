@@ -27,6 +27,7 @@ export default defineCommand({
       ];
       return ctx.out.table(['METRIC', 'VALUE'], rows);
     });
-    for (const note of stats.notes) ctx.out.info(`Note: ${note}`);
+    // Under --json the notes are in the document.
+    if (!ctx.out.json) for (const note of stats.notes) ctx.out.info(`Note: ${note}`);
   },
 });
