@@ -308,6 +308,15 @@ async function bucketExists(s3: S3Port, bucket: string, region: string): Promise
     const status = httpStatus(err);
     if (status === 404 || errorName(err) === 'NotFound' || errorName(err) === 'NoSuchBucket') return false;
     if (status === 403) throw bucketTaken(bucket, err);
+    if (status === 301) {
+      // S3 answers HeadBucket from the wrong region with a redirect naming the bucket's region.
+      const actual = (err as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['x-amz-bucket-region'] ?? 'another region';
+      throw new FluxerError(`Bucket ${bucket} exists in ${actual}, but the stack's region is ${region}`, {
+        code: 'BucketRegionMismatch',
+        hint: 'Set the stack\'s region to the bucket\'s, or choose another bucket name.',
+        cause: err,
+      });
+    }
     throw err;
   }
 }

@@ -55,6 +55,17 @@ describe('ensureStackResources: bucket owned by someone else', () => {
     expect((err as FluxerError).code).toBe('BucketAlreadyExists');
   });
 
+  it('a bucket in another region (S3 redirects HeadBucket) names both regions', async () => {
+    const s3 = {
+      headBucket: async () => {
+        throw Object.assign(awsError('PermanentRedirect', 301), { $response: { headers: { 'x-amz-bucket-region': 'ap-south-1' } } });
+      },
+    } as unknown as S3Port;
+    const err = await ensureStackResources({ sqs: sqsWithQueues(), s3 }, settings, 'prod').catch((e: unknown) => e);
+    expect((err as FluxerError).code).toBe('BucketRegionMismatch');
+    expect((err as FluxerError).message).toBe('Bucket taken exists in ap-south-1, but the stack\'s region is eu-west-1');
+  });
+
   it('names the dead-letter queue <queue>-dlq', () => {
     expect(dlqNameFor('fluxer-prod-jobs')).toBe('fluxer-prod-jobs-dlq');
   });
