@@ -69,9 +69,14 @@ async function setupOn(ctx: Context, endpoint: string): Promise<SetupOutcome> {
   // The host's AWS settings (profile, keys, endpoint variables) must not steer calls to the emulator.
   for (const [k, v] of Object.entries(ctx.env)) if (!k.startsWith('AWS_')) env[k] = v;
   const aws = createAwsClients({ region: 'us-east-1', endpointFlag: endpoint, env, userAgent: `fluxer/${ctx.version}`, maxAttempts: 2, debug: (m) => ctx.out.debug(m) });
-  const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);
   const settings = localStackSettings(endpoint, 'tiny');
-  const resources = await ensureStackResources({ sqs, s3 }, { ...settings, bucket: settings.bucket!, jobRetentionDays: STACK_FIELDS.jobRetentionDays.default() }, LOCAL_STACK);
+  let resources;
+  try {
+    const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);
+    resources = await ensureStackResources({ sqs, s3 }, { ...settings, bucket: settings.bucket!, jobRetentionDays: STACK_FIELDS.jobRetentionDays.default() }, LOCAL_STACK);
+  } finally {
+    aws.close();
+  }
   const queueUrl = resources.find((r) => r.type === 'queue')?.url;
   const dlqUrl = resources.find((r) => r.type === 'dead-letter-queue')?.url;
   if (!queueUrl || !dlqUrl) throw new Error('setup returned no queue URL');
