@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable
@@ -24,10 +25,9 @@ class HealthServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                try:
+                # A caller that gave up (a timeout) has nothing left to tell.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.wfile.write(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the caller gave up (a timeout); nothing to tell it
 
             def do_GET(self) -> None:
                 if self.path.rstrip("/") in ("/health", ""):
