@@ -333,8 +333,9 @@ async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], regio
       try {
         const applied = await quotas.getServiceQuota(input).catch(async (err: unknown) => {
           // An account that never changed a quota may have no applied value: AWS's default is what holds.
+          // The default is a best effort: when it cannot be read either, the first answer stands.
           if (errorName(err) !== 'NoSuchResourceException') throw err;
-          return quotas.getAwsDefaultServiceQuota(input);
+          return quotas.getAwsDefaultServiceQuota(input).catch(() => Promise.reject(err));
         });
         return evaluateQuota(need, applied.Quota?.Value ?? 0, region);
       } catch (err) {

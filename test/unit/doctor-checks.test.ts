@@ -119,4 +119,14 @@ describe('doctor checks against AWS-shaped answers', () => {
     denied.quotas = async () => ({ getServiceQuota: () => Promise.reject(awsError('AccessDeniedException', 403)) }) as never;
     expect((await rows(denied))['spot-quota']!.status).toBe('warn');
   });
+
+  it('no applied quota value: AWS\'s default is used; when that cannot be read either, a warning', async () => {
+    const withDefault = (answer: () => Promise<unknown>) => {
+      const ports = healthyPorts();
+      ports.quotas = async () => ({ getServiceQuota: () => Promise.reject(awsError('NoSuchResourceException')), getAwsDefaultServiceQuota: answer }) as never;
+      return ports;
+    };
+    expect((await rows(withDefault(async () => ({ Quota: { Value: 0 } }))))['spot-quota']).toMatchObject({ status: 'fail', detail: expect.stringContaining(': 0 vCPUs;') });
+    expect((await rows(withDefault(() => Promise.reject(awsError('ServiceException', 500)))))['spot-quota']).toMatchObject({ status: 'warn', detail: expect.stringContaining('not found in us-east-1') });
+  });
 });
