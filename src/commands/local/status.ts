@@ -23,7 +23,7 @@ export default defineCommand({
       return 1;
     }
     const notReady = status.workers.filter((w) => w.state !== 'READY' && w.state !== 'BUSY');
-    if (notReady.length) ctx.out.warn(`${notReady.length} worker(s) not ready (${notReady.map((w) => `${w.pid}: ${w.state}`).join(', ')}); \`fluxer local up\` restarts dead ones.`);
+    if (notReady.length) ctx.out.warn(`${notReady.length} worker(s) not ready (${notReady.map((w) => `${w.pid}: ${w.state}`).join(', ')}); \`fluxer local up\` restarts dead or failed ones.`);
     return 0;
   },
 });
