@@ -280,7 +280,11 @@ def worker_env(stack: Stack, **overrides: Any) -> dict[str, str]:
         "FLUXER_WAIT_SECONDS": "1",
         "FLUXER_NODE_RECORD_SECONDS": "60",
     }
-    env.update({k: str(v) for k, v in overrides.items()})
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)  # None: leave the key to the env file
+        else:
+            env[key] = str(value)
     return env
 
 
