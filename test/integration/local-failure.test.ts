@@ -39,7 +39,7 @@ describe('fluxer local up with a model directory that cannot load', () => {
     rmSync(project, { recursive: true, force: true });
   }, 60_000);
 
-  it('up exits 1 naming the failed worker, its reason and its log; status shows FAILED; down leaves nothing', async () => {
+  it('up exits 1 naming the failed worker, its reason and its log; status shows it failed; down leaves nothing', async () => {
     const model = join(project, 'models', 'FLUX.1-schnell');
     mkdirSync(model, { recursive: true });
     writeFileSync(join(model, 'model_index.json'), JSON.stringify({ _class_name: 'FluxPipeline' }));
@@ -53,8 +53,9 @@ describe('fluxer local up with a model directory that cannot load', () => {
     // Nothing half-working is recorded as the `local` stack.
     expect(readdirSync(project)).not.toContain('fluxer.config.json');
 
+    // The runtime may stay up to report its failure, or exit after it: FAILED, or dead once gone.
     const status = await fluxer('local', 'status', '--json');
-    expect(JSON.parse(status.stdout).workers[0].state).toBe('FAILED');
+    expect(['FAILED', 'dead']).toContain(JSON.parse(status.stdout).workers[0].state);
 
     const down = await fluxer('local', 'down');
     expect(down.code).toBe(0);
