@@ -182,6 +182,8 @@ export interface TailOptions {
   /** Status GETs in flight at once (batches). */
   concurrency?: number;
   onEvent(tracker: JobTracker, event: TailEvent): void;
+  /** Status reads failing in a row before the wait gives up (default 5). */
+  maxConsecutiveFailures?: number;
   /** Called after every poll round (the TTY view redraws its bar here). */
   onRound?(trackers: JobTracker[]): void;
 }
@@ -192,6 +194,7 @@ export type TailOutcome = 'done' | 'timeout' | 'interrupted';
 export async function tailJobs(ids: readonly string[], opts: TailOptions): Promise<{ outcome: TailOutcome; trackers: JobTracker[] }> {
   const trackers = ids.map((id) => new JobTracker(id));
   const etags = new Map<string, string>();
+  let failures = 0;
   const interval = opts.intervalMs ?? (ids.length > 8 ? 500 : 250);
   const deadline = opts.timeoutMs === undefined ? Infinity : opts.clock.now() + opts.timeoutMs;
   for (;;) {
@@ -202,7 +205,17 @@ export async function tailJobs(ids: readonly string[], opts: TailOptions): Promi
     const worker = async () => {
       while (next < pending.length) {
         const t = pending[next++]!;
-        const read = await readStatus(opts.s3, opts.loc, t.id, etags.get(t.id));
+        let read: Awaited<ReturnType<typeof readStatus>>;
+        try {
+          read = await readStatus(opts.s3, opts.loc, t.id, etags.get(t.id));
+          failures = 0;
+        } catch (err) {
+          // A long wait should not die of one network blip (the SDK has retried already); a failure
+          // that persists for several rounds in a row is real.
+          failures += 1;
+          if (failures >= (opts.maxConsecutiveFailures ?? 5)) throw err;
+          continue;
+        }
         if (read.kind !== 'found') continue;
         if (read.etag) etags.set(t.id, read.etag);
         for (const event of t.observe(read.status, opts.clock.now())) opts.onEvent(t, event);

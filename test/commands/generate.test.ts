@@ -1,4 +1,5 @@
 // `fluxer generate` in-process against moto (no runtime here: the end-to-end file runs the real one).
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { runBin, runCli, testEnv } from '../support/cli.js';
+import { BIN, runBin, runCli, testEnv } from '../support/cli.js';
 
 const endpoint = inject('motoEndpoint');
 const cfg = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
@@ -168,6 +169,22 @@ describe('fluxer generate --wait (no node running)', () => {
     expect(r.stderr).toContain(`Hint: Resume with \`fluxer jobs tail ${id}\``);
     expect((await s.status(id)).state).toBe('queued');
     expect(await s.depth()).toBe(1);
+  });
+
+  it('a real Ctrl-C (SIGINT) to bin/fluxer: exit 130 and the resume hint', async () => {
+    const s = await stack();
+    const child = spawn(process.execPath, [BIN, 'generate', 'x', '--wait'], { cwd, env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/^queued$/m.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('close', (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    const id = /Submitted job (\S+):/.exec(stderr)![1]!;
+    expect(stderr).toContain(`Hint: Resume with \`fluxer jobs tail ${id}\``);
   });
 
   it('--timeout: exit 8 while queued; under --json the error document names the code', async () => {

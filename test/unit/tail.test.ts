@@ -143,6 +143,21 @@ describe('tailJobs loop', () => {
     expect(c.now()).toBe(2000);
   });
 
+  it('a failed read is retried on the next round; failures that persist end the wait with the error', async () => {
+    let calls = 0;
+    const flaky = {
+      getObject: async () => {
+        calls += 1;
+        if (calls === 2) throw Object.assign(new Error('socket hang up'), { name: 'TimeoutError' });
+        return { ETag: `"${calls}"`, Body: { transformToString: async () => JSON.stringify(calls < 3 ? doc('running') : doc('succeeded')) } };
+      },
+    } as unknown as S3Port;
+    const ok = await tailJobs([ID], { s3: flaky, loc: { bucket: 'b', prefix: '' }, clock: clock(), signal: new AbortController().signal, onEvent: () => {} });
+    expect(ok.outcome).toBe('done');
+    const down = { getObject: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' })) } as unknown as S3Port;
+    await expect(tailJobs([ID], { s3: down, loc: { bucket: 'b', prefix: '' }, clock: clock(), signal: new AbortController().signal, onEvent: () => {}, maxConsecutiveFailures: 3 })).rejects.toThrow('ECONNREFUSED');
+  });
+
   it('an abort (Ctrl-C) ends the wait as interrupted', async () => {
     const ac = new AbortController();
     ac.abort();
