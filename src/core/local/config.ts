@@ -1,8 +1,8 @@
 // The `local` stack in the project config file, and where that file is: the local stack's folder
 // sits beside it, so `fluxer local status|down` find the stack from any subdirectory.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { findProjectConfig, PROJECT_CONFIG_NAME, readConfigFile, validateConfigDocument } from '../../config/loader.js';
+import { findProjectConfig, PROJECT_CONFIG_NAME } from '../../config/loader.js';
+import { writeStack } from '../../config/writer.js';
 import type { StackSettings } from '../../config/schema.js';
 import { LOCAL_BUCKET, LOCAL_PREFIX, LOCAL_QUEUE_NAME, LOCAL_REGION, LOCAL_STACK, LOCAL_VISIBILITY_SECONDS } from './state.js';
 
@@ -26,20 +26,7 @@ export function localStackSettings(endpoint: string, model: StackSettings['model
   };
 }
 
-/**
- * Writes stacks.local, keeping every other stack and the file's defaultStack exactly as they are. Not
- * src/config/writer.ts's writeStack: that makes the stack the default of a file that has none, and the
- * local stack must never become the default a bare `fluxer generate` (meant for AWS) would use.
- */
+/** Writes stacks.local, keeping every other stack; never makes it the file's default stack. */
 export function recordLocalStack(configPath: string, settings: LocalStackSettings): void {
-  let doc: Record<string, unknown> = {};
-  if (existsSync(configPath)) {
-    readConfigFile(configPath, 'project'); // a broken file is reported (naming the problem), not overwritten
-    doc = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, unknown>;
-  }
-  doc.stacks = { ...((doc.stacks as Record<string, unknown> | undefined) ?? {}), [LOCAL_STACK]: settings };
-  validateConfigDocument(doc, configPath, 'project');
-  const tmp = `${configPath}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
-  renameSync(tmp, configPath);
+  writeStack(configPath, LOCAL_STACK, settings, { setDefault: false });
 }
