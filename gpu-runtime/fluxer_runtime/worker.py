@@ -202,6 +202,7 @@ class Worker:
             return
         doc = self.health()
         doc["healthUrl"] = self.health_url
+        doc["healthPort"] = int(self.health_url.rsplit(":", 1)[1]) if self.health_url else None
         doc["pid"] = os.getpid()
         path = Path(self.cfg.state_file)
         tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
