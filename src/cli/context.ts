@@ -37,6 +37,8 @@ export interface Context {
   config(): ResolvedConfig;
   /** AWS clients for the current stack; made on first call. */
   aws(): AwsClients;
+  /** Ends whatever the command left open (AWS connections), so the process exits when it returns. */
+  dispose(): void;
 }
 
 export interface ContextDeps {
@@ -92,6 +94,9 @@ export function createContext(globals: GlobalOptions, deps: ContextDeps): Contex
         });
       }
       return aws;
+    },
+    dispose() {
+      aws?.close();
     },
   };
   return ctx;

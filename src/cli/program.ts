@@ -62,8 +62,13 @@ export function buildProgram(deps: ContextDeps): ProgramRun {
       const globals = toGlobals(self.optsWithGlobals());
       const ctx = createContext(globals, deps);
       const positional = (self.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a.map(String) : [String(a)]));
-      const result = await spec.handler(ctx, positional, self.opts() as never);
-      code = typeof result === 'number' ? result : ExitCode.Ok;
+      try {
+        const result = await spec.handler(ctx, positional, self.opts() as never);
+        code = typeof result === 'number' ? result : ExitCode.Ok;
+      } finally {
+        // A request abandoned by a timeout or Ctrl-C must not keep the process alive.
+        ctx.dispose();
+      }
     });
   };
 
