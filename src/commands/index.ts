@@ -1,9 +1,6 @@
 // Every registered command. A command is listed here only once it works end to end.
 import type { CommandSpec, NounSpec } from '../cli/command.js';
 import configShow from './config/show.js';
-import localDown from './local/down.js';
-import localStatus from './local/status.js';
-import localUp from './local/up.js';
 import doctor from './doctor.js';
 import generate from './generate.js';
 import jobsCancel from './jobs/cancel.js';
@@ -11,6 +8,9 @@ import jobsGet from './jobs/get.js';
 import jobsList from './jobs/list.js';
 import jobsStatus from './jobs/status.js';
 import jobsTail from './jobs/tail.js';
+import localDown from './local/down.js';
+import localStatus from './local/status.js';
+import localUp from './local/up.js';
 import init from './init.js';
 import queueRedrive from './queue/redrive.js';
 import queueStats from './queue/stats.js';
