@@ -75,7 +75,8 @@ def test_spot_notice_releases_the_job_within_5s_and_it_finishes_elsewhere(
 
 
 def test_sigterm_finishes_the_running_job_releases_the_prefetched_one_and_exits(stack, spawn_worker):
-    running, waiting = stack.job(count=2, **LONG), stack.job()
+    # Six big images: seconds of work, so SIGTERM surely lands while the first job runs.
+    running, waiting = stack.job(count=6, **LONG), stack.job()
     stack.send(running)
     stack.send(waiting)
     node = spawn_worker()
@@ -86,7 +87,7 @@ def test_sigterm_finishes_the_running_job_releases_the_prefetched_one_and_exits(
     took = receive_ids(stack, {waiting["id"]}, 5)  # the prefetched one is handed back at once
     assert took < 3
     done = stack.wait_state(running["id"], "succeeded", timeout=30)  # the running one is finished
-    assert len(done["outputs"]) == 2
+    assert len(done["outputs"]) == 6
     assert node.proc.wait(10) == 0
     assert stack.status(waiting["id"])["state"] == "queued"
     states = [line.get("state") for line in node.logs() if line["msg"] == "state"]
