@@ -1,5 +1,6 @@
 // How a command is declared: once, with its metadata, arguments, options and handler.
-// The program (src/cli/program.ts) turns these into the commander tree.
+// The program (src/cli/program.ts) turns these into the commander tree; src/commands/index.ts
+// lists them (with their summaries) and loads each only when a run names it.
 import type { Context } from './context.js';
 import type { ExitCode } from './errors.js';
 
@@ -24,21 +25,15 @@ export interface OptionSpec {
 }
 
 export interface CommandSpec<Opts = Record<string, unknown>> {
+  /** Must equal its entry's name in src/commands/index.ts (which also holds its one-line summary). */
   name: string;
-  summary: string;
-  /** Longer help text shown by `fluxer <noun> <verb> --help`. */
+  /** Longer help text shown by `fluxer <noun> <verb> --help` (default: the summary). */
   description?: string;
   args?: ArgSpec[];
   options?: OptionSpec[];
   examples?: string[];
   /** Returns an exit code (0 when omitted). Throw FluxerError subclasses to fail. */
   handler: (ctx: Context, args: string[], opts: Opts) => Promise<ExitCode | number | void>;
-}
-
-export interface NounSpec {
-  name: string;
-  summary: string;
-  commands: CommandSpec<never>[];
 }
 
 export function defineCommand<Opts>(spec: CommandSpec<Opts>): CommandSpec<Opts> {

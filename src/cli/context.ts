@@ -48,6 +48,8 @@ export interface ContextDeps {
   prompter?: Prompter;
   clock?: Clock;
   signal?: AbortSignal;
+  /** Called once a command (not --help or --version) is about to run: bin/fluxer starts watching Ctrl-C. */
+  onCommandStart?: () => void;
 }
 
 export function createContext(globals: GlobalOptions, deps: ContextDeps): Context {

@@ -7,7 +7,7 @@ import { Output, colorAllowed } from './output.js';
 import { buildProgram, fromCommanderError } from './program.js';
 
 export async function main(argv: string[], deps: ContextDeps): Promise<number> {
-  const { program, exitCode } = buildProgram(deps);
+  const { program, exitCode } = await buildProgram(deps, argv);
   if (argv.length === 0) {
     deps.io.stdout.write(program.helpInformation() + '\n');
     return ExitCode.Ok;

@@ -1,7 +1,7 @@
 // The commander tree: global flags, every registered command, help text. Only commands that work
 // are registered (src/commands/index.ts).
 import { Command, CommanderError, Option } from 'commander';
-import { NOUNS, TOP_LEVEL } from '../commands/index.js';
+import { NOUNS, TOP_LEVEL, type CommandEntry } from '../commands/index.js';
 import type { CommandSpec } from './command.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
 import { ExitCode, UsageError } from './errors.js';
@@ -14,7 +14,29 @@ export interface ProgramRun {
   exitCode(): number | undefined;
 }
 
-export function buildProgram(deps: ContextDeps): ProgramRun {
+/** Global flags that take a value: their value is never a command name. */
+const GLOBAL_FLAGS_WITH_VALUE = new Set(['--stack', '--profile', '--region', '--endpoint-url', '--config']);
+
+/**
+ * The command words of argv (`generate`, `jobs tail`), read the way commander will read them, so
+ * only the named command's module is loaded. `fluxer help jobs tail` names `jobs tail`.
+ */
+export function commandWords(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 3; i++) {
+    const token = argv[i]!;
+    if (token === '--') break;
+    if (token.startsWith('-')) {
+      if (GLOBAL_FLAGS_WITH_VALUE.has(token)) i++;
+      // A command's own flags come after its words, and then we have what we need.
+      continue;
+    }
+    words.push(token);
+  }
+  return words[0] === 'help' ? words.slice(1) : words.slice(0, 2);
+}
+
+export async function buildProgram(deps: ContextDeps, argv: string[] = []): Promise<ProgramRun> {
   let code: number | undefined;
   const program = new Command('fluxer')
     .description('Run a FLUX / SDXL image-generation service on AWS EC2 spot GPU nodes.')
@@ -42,8 +64,19 @@ export function buildProgram(deps: ContextDeps): ProgramRun {
       `\nExit codes:\n${exitCodeTable()}\n\nRun \`fluxer <command> --help\` for a command's flags. Docs: README.md, docs/.`,
     );
 
-  const attach = (parent: Command, spec: CommandSpec<never>) => {
-    const cmd = parent.command(spec.name).summary(spec.summary).description(spec.description ?? spec.summary);
+  const [first, second] = commandWords(argv);
+  // Every command appears in help by name and summary; only the one argv names is loaded in full.
+  const attach = async (parent: Command, entry: CommandEntry, named: boolean) => {
+    const cmd = parent.command(entry.name).summary(entry.summary).description(entry.summary);
+    if (!named) {
+      // Unreachable when commandWords reads argv as commander does; fail loudly rather than do nothing.
+      cmd.allowUnknownOption().allowExcessArguments().action(() => {
+        throw new Error(`internal: command "${entry.name}" ran without being loaded (argv: ${argv.join(' ')})`);
+      });
+      return;
+    }
+    const spec = (await entry.load()).default;
+    if (spec.description) cmd.description(spec.description);
     for (const arg of spec.args ?? []) {
       const label = `${arg.name}${arg.variadic ? '...' : ''}`;
       cmd.argument(arg.required ? `<${label}>` : `[${label}]`, arg.description);
@@ -59,6 +92,7 @@ export function buildProgram(deps: ContextDeps): ProgramRun {
     if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);
     cmd.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
+      deps.onCommandStart?.();
       const globals = toGlobals(self.optsWithGlobals());
       const ctx = createContext(globals, deps);
       const positional = (self.processedArgs as unknown[]).flatMap((a) => (a === undefined ? [] : Array.isArray(a) ? a.map(String) : [String(a)]));
@@ -72,11 +106,11 @@ export function buildProgram(deps: ContextDeps): ProgramRun {
     });
   };
 
-  for (const spec of TOP_LEVEL) attach(program, spec);
+  for (const entry of TOP_LEVEL) await attach(program, entry, entry.name === first);
   for (const noun of NOUNS) {
     const group = program.command(noun.name).summary(noun.summary).description(noun.summary);
     group.showSuggestionAfterError(true);
-    for (const spec of noun.commands) attach(group, spec);
+    for (const entry of noun.commands) await attach(group, entry, noun.name === first && entry.name === second);
   }
   return { program, exitCode: () => code };
 }

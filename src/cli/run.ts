@@ -1,6 +1,9 @@
 // The process-level wrapper used by bin/fluxer: real streams, real env, Ctrl-C → abort signal.
-import { isatty } from 'node:tty';
+import { createRequire } from 'node:module';
 import { main } from './main.js';
+
+// For the build's code-cache warm-up (scripts/build.mjs), which runs --help with captured streams.
+export { main };
 
 export async function run(argv: string[]): Promise<number> {
   const controller = new AbortController();
@@ -11,7 +14,8 @@ export async function run(argv: string[]): Promise<number> {
     if (interrupts > 1) process.exit(130);
     controller.abort(new Error('interrupted'));
   };
-  process.on('SIGINT', onSigint);
+  // Installed when a command starts (help and --version never need it).
+  const watchCtrlC = () => process.on('SIGINT', onSigint);
   // A closed pipe (`fluxer ... | head`) is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -22,6 +26,7 @@ export async function run(argv: string[]): Promise<number> {
       env: process.env,
       cwd: process.cwd(),
       signal: controller.signal,
+      onCommandStart: watchCtrlC,
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -33,10 +38,10 @@ export async function run(argv: string[]): Promise<number> {
  * isTTY from the fd, and build the stream only when a prompt or `--batch -` actually reads.
  */
 function lazyStdin(): NodeJS.ReadableStream & { isTTY?: boolean } {
-  const tty = isatty(0);
+  let tty: boolean | undefined;
   return new Proxy({} as NodeJS.ReadableStream & { isTTY?: boolean }, {
     get(_target, prop) {
-      if (prop === 'isTTY') return tty;
+      if (prop === 'isTTY') return (tty ??= (createRequire(import.meta.url)('node:tty') as typeof import('node:tty')).isatty(0));
       const value = Reflect.get(process.stdin, prop, process.stdin) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(process.stdin) : value;
     },

@@ -13,7 +13,6 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 
 export default defineCommand<{ timeout?: number }>({
   name: 'doctor',
-  summary: 'Check credentials, quotas, queue, bucket, AMI and instance profile of the current stack',
   description:
     'Checks what the current stack needs before nodes can run: credentials, region, the spot vCPU quota ' +
     'for its instance types, queue and dead-letter queue, bucket (public access blocked), AMI, instance ' +

@@ -37,7 +37,6 @@ const numeric = (flag: string) => (text: string) => {
 
 export default defineCommand<GenerateOptions>({
   name: 'generate',
-  summary: 'Submit an image-generation job; with --wait, follow it and download the images',
   args: [{ name: 'prompt', description: 'what to draw (or use --batch FILE)' }],
   options: [
     { flags: '--negative <text>', description: 'negative prompt (sdxl and tiny only)' },

@@ -1,45 +1,78 @@
-// Every registered command. A command is listed here only once it works end to end.
-import type { CommandSpec, NounSpec } from '../cli/command.js';
-import configShow from './config/show.js';
-import doctor from './doctor.js';
-import generate from './generate.js';
-import jobsCancel from './jobs/cancel.js';
-import jobsGet from './jobs/get.js';
-import jobsList from './jobs/list.js';
-import jobsStatus from './jobs/status.js';
-import jobsTail from './jobs/tail.js';
-import localDown from './local/down.js';
-import localStatus from './local/status.js';
-import localUp from './local/up.js';
-import init from './init.js';
-import queueRedrive from './queue/redrive.js';
-import queueStats from './queue/stats.js';
-import setup from './setup.js';
-import userdataCheck from './userdata/check.js';
-import userdataRender from './userdata/render.js';
+// Every registered command: its place in the tree, its one-line summary, and how to load it.
+// A command is listed here only once it works end to end.
+//
+// Commands are loaded lazily: a run loads only the module of the command it names, and `--help`
+// loads none (startup is a budget: bench/cli-startup.mjs). So the summary that lists a command in
+// help lives here, and the command's file holds everything else (flags, handler, examples).
+import type { CommandSpec } from '../cli/command.js';
 
-export const TOP_LEVEL: CommandSpec<never>[] = [init as CommandSpec<never>, setup as CommandSpec<never>, doctor as CommandSpec<never>, generate as CommandSpec<never>];
+type Loader = () => Promise<{ default: CommandSpec<never> }>;
 
-export const NOUNS: NounSpec[] = [
-  { name: 'config', summary: 'Inspect the merged configuration', commands: [configShow as CommandSpec<never>] },
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: Loader;
+}
+
+export interface NounEntry {
+  name: string;
+  summary: string;
+  commands: CommandEntry[];
+}
+
+const spec = (load: () => Promise<{ default: unknown }>): Loader => load as Loader;
+
+export const TOP_LEVEL: CommandEntry[] = [
+  {
+    name: 'init',
+    summary: 'Write a stack (region, queue, bucket, instance types, max price, model) into fluxer.config.json',
+    load: spec(() => import('./init.js')),
+  },
+  { name: 'setup', summary: 'Create the job queue, its dead-letter queue and the results bucket (idempotent)', load: spec(() => import('./setup.js')) },
+  { name: 'doctor', summary: 'Check credentials, quotas, queue, bucket, AMI and instance profile of the current stack', load: spec(() => import('./doctor.js')) },
+  { name: 'generate', summary: 'Submit an image-generation job; with --wait, follow it and download the images', load: spec(() => import('./generate.js')) },
+];
+
+export const NOUNS: NounEntry[] = [
+  {
+    name: 'config',
+    summary: 'Inspect the merged configuration',
+    commands: [{ name: 'show', summary: 'Print the merged config of the current stack, with where each value came from', load: spec(() => import('./config/show.js')) }],
+  },
   {
     name: 'jobs',
     summary: 'Follow, inspect, download, cancel and list jobs (from any machine)',
-    commands: [jobsStatus, jobsTail, jobsGet, jobsCancel, jobsList] as CommandSpec<never>[],
+    commands: [
+      { name: 'status', summary: "Print a job's status document (state, progress, node, timings, outputs, error)", load: spec(() => import('./jobs/status.js')) },
+      { name: 'tail', summary: "Follow a job's progress to the end and download its images (the --wait view)", load: spec(() => import('./jobs/tail.js')) },
+      { name: 'get', summary: "Download a job's images; prints their paths", load: spec(() => import('./jobs/get.js')) },
+      { name: 'cancel', summary: 'Cancel a job: a running job stops at its next step, a queued one when a node picks it up', load: spec(() => import('./jobs/cancel.js')) },
+      { name: 'list', summary: 'List recent jobs, newest first (table, or --json)', load: spec(() => import('./jobs/list.js')) },
+    ],
   },
   {
     name: 'local',
     summary: 'Run the whole service on this machine: an AWS-compatible server and runtime workers',
-    commands: [localUp as CommandSpec<never>, localStatus as CommandSpec<never>, localDown as CommandSpec<never>],
+    commands: [
+      { name: 'up', summary: 'Start the local stack: an AWS-compatible server (moto) and runtime workers, as stack "local"', load: spec(() => import('./local/up.js')) },
+      { name: 'status', summary: "Show the local stack: endpoint, queue, bucket, and each worker's state (exit 1 when it is not up)", load: spec(() => import('./local/status.js')) },
+      { name: 'down', summary: 'Stop the local stack: workers drain (SIGTERM), stragglers get SIGKILL, then the server', load: spec(() => import('./local/down.js')) },
+    ],
   },
   {
     name: 'queue',
     summary: 'The job queue: depth, and moving dead-lettered jobs back',
-    commands: [queueStats as CommandSpec<never>, queueRedrive as CommandSpec<never>],
+    commands: [
+      { name: 'stats', summary: 'Queue depth: visible, in flight, delayed, dead-letter (oldest age: see the note)', load: spec(() => import('./queue/stats.js')) },
+      { name: 'redrive', summary: "Move the dead-letter queue's messages back to the job queue", load: spec(() => import('./queue/redrive.js')) },
+    ],
   },
   {
     name: 'userdata',
     summary: 'Render and check cloud-init user data for GPU nodes (size limit, gzip, secret scan)',
-    commands: [userdataRender as CommandSpec<never>, userdataCheck as CommandSpec<never>],
+    commands: [
+      { name: 'render', summary: "Render a node's cloud-init user data from a template and the stack's values", load: spec(() => import('./userdata/render.js')) },
+      { name: 'check', summary: "Check rendered user data: EC2's 16,384-byte limit and secrets (plain, gzip or base64)", load: spec(() => import('./userdata/check.js')) },
+    ],
   },
 ];

@@ -31,7 +31,6 @@ const validator = (key: StackKey, convert: (t: string) => unknown = (t) => t) =>
 
 export default defineCommand<InitOpts>({
   name: 'init',
-  summary: 'Write a stack (region, queue, bucket, instance types, max price, model) into fluxer.config.json',
   description:
     'Asks for each setting on a terminal; in CI give them as flags with --yes. The stack name is the global\n' +
     '--stack (default "default"), the region the global --region, the file ./fluxer.config.json or --config FILE.\n' +

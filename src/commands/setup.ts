@@ -10,7 +10,6 @@ interface SetupOpts {
 
 export default defineCommand<SetupOpts>({
   name: 'setup',
-  summary: 'Create the job queue, its dead-letter queue and the results bucket (idempotent)',
   description:
     'Creates, or corrects where they drifted, the resources a stack needs: the SQS job queue and its dead-letter\n' +
     'queue (redrive after 5 receives, 20 s long polling, 4-day retention; DLQ 14 days) and the S3 results bucket\n' +

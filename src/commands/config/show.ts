@@ -5,7 +5,6 @@ import { STACK_FIELDS, STACK_KEYS } from '../../config/schema.js';
 
 export default defineCommand({
   name: 'show',
-  summary: 'Print the merged config of the current stack, with where each value came from',
   examples: ['fluxer config show', 'fluxer config show --stack prod --json'],
   async handler(ctx) {
     const config = ctx.config();

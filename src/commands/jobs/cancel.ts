@@ -10,7 +10,6 @@ import { checkJobId, jobLocation } from './view.js';
 
 export default defineCommand({
   name: 'cancel',
-  summary: 'Cancel a job: a running job stops at its next step, a queued one when a node picks it up',
   args: [{ name: 'jobId', description: 'the job id printed by `fluxer generate`', required: true }],
   examples: ['fluxer jobs cancel 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45', 'fluxer jobs cancel ID && fluxer jobs tail ID'],
   async handler(ctx, [id]) {

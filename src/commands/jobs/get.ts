@@ -10,7 +10,6 @@ import { DEFAULT_OUT_DIR, checkJobId, imageFileName, jobLocation } from './view.
 
 export default defineCommand<{ out?: string }>({
   name: 'get',
-  summary: 'Download a job\'s images; prints their paths',
   args: [{ name: 'jobId', description: 'the job id printed by `fluxer generate`', required: true }],
   options: [{ flags: '--out <dir>', description: `where images go (default ${DEFAULT_OUT_DIR})` }],
   examples: ['fluxer jobs get 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45 --out ./img'],

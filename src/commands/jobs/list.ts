@@ -25,7 +25,6 @@ interface ListedJob {
 
 export default defineCommand<ListOptions>({
   name: 'list',
-  summary: 'List recent jobs, newest first (table, or --json)',
   options: [
     { flags: '--since <duration>', description: 'only jobs submitted within this long, e.g. 30m, 24h', parse: durationFlag('--since', { minMs: 1000, maxMs: 366 * 24 * 3_600_000 }) },
     { flags: '--state <state>', description: 'only jobs in this state', choices: JOB_STATES },

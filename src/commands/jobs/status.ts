@@ -36,7 +36,6 @@ export function describeStatus(s: JobStatus): string {
 
 export default defineCommand({
   name: 'status',
-  summary: 'Print a job\'s status document (state, progress, node, timings, outputs, error)',
   args: [{ name: 'jobId', description: 'the job id printed by `fluxer generate`', required: true }],
   examples: ['fluxer jobs status 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45', 'fluxer jobs status ID --json | jq .state'],
   async handler(ctx, [id]) {

@@ -6,7 +6,6 @@ import { DEFAULT_OUT_DIR, checkJobId, followJobs, jobLocation } from './view.js'
 
 export default defineCommand<{ timeout?: number; out?: string; download: boolean }>({
   name: 'tail',
-  summary: 'Follow a job\'s progress to the end and download its images (the --wait view)',
   args: [{ name: 'jobId', description: 'the job id printed by `fluxer generate`', required: true }],
   options: [
     { flags: '--timeout <duration>', description: 'stop waiting after this long (exit 8; the job keeps running)', parse: durationFlag('--timeout', { minMs: 1000 }) },

@@ -8,7 +8,6 @@ import { localPaths } from '../../core/local/state.js';
 
 export default defineCommand<{ timeout: number }>({
   name: 'down',
-  summary: 'Stop the local stack: workers drain (SIGTERM), stragglers get SIGKILL, then the server',
   options: [
     { flags: '--timeout <duration>', description: 'how long workers may drain before SIGKILL', parse: durationFlag('--timeout', { minMs: 0, maxMs: 3_600_000 }), default: 30_000 },
   ],

@@ -8,7 +8,6 @@ import { localPaths } from '../../core/local/state.js';
 
 export default defineCommand({
   name: 'status',
-  summary: 'Show the local stack: endpoint, queue, bucket, and each worker\'s state (exit 1 when it is not up)',
   examples: ['fluxer local status', 'fluxer local status --json'],
   async handler(ctx) {
     const paths = localPaths(projectConfigPath(ctx.cwd, ctx.globals.config));

@@ -23,7 +23,6 @@ interface UpOptions {
 
 export default defineCommand<UpOptions>({
   name: 'up',
-  summary: 'Start the local stack: an AWS-compatible server (moto) and runtime workers, as stack "local"',
   description:
     'Starts moto on 127.0.0.1, creates the queue, dead-letter queue and bucket on it (as `fluxer setup` does), starts N runtime workers ' +
     '(the tiny model on the CPU by default, or a diffusers model directory on a local GPU) and records the `local` stack in fluxer.config.json. ' +

@@ -13,7 +13,6 @@ interface RedriveOpts {
 
 export default defineCommand<RedriveOpts>({
   name: 'redrive',
-  summary: 'Move the dead-letter queue\'s messages back to the job queue',
   description:
     'Uses SQS StartMessageMoveTask where the API has it (and --max is not given); otherwise receives from the\n' +
     'dead-letter queue, sends to the job queue and deletes from the dead-letter queue, 10 at a time. A message\n' +

@@ -4,7 +4,6 @@ import { queueStats } from '../../core/queue.js';
 
 export default defineCommand({
   name: 'stats',
-  summary: 'Queue depth: visible, in flight, delayed, dead-letter (oldest age: see the note)',
   description:
     'Reads the job queue\'s and its dead-letter queue\'s approximate counts (SQS updates them within about a\n' +
     'minute). The oldest message\'s age is reported as n/a: SQS publishes it only to CloudWatch, and peeking at\n' +

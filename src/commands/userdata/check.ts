@@ -7,7 +7,6 @@ import { ExitCode, UsageError } from '../../cli/errors.js';
 
 export default defineCommand({
   name: 'check',
-  summary: 'Check rendered user data: EC2\'s 16,384-byte limit and secrets (plain, gzip or base64)',
   description:
     'Reads FILE as EC2 would receive it (plain text, gzip, or base64 of either), and checks that it fits in ' +
     'EC2\'s 16,384-byte limit and carries no AWS key, Hugging Face token or private key. Prints a report; exits 2 ' +

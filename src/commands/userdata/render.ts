@@ -20,7 +20,6 @@ const BINARY_TO_TERMINAL_HINT = 'Write it to a file with --out FILE, or pass --b
 
 export default defineCommand<RenderOpts>({
   name: 'render',
-  summary: 'Render a node\'s cloud-init user data from a template and the stack\'s values',
   description:
     'Fills a template (templates/<name>.yaml, or a file) with the stack\'s settings and --var values and prints the ' +
     'user data. EC2 takes at most 16,384 bytes (before base64): larger output is gzipped automatically (cloud-init ' +
