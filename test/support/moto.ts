@@ -2,23 +2,13 @@
 // against (see ../../shared AWS-TESTING.md and test/README.md).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../../src/core/local/processes.js';
+
+export { freePort };
 
 export const REPO_ROOT = join(import.meta.dirname, '..', '..');
 export const VENV_BIN = join(REPO_ROOT, '.venv', 'bin');
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 export interface MotoServer {
   endpoint: string;
