@@ -373,6 +373,7 @@ class Worker:
         except Rejection as rejection:
             self._reject(message, rejection, attempt)
             return None
+        log.info("job received", job_id=job.id, attempt=attempt)
         if job.model != self.cfg.model:
             self._reject(
                 message,

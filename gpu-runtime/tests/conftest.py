@@ -232,6 +232,38 @@ def engine() -> Any:
     return loaded
 
 
+class Gate:
+    """A slow GPU under the test's control: the in-process worker waits before image `index` of any
+    job until the test opens the gate, so "mid-job" does not depend on how fast this machine is."""
+
+    def __init__(self) -> None:
+        self.index: int | None = None
+        self.reached = threading.Event()
+        self.opened = threading.Event()
+
+    def hold_before_image(self, index: int) -> None:
+        self.index = index
+
+    def open(self) -> None:
+        self.opened.set()
+
+
+@pytest.fixture
+def gate(engine: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    held = Gate()
+    real = engine.generate
+
+    def generate(job: Any, index: int, on_step: Callable[[int], bool]) -> Any:
+        if index == held.index and not held.opened.is_set():
+            held.reached.set()
+            held.opened.wait(60)
+        return real(job, index, on_step)
+
+    monkeypatch.setattr(engine, "generate", generate)
+    yield held
+    held.open()
+
+
 @dataclass
 class InProcess:
     worker: Any
@@ -339,8 +371,9 @@ def spawn_worker(stack: Stack, tmp_path: Path) -> Iterator[Callable[..., Process
         process = Process(proc, log_path, state_file, time.monotonic())
         spawned.append(process)
         if wait_ready:
-            wait_for(lambda: process.state().get("state") == "READY" or proc.poll() is not None, 60,
-                     what="worker process READY")
+            # READY may last only milliseconds when jobs are waiting: any serving state counts.
+            wait_for(lambda: process.state().get("state") in ("READY", "BUSY", "DRAINING")
+                     or proc.poll() is not None, 60, what="worker process READY")
             assert proc.poll() is None, log_path.read_text()
         return process
 

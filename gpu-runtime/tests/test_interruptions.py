@@ -28,9 +28,12 @@ def test_kill_9_mid_job_another_worker_finishes_with_one_set_of_outputs(stack, s
     job = stack.job(count=6, **LONG)
     stack.send(job)
     first = spawn_worker(FLUXER_VISIBILITY_SECONDS=3, FLUXER_HEARTBEAT_SECONDS=1)
-    wait_for(lambda: len(stack.keys(f"jobs/{job['id']}/image-")) >= 2, 40, what="two images")
+    wait_for(lambda: len(stack.keys(f"jobs/{job['id']}/image-")) >= 1, 40, what="a first image")
+    first.terminate(signal.SIGSTOP)  # frozen mid-job, however fast this machine is
+    made = stack.keys(f"jobs/{job['id']}/image-")
     first.terminate(signal.SIGKILL)
     assert first.proc.wait(5) == -signal.SIGKILL
+    assert 1 <= len(made) < 6
     assert stack.status(job["id"])["state"] == "running"  # the dead node never said anything more
 
     # Another node: the message comes back once the dead node's visibility runs out.
@@ -48,13 +51,14 @@ def test_kill_9_mid_job_another_worker_finishes_with_one_set_of_outputs(stack, s
 def test_spot_notice_releases_the_job_within_5s_and_it_finishes_elsewhere(
     stack, spawn_worker, start_worker, imds
 ):
-    job, waiting = stack.job(count=8, **LONG), stack.job()
+    # A negative prompt doubles the work per step (true CFG): several seconds even on a fast machine.
+    job, waiting = stack.job(count=8, negativePrompt="blurry", **LONG), stack.job()
     stack.send(job)
     stack.send(waiting)
-    node = spawn_worker(FLUXER_IMDS_URL=imds.url)  # default poll interval (2 s), as on a node
+    # IMDS polled every second here; bench/runtime_bench.py measures the default (2 s).
+    node = spawn_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=1)
     assert node.state()["instanceId"] == imds.instance_id
     wait_for(lambda: stack.counts() == (0, 2), 20, what="running + prefetched")
-    wait_for(lambda: len(stack.keys(f"jobs/{job['id']}/image-")) >= 1, 30, what="first image")
 
     imds.notice_in(10)  # 10 s left: too little for the remaining images plus the safety margin
     elapsed = receive_ids(stack, {job["id"], waiting["id"]}, 10)
@@ -62,6 +66,7 @@ def test_spot_notice_releases_the_job_within_5s_and_it_finishes_elsewhere(
 
     requeued = stack.wait_state(job["id"], "requeued", timeout=5)
     assert requeued["error"]["type"] == "Interrupted" and "spot" in requeued["error"]["message"]
+    assert len(requeued["outputs"]) < 8
     assert stack.status(waiting["id"])["state"] == "queued"  # the prefetched job was never started
     assert node.proc.wait(15) == 0
     assert node.state()["state"] == "STOPPED"

@@ -9,7 +9,6 @@ import json
 import time
 from typing import Any
 
-import pytest
 from conftest import Stack, wait_for
 from PIL import Image
 
@@ -118,15 +117,18 @@ def test_duplicate_delivery_of_a_finished_job_is_acknowledged_not_regenerated(st
     assert handle.get()["jobsDone"] == 1 and handle.get()["imagesDone"] == 1
 
 
-def test_interrupted_multi_image_job_resumes_from_its_first_missing_image(stack, start_worker, imds):
+def test_interrupted_multi_image_job_resumes_from_its_first_missing_image(stack, start_worker, imds, gate):
     job = stack.job(count=4, **LONG)
     stack.send(job)
+    gate.hold_before_image(2)
     first = start_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2)
-    wait_for(lambda: len(stack.keys(f"jobs/{job['id']}/image-")) >= 2, 30, what="two images")
+    assert gate.reached.wait(30)
     imds.notice_in(0)  # the node goes away now: no time to finish
+    wait_for(lambda: first.worker.state == "DRAINING", 5, what="notice seen")
+    gate.open()
     requeued = stack.wait_state(job["id"], "requeued", timeout=10)
     done_before = stack.keys(f"jobs/{job['id']}/image-")
-    assert 2 <= len(done_before) < 4
+    assert len(done_before) == 2
     assert requeued["outputs"] == done_before
     assert requeued["error"]["type"] == "Interrupted"
     etags = {k: stack.s3.head_object(Bucket=stack.bucket, Key=k)["ETag"] for k in done_before}
@@ -151,37 +153,44 @@ def test_resumed_images_match_what_an_uninterrupted_run_makes(stack, engine):
     assert again.tobytes() != engine.generate(job, 0, lambda step: False).tobytes()
 
 
-def test_cancel_marker_before_start_and_during_generation(stack, start_worker):
+def test_cancel_marker_before_start_and_during_generation(stack, start_worker, gate):
     early = stack.job()
     stack.put_json(f"{stack.prefix}jobs/{early['id']}/cancel", {"by": "pytest"})
     stack.send(early)
     running = stack.job(count=8, **LONG)
     stack.send(running)
+    gate.hold_before_image(3)
     start_worker()
 
     doc = stack.wait_state(early["id"], "cancelled")
     assert doc["outputs"] == [] and stack.keys(f"jobs/{early['id']}/image-") == []
 
-    wait_for(lambda: (stack.status(running["id"]) or {}).get("state") == "running", 20)
+    assert gate.reached.wait(30)
     stack.put_json(f"{stack.prefix}jobs/{running['id']}/cancel", {"by": "pytest"})
+    time.sleep(1)  # the marker is polled every 0.5 s while a job runs
+    gate.open()
     doc = stack.wait_state(running["id"], "cancelled", timeout=10)
-    assert len(doc["outputs"]) < 8
+    assert len(doc["outputs"]) == 3  # stopped at the first step of image 4
     assert len(stack.keys(f"jobs/{running['id']}/image-")) == len(doc["outputs"])
     assert wait_for(lambda: stack.counts() == (0, 0), 5)
 
 
-def test_prefetched_message_stays_invisible_while_it_waits(stack, start_worker):
-    long_job, next_job = stack.job(count=8, **LONG), stack.job()
+def test_prefetched_message_stays_invisible_while_it_waits(stack, start_worker, gate):
+    long_job, next_job = stack.job(count=2), stack.job()
     stack.send(long_job)
     stack.send(next_job)
+    gate.hold_before_image(1)
     start_worker(FLUXER_VISIBILITY_SECONDS=2, FLUXER_HEARTBEAT_SECONDS=0.5)
-    # Both messages held: one running, one prefetched.
+    # Both messages held: one running (held at its second image), one prefetched.
+    assert gate.reached.wait(30)
     wait_for(lambda: stack.counts() == (0, 2), 10, what="running + prefetched")
     deadline = time.monotonic() + 5  # well past the 2 s visibility timeout
-    while time.monotonic() < deadline and (stack.status(long_job["id"]) or {}).get("state") == "running":
+    while time.monotonic() < deadline:
         got = stack.sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=0, VisibilityTimeout=0)
         assert "Messages" not in got, "a held message became visible to another consumer"
         time.sleep(0.2)
+    assert stack.status(next_job["id"])["state"] == "queued"
+    gate.open()
     stack.wait_state(long_job["id"], "succeeded", timeout=40)
     done = stack.wait_state(next_job["id"], "succeeded")
     assert done["attempt"] == 1  # never delivered to anyone else
@@ -294,14 +303,17 @@ def test_health_node_record_drain_and_resume(stack, start_worker, imds):
     assert doc["lastSeenAt"] >= doc["startedAt"]
 
 
-@pytest.mark.parametrize("seconds", [300])
-def test_spot_notice_with_time_to_spare_finishes_the_job_then_stops(stack, start_worker, imds, seconds):
+def test_spot_notice_with_time_to_spare_finishes_the_job_then_stops(stack, start_worker, imds, gate):
     job, queued = stack.job(count=2, **LONG), stack.job()
     stack.send(job)
     stack.send(queued)
+    gate.hold_before_image(1)
     handle = start_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2)
+    assert gate.reached.wait(30)
     wait_for(lambda: stack.counts() == (0, 2), 10, what="running + prefetched")
-    imds.notice_in(seconds)
+    imds.notice_in(300)
+    wait_for(lambda: handle.worker.state == "DRAINING", 5, what="notice seen")
+    gate.open()
     assert stack.wait_state(job["id"], "succeeded", timeout=20)["attempt"] == 1
     wait_for(lambda: handle.result == [0], 10, what="worker stopped")
     assert handle.worker.state == "STOPPED"
