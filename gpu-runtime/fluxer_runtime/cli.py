@@ -56,7 +56,8 @@ def _read_hf_token(cfg: Any) -> str | None:
 
 
 def _identity(cfg: Any) -> Any:
-    from .imds import Identity, Imds
+    """Who this node is: IMDS (instance id, type, zone), else a local id (the local stack, tests)."""
+    from .imds import Imds
     from .logs import log
     from .status import Node
 
@@ -66,8 +67,7 @@ def _identity(cfg: Any) -> Any:
             return Node(cfg.instance_id or identity.instance_id, identity.instance_type, identity.az)
         except Exception as exc:
             log.warning("IMDS identity not available; using a local id", error=str(exc))
-    local = Identity(cfg.local_instance_id(), "local", None)
-    return Node(local.instance_id, local.instance_type, local.az)
+    return Node(cfg.local_instance_id(), "local", None)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -55,7 +55,6 @@ class Prepared:
     job: Job
     attempt: int
     done: frozenset[int]  # images already in S3 from an earlier attempt
-    previous: dict[str, Any] | None
 
 
 @dataclass

@@ -400,7 +400,7 @@ class Worker:
             done: frozenset[int] = frozenset()
             if attempt > 1 or (previous and previous.get("state") in ("running", "requeued")):
                 done = self._images_in_store(job)
-            return Prepared(message, job, attempt, done, previous)
+            return Prepared(message, job, attempt, done)
         except TRANSIENT_ERRORS as exc:
             self._retry_later(job.id, message, attempt, exc)
             return None
