@@ -96,6 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
              memoryBytes=device.memory_bytes, memoryPolicy=policy,
              policySource="FLUXER_MEMORY_POLICY" if cfg.memory_policy != "auto" else "auto",
              instanceId=node.instance_id, queue=cfg.queue_url)
+    if cfg.heartbeat_seconds * 2 > cfg.visibility_seconds:
+        # One late heartbeat would let a held message reappear on another node mid-job.
+        log.warning("FLUXER_HEARTBEAT_SECONDS should be at most half of FLUXER_VISIBILITY_SECONDS",
+                    heartbeatSeconds=cfg.heartbeat_seconds, visibilitySeconds=cfg.visibility_seconds)
     engine = Engine(cfg.model, device, policy, cfg.model_dir, _read_hf_token(cfg))
     # The long poll must outlive its own wait, or every empty poll ends in a read timeout.
     sqs = client("sqs", cfg, read_timeout=cfg.wait_seconds + 10)
