@@ -121,9 +121,8 @@ export async function queueDepth(sqs: SqsPort, queueUrl: string): Promise<{ visi
 
 interface NodeRecord {
   instanceId?: string;
-  /** The runtime writes lastSeenAt; lastSeen is accepted too. */
+  /** Written by the runtime (docs/job-contract.md, node record). */
   lastSeenAt?: string;
-  lastSeen?: string;
   state?: string;
 }
 
@@ -142,7 +141,7 @@ export async function liveNodes(s3: S3Port, loc: JobLocation, nowMs: number): Pr
   });
   // A loading node takes jobs soon; a draining, stopped or failed one does not.
   return records.filter((r): r is NodeRecord => {
-    const lastSeen = r?.lastSeenAt ?? r?.lastSeen;
+    const lastSeen = r?.lastSeenAt;
     if (!lastSeen) return false;
     const seen = Date.parse(lastSeen);
     return Number.isFinite(seen) && nowMs - seen <= LIVE_NODE_WINDOW_MS && !['STOPPED', 'FAILED', 'DRAINING'].includes(String(r?.state ?? '').toUpperCase());
