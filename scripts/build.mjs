@@ -76,7 +76,7 @@ await build({
     const file = path.resolve('dist/fluxer.cjs');
     const s = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
     const mod = new Module(file, module); mod.filename = file; mod.paths = Module._nodeModulePaths(path.dirname(file));
-    s.runInThisContext().call(mod.exports, mod.exports, (id) => mod.require(id), mod, file, path.dirname(file));
+    s.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
     const sink = { write: () => true, isTTY: false };
     mod.exports.main(['--help'], { io: { stdout: sink, stderr: sink, stdin: { isTTY: false } }, env: {}, cwd: process.cwd() })
       .then(() => fs.writeFileSync(file + '.v8cache', s.createCachedData()));
