@@ -20,6 +20,8 @@ export interface OptionSpec {
   /** Repeatable flag collected into an array. */
   repeatable?: boolean;
   default?: unknown;
+  /** How help shows the default when the value itself reads badly (a duration in ms: "30s"). */
+  defaultLabel?: string;
   /** Allowed values, shown in help and checked by commander. */
   choices?: readonly string[];
 }

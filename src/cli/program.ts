@@ -86,7 +86,7 @@ export async function buildProgram(deps: ContextDeps, argv: string[] = []): Prom
       if (o.choices) option.choices(o.choices);
       if (o.parse) option.argParser(o.parse as (value: string, previous: unknown) => unknown);
       else if (o.repeatable) option.argParser((v: string, prev: unknown) => [...((prev as string[] | undefined) ?? []), v]);
-      if (o.default !== undefined) option.default(o.default);
+      if (o.default !== undefined) option.default(o.default, o.defaultLabel);
       cmd.addOption(option);
     }
     if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);

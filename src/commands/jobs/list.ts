@@ -28,7 +28,7 @@ export default defineCommand<ListOptions>({
   options: [
     { flags: '--since <duration>', description: 'only jobs submitted within this long, e.g. 30m, 24h', parse: durationFlag('--since', { minMs: 1000, maxMs: 366 * 24 * 3_600_000 }) },
     { flags: '--state <state>', description: 'only jobs in this state', choices: JOB_STATES },
-    { flags: '--limit <n>', description: 'at most this many jobs (default 20)', parse: integerFlag('--limit', 1, 10_000), default: 20 },
+    { flags: '--limit <n>', description: 'at most this many jobs', parse: integerFlag('--limit', 1, 10_000), default: 20 },
   ],
   examples: ['fluxer jobs list', 'fluxer jobs list --since 1h --state failed', 'fluxer jobs list --json | jq -r ".[].id"'],
   async handler(ctx, _args, opts) {

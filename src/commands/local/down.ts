@@ -9,7 +9,7 @@ import { localPaths } from '../../core/local/state.js';
 export default defineCommand<{ timeout: number }>({
   name: 'down',
   options: [
-    { flags: '--timeout <duration>', description: 'how long workers may drain before SIGKILL', parse: durationFlag('--timeout', { minMs: 0, maxMs: 3_600_000 }), default: 30_000 },
+    { flags: '--timeout <duration>', description: 'how long workers may drain before SIGKILL', parse: durationFlag('--timeout', { minMs: 0, maxMs: 3_600_000 }), default: 30_000, defaultLabel: '30s' },
   ],
   examples: ['fluxer local down', 'fluxer local down --json'],
   async handler(ctx, _args, opts) {

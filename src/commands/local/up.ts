@@ -31,7 +31,7 @@ export default defineCommand<UpOptions>({
     { flags: '--model <tiny|DIR>', description: '"tiny" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)' },
     { flags: '--workers <n>', description: 'number of runtime workers (1-16)', parse: integerFlag('--workers', 1, 16), default: 1 },
     { flags: '--port <port>', description: 'port for the AWS-compatible server (default: a free one)', parse: integerFlag('--port', 1024, 65535) },
-    { flags: '--timeout <duration>', description: 'how long each worker may take to become READY', parse: durationFlag('--timeout', { minMs: 1_000, maxMs: 3_600_000 }), default: 180_000 },
+    { flags: '--timeout <duration>', description: 'how long each worker may take to become READY', parse: durationFlag('--timeout', { minMs: 1_000, maxMs: 3_600_000 }), default: 180_000, defaultLabel: '3m' },
   ],
   examples: ['fluxer local up', 'fluxer local up --workers 2 --json', 'fluxer local up --model ./models/FLUX.1-schnell', 'fluxer generate "a lighthouse at dawn" --stack local --wait'],
   async handler(ctx, _args, opts) {
