@@ -74,7 +74,7 @@ await build({
     globalThis.__fluxerImport = (s) => import(s);
     const fs = require('node:fs'), vm = require('node:vm'), Module = require('node:module'), path = require('node:path');
     const file = path.resolve('dist/fluxer.cjs');
-    const s = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    const s = new vm.Script(Module.wrap(fs.readFileSync(file, 'utf8')), { filename: file });
     const mod = new Module(file, module); mod.filename = file; mod.paths = Module._nodeModulePaths(path.dirname(file));
     s.runInThisContext().call(mod.exports, mod.exports, Module.createRequire(file), mod, file, path.dirname(file));
     const sink = { write: () => true, isTTY: false };

@@ -1,10 +1,13 @@
 // Loads the merged stack settings. Precedence: flags > environment > project file > user file > defaults.
 // Every value remembers where it came from, for `fluxer config show` and for error messages.
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../cli/errors.js';
 import { STACK_FIELDS, STACK_KEYS, checkField, parseEnvValue, type StackKey, type StackSettings } from './schema.js';
+
+// node:os is loaded only when HOME is unset: one less module on every start.
+const homedir = (): string => (createRequire(import.meta.url)('node:os') as typeof import('node:os')).homedir();
 
 export const PROJECT_CONFIG_NAME = 'fluxer.config.json';
 
