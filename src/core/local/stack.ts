@@ -233,14 +233,9 @@ export interface WorkerStatus {
   log: string;
 }
 
-export interface LocalStatus {
+/** What `local status` shows: the recorded endpoints, plus each process's live state. */
+export interface LocalStatus extends Pick<LocalState, 'endpoint' | 'region' | 'queueUrl' | 'dlqUrl' | 'bucket' | 'prefix'> {
   up: boolean;
-  endpoint: string;
-  region: string;
-  queueUrl: string;
-  dlqUrl: string;
-  bucket: string;
-  prefix: string;
   server: { pid: number; port: number; state: 'up' | 'unresponsive' | 'dead'; log: string };
   workers: WorkerStatus[];
 }
