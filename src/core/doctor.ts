@@ -2,12 +2,9 @@
 // credentials, region, spot vCPU quota, queue + DLQ, bucket, AMI, instance profile, user data —
 // each ending as one ok / warn / fail row with a hint. Checks run concurrently, each under its own
 // timeout, and a check that throws becomes a failed row: one failure never hides the others.
+import type { AwsClients } from '../aws/factory.js';
 import type { Ec2Port } from '../aws/ec2.js';
-import type { IamPort } from '../aws/iam.js';
-import type { QuotasPort } from '../aws/quotas.js';
-import type { S3Port } from '../aws/s3.js';
 import type { SqsPort } from '../aws/sqs.js';
-import type { StsPort } from '../aws/sts.js';
 import type { Clock } from '../cli/clock.js';
 import { toFluxerError } from '../cli/errors.js';
 import type { ResolvedConfig } from '../config/loader.js';
@@ -40,14 +37,7 @@ export interface Check {
 }
 
 /** The AWS clients doctor uses; `AwsClients` from the factory fits. */
-export interface DoctorPorts {
-  sts(): Promise<StsPort>;
-  sqs(): Promise<SqsPort>;
-  s3(): Promise<S3Port>;
-  ec2(region?: string): Promise<Ec2Port>;
-  quotas(region?: string): Promise<QuotasPort>;
-  iam(): Promise<IamPort>;
-}
+export type DoctorPorts = Pick<AwsClients, 'sts' | 'sqs' | 's3' | 'ec2' | 'quotas' | 'iam'>;
 
 export interface DoctorReport {
   stack: string;
