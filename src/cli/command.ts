@@ -2,7 +2,7 @@
 // The program (src/cli/program.ts) turns these into the commander tree; src/commands/index.ts
 // lists them (with their summaries) and loads each only when a run names it.
 import type { Context } from './context.js';
-import type { ExitCode } from './errors.js';
+import type { ExitCode } from '../lib/errors.js';
 
 export interface ArgSpec {
   name: string;

@@ -4,11 +4,11 @@
 import { createAwsClients, type AwsClients } from '../aws/factory.js';
 import { loadConfig, type ResolvedConfig } from '../config/loader.js';
 import type { StackKey } from '../config/schema.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import type { Clock } from '../lib/clock.js';
+import { systemClock } from '../lib/clock.js';
 import { Output, colorAllowed, type IOStreams } from './output.js';
 import { createInquirerPrompter, type Prompter } from './prompter.js';
-import { fluxerVersion } from './paths.js';
+import { fluxerVersion } from '../lib/paths.js';
 
 export interface GlobalOptions {
   stack?: string;

@@ -2,7 +2,8 @@
 // Never calls process.exit(): bin/fluxer sets process.exitCode from the returned number.
 import { CommanderError } from 'commander';
 import type { ContextDeps } from './context.js';
-import { ExitCode, InterruptedError, toFluxerError } from './errors.js';
+import { toFluxerError } from '../aws/errors.js';
+import { ExitCode, InterruptedError } from '../lib/errors.js';
 import { Output, colorAllowed } from './output.js';
 import { buildProgram, fromCommanderError } from './program.js';
 

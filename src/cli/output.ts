@@ -1,7 +1,7 @@
 // Everything fluxer prints goes through here: results to stdout, the rest to stderr.
 // Knows whether each stream is a terminal, so colors, spinners and pretty tables appear only there.
 import { Chalk, type ChalkInstance } from 'chalk';
-import { EXIT_CODE_MEANINGS, type FluxerError } from './errors.js';
+import { EXIT_CODE_MEANINGS, type FluxerError } from '../lib/errors.js';
 
 export interface WritableLike {
   write(chunk: string): boolean;

@@ -1,5 +1,5 @@
 // Flag value parsers. Each error names the flag, the value and the valid range (exit 2).
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 
 export function integerFlag(flag: string, min: number, max: number) {
   return (text: string): number => {

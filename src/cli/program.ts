@@ -4,9 +4,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { NOUNS, TOP_LEVEL, type CommandEntry } from '../commands/index.js';
 import type { CommandSpec } from './command.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
-import { ExitCode, UsageError } from './errors.js';
+import { ExitCode, UsageError } from '../lib/errors.js';
 import { exitCodeTable } from './output.js';
-import { fluxerVersion } from './paths.js';
+import { fluxerVersion } from '../lib/paths.js';
 
 export interface ProgramRun {
   program: Command;

@@ -1,6 +1,6 @@
 // Questions to a person. Prompts go to stderr (stdout stays clean for results) and are only asked
 // when stdin and stdout are terminals; otherwise commands must be told with flags and --yes.
-import { UsageError } from './errors.js';
+import { UsageError } from '../lib/errors.js';
 import type { IOStreams } from './output.js';
 
 export interface Prompter {

@@ -1,10 +1,10 @@
 // `fluxer doctor`: is this stack ready to run nodes? One ok / warn / fail row per check, each with
 // a hint; exit 1 when any check fails (warnings alone exit 0).
 import { defineCommand } from '../cli/command.js';
-import { ExitCode } from '../cli/errors.js';
+import { ExitCode } from '../lib/errors.js';
 import type { Output } from '../cli/output.js';
 import { durationFlag } from '../cli/parse.js';
-import { TEMPLATES_DIR } from '../cli/paths.js';
+import { TEMPLATES_DIR } from '../lib/paths.js';
 import type { CheckRow, CheckStatus, DoctorReport } from '../core/doctor.js';
 
 /** The services doctor calls, by their AWS_ENDPOINT_URL_<NAME> suffix. */

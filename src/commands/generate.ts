@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { defineCommand } from '../cli/command.js';
 import type { Context } from '../cli/context.js';
-import { FluxerError, UsageError } from '../cli/errors.js';
+import { FluxerError, UsageError } from '../lib/errors.js';
 import { durationFlag, parseSize } from '../cli/parse.js';
 import { buildBatch, parseBatch } from '../core/batch.js';
 import { uuidv7 } from '../core/ids.js';

@@ -2,7 +2,7 @@
 // Never changes an existing file without asking (or --yes to add a stack, --force to replace one).
 import { resolve } from 'node:path';
 import { defineCommand } from '../cli/command.js';
-import { ExitCode, UsageError } from '../cli/errors.js';
+import { ExitCode, UsageError } from '../lib/errors.js';
 import { confirmAction } from '../cli/prompter.js';
 import { PROJECT_CONFIG_NAME, STACK_NAME } from '../config/loader.js';
 import { MODELS, STACK_FIELDS, checkField, type ModelName, type StackKey } from '../config/schema.js';

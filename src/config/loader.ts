@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../lib/errors.js';
 import { STACK_FIELDS, STACK_KEYS, checkField, parseEnvValue, type StackKey, type StackSettings } from './schema.js';
 
 // node:os is loaded only when HOME is unset: one less module on every start.

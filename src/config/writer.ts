@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { STACK_NAME, readConfigFile, validateConfigDocument } from './loader.js';
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../lib/errors.js';
 import type { StackKey } from './schema.js';
 
 export type StackValues = Partial<Record<StackKey, unknown>>;

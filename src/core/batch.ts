@@ -1,6 +1,6 @@
 // `generate --batch FILE`: one prompt per line, or one JSON object per line with per-job fields.
 // Every line is validated before anything is sent; an error names the line.
-import { UsageError } from '../cli/errors.js';
+import { UsageError } from '../lib/errors.js';
 import { buildJob, type BuildContext, type Job, type JobRequest } from './job.js';
 
 const JSON_FIELDS = ['prompt', 'negativePrompt', 'model', 'size', 'width', 'height', 'steps', 'guidance', 'seed', 'count'] as const;

@@ -5,8 +5,8 @@
 import type { AwsClients } from '../aws/factory.js';
 import type { Ec2Port } from '../aws/ec2.js';
 import type { SqsPort } from '../aws/sqs.js';
-import type { Clock } from '../cli/clock.js';
-import { toFluxerError } from '../cli/errors.js';
+import type { Clock } from '../lib/clock.js';
+import { toFluxerError } from '../aws/errors.js';
 import type { ResolvedConfig } from '../config/loader.js';
 import type { StackSettings } from '../config/schema.js';
 import { stackFilters } from './tags.js';

@@ -5,8 +5,8 @@
 import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SCHEMA_DIR } from '../cli/paths.js';
-import { UsageError } from '../cli/errors.js';
+import { SCHEMA_DIR } from '../lib/paths.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface JobOutput {
   bucket: string;

@@ -1,7 +1,7 @@
 // The job queue as an operator sees it: depth numbers (`fluxer queue stats`) and moving parked jobs from
 // the dead-letter queue back to the job queue (`fluxer queue redrive`).
 import type { SqsPort } from '../aws/sqs.js';
-import { FluxerError, InterruptedError } from '../cli/errors.js';
+import { FluxerError, InterruptedError } from '../lib/errors.js';
 import { dlqNameFor, queueUrlFor } from './setup.js';
 
 type Message = NonNullable<Awaited<ReturnType<SqsPort['receiveMessage']>>['Messages']>[number];

@@ -4,7 +4,7 @@
 // `fluxer local up` calls ensureStackResources directly against its emulator.
 import type { S3Port } from '../aws/s3.js';
 import type { SqsPort } from '../aws/sqs.js';
-import { FluxerError, UsageError } from '../cli/errors.js';
+import { FluxerError, UsageError } from '../lib/errors.js';
 import type { StackSettings } from '../config/schema.js';
 import { fluxerTagMap, type FluxerRole } from './tags.js';
 

@@ -3,7 +3,7 @@
 // of status documents into ordered events (state changes, progress that never goes back within an
 // attempt, new outputs), and the polling loop with its timeout and Ctrl-C handling.
 import type { S3Port } from '../aws/s3.js';
-import type { Clock } from '../cli/clock.js';
+import type { Clock } from '../lib/clock.js';
 import { isTerminal, readStatus, type JobLocation, type JobProgress, type JobState, type JobStatus } from './jobs.js';
 
 export type TailEvent =

@@ -2,7 +2,7 @@
 // or as a child process (bin/fluxer), as a user runs it.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Clock } from '../../src/cli/clock.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { main } from '../../src/cli/main.js';
 import type { Prompter } from '../../src/cli/prompter.js';
 import { REPO_ROOT } from './moto.js';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/lib/errors.js';
 import { jsonErrorLocation, loadConfig } from '../../src/config/loader.js';
 
 function workspace(project?: unknown, user?: unknown) {

@@ -1,7 +1,7 @@
 // The checks' decisions for AWS answers moto never gives (a pending AMI, a bucket in another region,
 // a redrive target that is gone, a profile without a role), with ports that answer as AWS does.
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/cli/clock.js';
+import { systemClock } from '../../src/lib/clock.js';
 import { buildChecks, runChecks, type DoctorPorts } from '../../src/core/doctor.js';
 import type { StackSettings } from '../../src/config/schema.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { systemClock } from '../../src/cli/clock.js';
+import { systemClock } from '../../src/lib/clock.js';
 import {
   checkRegions,
   combineOutcomes,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildJob, modelDefaults, type BuildContext, type JobRequest } from '../../src/core/job.js';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/lib/errors.js';
 
 const ctx: BuildContext = {
   id: '01890a5d-ac96-774b-bcce-b302099a8057',

@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/cli/errors.js';
+import { UsageError } from '../../src/lib/errors.js';
 import { localStackSettings, recordLocalStack } from '../../src/core/local/config.js';
 import { resolveLocalModel } from '../../src/core/local/model.js';
 import { findLocalTools } from '../../src/core/local/tools.js';

@@ -3,7 +3,7 @@
 // with the shapes of the SQS API reference.
 import { describe, expect, it } from 'vitest';
 import type { SqsPort } from '../../src/aws/sqs.js';
-import { FluxerError } from '../../src/cli/errors.js';
+import { FluxerError } from '../../src/lib/errors.js';
 import { isUnsupportedOperation, redrive, type RedrivePlan } from '../../src/core/queue.js';
 
 const plan: RedrivePlan = {

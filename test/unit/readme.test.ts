@@ -1,9 +1,9 @@
-// The README documents two tables whose source of truth is code: the exit codes (src/cli/errors.ts)
+// The README documents two tables whose source of truth is code: the exit codes (src/lib/errors.ts)
 // and the stack settings (src/config/schema.ts). This keeps the documentation from drifting.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_CODE_MEANINGS } from '../../src/cli/errors.js';
+import { EXIT_CODE_MEANINGS } from '../../src/lib/errors.js';
 import { STACK_FIELDS, STACK_KEYS, type FieldSpec } from '../../src/config/schema.js';
 import { REPO_ROOT } from '../support/moto.js';
 
@@ -23,7 +23,7 @@ function formatDefault(spec: FieldSpec): string {
 }
 
 describe('README', () => {
-  it('lists every exit code with its meaning from src/cli/errors.ts', () => {
+  it('lists every exit code with its meaning from src/lib/errors.ts', () => {
     expect(block('exit-codes')).toEqual(EXIT_CODE_MEANINGS.map(([code, meaning]) => `| ${code} | ${meaning} |`));
   });
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FluxerError } from '../../src/cli/errors.js';
+import { FluxerError } from '../../src/lib/errors.js';
 import { renderUserData, type RenderUserDataInput } from '../../src/core/userdata/render.js';
 import type { VariableValue } from '../../src/core/userdata/variables.js';
 

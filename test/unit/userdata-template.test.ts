@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FluxerError } from '../../src/cli/errors.js';
+import { FluxerError } from '../../src/lib/errors.js';
 import {
   USER_DATA_LIMIT,
   base64Length,

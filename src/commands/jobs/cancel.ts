@@ -3,7 +3,7 @@
 // and no output, costs at most one job's work, and scripts cancel jobs in bulk (docs/jobs.md).
 import { hostname } from 'node:os';
 import { defineCommand } from '../../cli/command.js';
-import { FluxerError } from '../../cli/errors.js';
+import { FluxerError } from '../../lib/errors.js';
 import { isTerminal, writeCancelMarker } from '../../core/jobs.js';
 import { requireStatus } from './status.js';
 import { checkJobId, jobLocation } from './view.js';

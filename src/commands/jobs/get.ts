@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
-import { FluxerError } from '../../cli/errors.js';
+import { FluxerError } from '../../lib/errors.js';
 import { downloadImage, mapConcurrent } from '../../core/jobs.js';
 import { describeJobError } from '../../core/tail.js';
 import { requireStatus } from './status.js';

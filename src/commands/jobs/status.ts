@@ -1,6 +1,6 @@
 // `fluxer jobs status ID`: the job's status document, as the runtime last wrote it.
 import { defineCommand } from '../../cli/command.js';
-import { FluxerError } from '../../cli/errors.js';
+import { FluxerError } from '../../lib/errors.js';
 import { readStatus, statusKey, type JobLocation, type JobStatus } from '../../core/jobs.js';
 import { describeJobError, formatSeconds } from '../../core/tail.js';
 import { checkJobId, jobLocation } from './view.js';

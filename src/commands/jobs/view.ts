@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { S3Port } from '../../aws/s3.js';
 import type { Context } from '../../cli/context.js';
-import { ExitCode, FluxerError, InterruptedError, PendingError, UsageError } from '../../cli/errors.js';
+import { ExitCode, FluxerError, InterruptedError, PendingError, UsageError } from '../../lib/errors.js';
 import { formatDuration } from '../../cli/parse.js';
 import { isUuidV7 } from '../../core/ids.js';
 import { downloadImage, type JobLocation, type JobStatus } from '../../core/jobs.js';

@@ -1,7 +1,7 @@
 // `fluxer local status`: the local stack's endpoint, queue, bucket and each worker's state.
 import { defineCommand } from '../../cli/command.js';
 import type { Context } from '../../cli/context.js';
-import { FluxerError } from '../../cli/errors.js';
+import { FluxerError } from '../../lib/errors.js';
 import { projectConfigPath } from '../../core/local/config.js';
 import { localStatus, type LocalStatus } from '../../core/local/stack.js';
 import { localPaths } from '../../core/local/state.js';

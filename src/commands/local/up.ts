@@ -4,7 +4,7 @@ import { createAwsClients } from '../../aws/factory.js';
 import { defineCommand } from '../../cli/command.js';
 import type { Context } from '../../cli/context.js';
 import { durationFlag, integerFlag } from '../../cli/parse.js';
-import { PACKAGE_ROOT } from '../../cli/paths.js';
+import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { STACK_FIELDS } from '../../config/schema.js';
 import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
 import { resolveLocalModel } from '../../core/local/model.js';

@@ -1,6 +1,6 @@
 // `fluxer queue redrive`: move parked jobs from the dead-letter queue back to the job queue.
 import { defineCommand } from '../../cli/command.js';
-import { ExitCode } from '../../cli/errors.js';
+import { ExitCode } from '../../lib/errors.js';
 import { integerFlag } from '../../cli/parse.js';
 import { confirmAction } from '../../cli/prompter.js';
 import { memoryJournal, planRedrive, redrive, type QueueRef, type RedriveJournal } from '../../core/queue.js';

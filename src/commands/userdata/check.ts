@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
-import { ExitCode, UsageError } from '../../cli/errors.js';
+import { ExitCode, UsageError } from '../../lib/errors.js';
 
 export default defineCommand({
   name: 'check',

@@ -3,9 +3,9 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { keyValueFlag } from '../../cli/parse.js';
-import { TEMPLATES_DIR } from '../../cli/paths.js';
+import { TEMPLATES_DIR } from '../../lib/paths.js';
 import { describeSource } from '../../config/loader.js';
 
 interface RenderOpts {

@@ -2,7 +2,7 @@
 // directory (diffusers layout) on whatever device the runtime finds.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import type { ModelName } from '../../config/schema.js';
 
 export interface LocalModel {

@@ -3,7 +3,7 @@
 // by pid and process group, `status` reads it back.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { FluxerError, InterruptedError } from '../../cli/errors.js';
+import { FluxerError, InterruptedError } from '../../lib/errors.js';
 import type { LocalModel } from './model.js';
 import { delay, freePort, isAlive, isOurs, spawnDetached, stopGroup, tailOf, type StopOutcome } from './processes.js';
 import {

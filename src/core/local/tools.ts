@@ -2,7 +2,7 @@
 // the GPU runtime. The project's own .venv first (what `bash scripts/python-env.sh` builds), then PATH.
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 
 export interface LocalTools {
   motoServer: string;

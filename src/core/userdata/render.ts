@@ -1,6 +1,6 @@
 // Renders user data end to end, with no terminal and no SDK: template + values → checked bytes ready
 // for RunInstances. Used by `fluxer userdata render`, and by anything that launches or checks nodes.
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { SECRET_HINT, describeFinding, findSecrets } from '../secrets.js';
 import {
   USER_DATA_LIMIT,

@@ -9,7 +9,7 @@
 //
 // Includes keep one source for files the node needs as they are (the runtime's systemd unit):
 // they are inserted verbatim, not expanded, so a unit's own syntax never collides with ours.
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 
 export interface TemplateSource {
   /** How messages name it: "node-bootstrap" or a path. */

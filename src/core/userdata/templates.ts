@@ -1,7 +1,7 @@
 // Where templates come from: a name (templates/<name>.yaml, shipped with fluxer) or a file path.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import type { IncludedFile, TemplateSource } from './template.js';
 
 export interface ResolvedTemplate extends TemplateSource {

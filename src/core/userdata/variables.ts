@@ -1,5 +1,5 @@
 // Template variables: what the stack's config provides, what --var adds, and where each came from.
-import { UsageError } from '../../cli/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { describeSource, type ResolvedConfig } from '../../config/loader.js';
 import type { StackKey } from '../../config/schema.js';
 
