@@ -1,9 +1,10 @@
 // The entry point's body: parse, run one command, turn any error into a message and an exit code.
 // Never calls process.exit(): bin/fluxer sets process.exitCode from the returned number.
 import { CommanderError } from 'commander';
-import type { ContextDeps } from './context.js';
 import { toFluxerError } from '../aws/errors.js';
+import { systemClock } from '../lib/clock.js';
 import { ExitCode, InterruptedError } from '../lib/errors.js';
+import type { ContextDeps } from './context.js';
 import { Output, colorAllowed } from './output.js';
 import { buildProgram, fromCommanderError } from './program.js';
 
@@ -36,7 +37,8 @@ export async function main(argv: string[], deps: ContextDeps): Promise<number> {
       errorOutput(argv, deps).error(interrupted);
       return interrupted.exitCode;
     }
-    const error = toFluxerError(thrown);
+    // The local clock at the failure: a clock-skew hint says how far it is from AWS's.
+    const error = toFluxerError(thrown, { nowMs: (deps.clock ?? systemClock).now() });
     errorOutput(argv, deps).error(error);
     return error.exitCode;
   }

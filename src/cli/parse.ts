@@ -1,4 +1,5 @@
 // Flag value parsers. Each error names the flag, the value and the valid range (exit 2).
+import { formatDuration } from '../lib/duration.js';
 import { UsageError } from '../lib/errors.js';
 
 export function integerFlag(flag: string, min: number, max: number) {
@@ -46,17 +47,6 @@ export function parseDuration(flag: string, text: string, opts: { minMs?: number
 
 export function durationFlag(flag: string, opts: { minMs?: number; maxMs?: number } = {}) {
   return (text: string): number => parseDuration(flag, text, opts);
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${Number.isInteger(s) ? s : s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  const rest = Math.round(s % 60);
-  if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
 }
 
 /** "--var KEY=VALUE" (repeatable): KEY must be an identifier; VALUE may contain "=". */

@@ -10,7 +10,7 @@ import { durationFlag, parseSize } from '../cli/parse.js';
 import { buildBatch, parseBatch } from '../core/batch.js';
 import { uuidv7 } from '../core/ids.js';
 import { buildJob, type BuildContext, type JobRequest } from '../core/job.js';
-import { queueUrlFor } from '../core/setup.js';
+import { queueUrlFor } from '../core/stack-resources.js';
 import { describePosition, liveNodes, queueDepth, submitBatch, submitJob, type QueuePosition } from '../core/submit.js';
 import { DEFAULT_OUT_DIR, followJobs, jobLocation } from './jobs/view.js';
 

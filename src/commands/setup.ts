@@ -2,7 +2,8 @@
 // idempotently (src/core/setup.ts does the work).
 import { defineCommand } from '../cli/command.js';
 import type { Output } from '../cli/output.js';
-import { ensureStackResources, requireBucket, type SetupAction, type SetupResource } from '../core/setup.js';
+import { ensureStackResources, type SetupAction, type SetupResource } from '../core/setup.js';
+import { requireBucket } from '../core/stack-resources.js';
 
 interface SetupOpts {
   dryRun?: boolean;

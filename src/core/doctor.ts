@@ -6,9 +6,10 @@ import type { AwsClients } from '../aws/factory.js';
 import type { Ec2Port } from '../aws/ec2.js';
 import type { SqsPort } from '../aws/sqs.js';
 import type { Clock } from '../lib/clock.js';
-import { toFluxerError } from '../aws/errors.js';
+import { hasErrorCode, isNotFound, isPermissionDenied, regionRedirect, toFluxerError } from '../aws/errors.js';
 import type { ResolvedConfig } from '../config/loader.js';
 import type { StackSettings } from '../config/schema.js';
+import { queueUrlFor } from './stack-resources.js';
 import { stackFilters } from './tags.js';
 import { formatBytes } from './userdata/payload.js';
 import { renderUserData } from './userdata/render.js';
@@ -195,8 +196,8 @@ export function combineOutcomes(outcomes: CheckOutcome[]): CheckOutcome {
 }
 
 /** A thrown error as a failed row: AWS error names carry the hint that says what to do. */
-export function outcomeFromError(err: unknown, context?: string): CheckOutcome {
-  const e = toFluxerError(err);
+export function outcomeFromError(err: unknown, context?: string, nowMs?: number): CheckOutcome {
+  const e = toFluxerError(err, { nowMs });
   return { status: 'fail', detail: context ? `${context}: ${e.message}` : e.message, ...(e.hint ? { hint: e.hint } : {}) };
 }
 
@@ -237,7 +238,7 @@ export async function runChecks(checks: Check[], opts: { timeoutMs: number; cloc
       () => never(),
     );
     try {
-      return toRow(check, await Promise.race([check.run().catch((err: unknown) => outcomeFromError(err)), timeout]));
+      return toRow(check, await Promise.race([check.run().catch((err: unknown) => outcomeFromError(err, undefined, opts.clock.now())), timeout]));
     } finally {
       timer.abort();
     }
@@ -264,13 +265,6 @@ export interface DoctorInput {
   /** Renders the stack's user data and checks its size; omitted when rendering is not available. */
   userData?: () => Promise<CheckOutcome>;
 }
-
-const errorName = (err: unknown): string => {
-  const e = err as { name?: string; Code?: string } | undefined;
-  return e?.Code ?? e?.name ?? '';
-};
-
-const isQueueMissing = (err: unknown) => ['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue'].includes(errorName(err));
 
 export function buildChecks(input: DoctorInput): Check[] {
   const { settings, ports, stack } = input;
@@ -304,7 +298,7 @@ async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], regio
   try {
     described = await ec2.describeInstanceTypes({ InstanceTypes: instanceTypes as InstanceTypeNames });
   } catch (err) {
-    if (errorName(err) === 'InvalidInstanceType') {
+    if (hasErrorCode(err, 'InvalidInstanceType')) {
       return { status: 'fail', detail: `instance types ${instanceTypes.join(', ')}: ${(err as Error).message}`, hint: 'Fix "instanceTypes" in the stack\'s config: `aws ec2 describe-instance-types` lists the valid names.' };
     }
     throw err;
@@ -324,13 +318,13 @@ async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], regio
         const applied = await quotas.getServiceQuota(input).catch(async (err: unknown) => {
           // An account that never changed a quota may have no applied value: AWS's default is what holds.
           // The default is a best effort: when it cannot be read either, the first answer stands.
-          if (errorName(err) !== 'NoSuchResourceException') throw err;
+          if (!isNotFound(err, 'quotas')) throw err;
           return quotas.getAwsDefaultServiceQuota(input).catch(() => Promise.reject(err));
         });
         return evaluateQuota(need, applied.Quota?.Value ?? 0, region);
       } catch (err) {
         // Not knowing the quota is not a blocker: the launch itself will say if it is too low.
-        if (errorName(err) === 'NoSuchResourceException') {
+        if (isNotFound(err, 'quotas')) {
           return { status: 'warn', detail: `${need.quota.code} (${need.quota.name}) not found in ${region}`, hint: `Look it up in the Service Quotas console (EC2, ${region}); the launch fails with MaxSpotInstanceCountExceeded if it is too low.` };
         }
         const failed = outcomeFromError(err, need.quota.code);
@@ -344,12 +338,7 @@ async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], regio
 
 async function checkQueue(ports: DoctorPorts, queueName: string, region: string): Promise<CheckOutcome> {
   const sqs = await ports.sqs();
-  let url: string | undefined;
-  try {
-    url = (await sqs.getQueueUrl({ QueueName: queueName })).QueueUrl;
-  } catch (err) {
-    if (!isQueueMissing(err)) throw err;
-  }
+  const url = await queueUrlFor(sqs, queueName);
   if (!url) return { status: 'fail', detail: `queue "${queueName}" not found in ${region}`, hint: 'Create it (and its dead-letter queue) with `fluxer setup`.' };
   const attrs = (await sqs.getQueueAttributes({ QueueUrl: url, AttributeNames: ['RedrivePolicy'] })).Attributes ?? {};
   if (!attrs.RedrivePolicy) {
@@ -364,10 +353,7 @@ async function checkQueue(ports: DoctorPorts, queueName: string, region: string)
   const arn = policy.deadLetterTargetArn ?? '';
   const [, , , , account, dlqName] = arn.split(':');
   if (!dlqName) return { status: 'warn', detail: `queue "${queueName}" has a RedrivePolicy without a target`, hint: 'Reset it with `fluxer setup`.' };
-  try {
-    await sqs.getQueueUrl({ QueueName: dlqName, ...(account ? { QueueOwnerAWSAccountId: account } : {}) });
-  } catch (err) {
-    if (!isQueueMissing(err)) throw err;
+  if (!(await queueUrlFor(sqs, dlqName, account || undefined))) {
     return { status: 'fail', detail: `queue "${queueName}" sends failed jobs to "${dlqName}", which does not exist`, hint: 'Create it with `fluxer setup`.' };
   }
   return { status: 'ok', detail: `"${queueName}" → dead-letter queue "${dlqName}" after ${policy.maxReceiveCount ?? '?'} receives` };
@@ -383,16 +369,14 @@ async function checkBucket(ports: DoctorPorts, stack: string, bucket: string | u
   try {
     await s3.headBucket({ Bucket: bucket });
   } catch (err) {
-    const name = errorName(err);
-    if (name === 'NotFound' || name === 'NoSuchBucket') return { status: 'fail', detail: `bucket "${bucket}" does not exist`, hint: 'Create it with `fluxer setup`.' };
-    if (name === 'Forbidden' || name === 'AccessDenied') {
+    if (isNotFound(err, 's3')) return { status: 'fail', detail: `bucket "${bucket}" does not exist`, hint: 'Create it with `fluxer setup`.' };
+    if (isPermissionDenied(err)) {
       return { status: 'fail', detail: `bucket "${bucket}" exists but is not yours to use (403)`, hint: 'Bucket names are global: pick another "bucket", or grant this identity s3:ListBucket on it.' };
     }
     // HeadBucket in the wrong region answers 301 with the bucket's region in a header (no body).
-    const e = err as { $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
-    if (e.$metadata?.httpStatusCode === 301) {
-      const actual = e.$response?.headers?.['x-amz-bucket-region'];
-      return { status: 'fail', detail: `bucket "${bucket}" is in ${actual ?? 'another region'}, not ${region}`, hint: 'Keep the bucket in the stack\'s region: set "region" to the bucket\'s, or use a bucket in this region.' };
+    const redirect = regionRedirect(err);
+    if (redirect) {
+      return { status: 'fail', detail: `bucket "${bucket}" is in ${redirect.region ?? 'another region'}, not ${region}`, hint: 'Keep the bucket in the stack\'s region: set "region" to the bucket\'s, or use a bucket in this region.' };
     }
     throw err;
   }
@@ -400,7 +384,7 @@ async function checkBucket(ports: DoctorPorts, stack: string, bucket: string | u
   try {
     config = (await s3.getPublicAccessBlock({ Bucket: bucket })).PublicAccessBlockConfiguration ?? {};
   } catch (err) {
-    if (errorName(err) !== 'NoSuchPublicAccessBlockConfiguration') throw err;
+    if (!hasErrorCode(err, 'NoSuchPublicAccessBlockConfiguration')) throw err;
   }
   const open = PUBLIC_ACCESS_SETTINGS.filter((k) => config[k] !== true);
   if (open.length) {
@@ -426,7 +410,8 @@ async function checkAmi(ports: DoctorPorts, stack: string, ami: string, region: 
   try {
     image = (await ec2.describeImages({ ImageIds: [ami] })).Images?.[0];
   } catch (err) {
-    if (!/^InvalidAMIID\./.test(errorName(err))) throw err;
+    // A malformed or unavailable id is as good as missing here: the row says which AMI to set.
+    if (!isNotFound(err, 'ec2') && !hasErrorCode(err, 'InvalidAMIID.Malformed', 'InvalidAMIID.Unavailable')) throw err;
   }
   if (!image) return { status: 'fail', detail: `AMI ${ami} not found in ${region}`, hint: `AMIs are regional: ${setAmiHint}` };
   if (image.State !== 'available') {
@@ -441,7 +426,7 @@ async function checkInstanceProfile(ports: DoctorPorts, name: string): Promise<C
   try {
     profile = (await iam.getInstanceProfile({ InstanceProfileName: name })).InstanceProfile;
   } catch (err) {
-    if (!['NoSuchEntity', 'NoSuchEntityException'].includes(errorName(err))) throw err;
+    if (!isNotFound(err, 'iam')) throw err;
   }
   const createHint =
     `Create it with a role the nodes run as (SSM managed-instance access, plus the queue and bucket): ` +
@@ -490,12 +475,8 @@ export function userDataCheck(opts: { config: ResolvedConfig; templatesDir: stri
       stackHints: { region: settings.region, queueName: settings.queueName },
       // The size must not depend on the queue check: a missing queue is measured with a URL of the same shape.
       resolveQueueUrl: async () => {
-        try {
-          const url = (await (await opts.sqs()).getQueueUrl({ QueueName: settings.queueName })).QueueUrl;
-          if (url) return { value: url, source: `SQS GetQueueUrl ${settings.queueName}` };
-        } catch (err) {
-          if (!isQueueMissing(err)) throw err;
-        }
+        const url = await queueUrlFor(await opts.sqs(), settings.queueName);
+        if (url) return { value: url, source: `SQS GetQueueUrl ${settings.queueName}` };
         assumedQueueUrl = true;
         return { value: `https://sqs.${settings.region}.amazonaws.com/000000000000/${settings.queueName}`, source: 'assumed (queue not found)' };
       },

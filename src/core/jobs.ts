@@ -1,6 +1,7 @@
 // Where a job lives in S3 and how to read it: the one place that knows the key layout shared with
 // the runtime (DESIGN.md "S3 layout"), and the status document's shape (schema/status.v1.schema.json).
 import { rename, writeFile } from 'node:fs/promises';
+import { isNotFound, isNotModified } from '../aws/errors.js';
 import type { S3Port } from '../aws/s3.js';
 
 export interface JobLocation {
@@ -76,15 +77,6 @@ export function parseStatus(text: string, id: string): JobStatus {
 
 export type StatusRead = { kind: 'found'; status: JobStatus; etag?: string } | { kind: 'not-modified' } | { kind: 'not-found' };
 
-function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
-
-function isNotFound(err: unknown): boolean {
-  const name = (err as { name?: string })?.name;
-  return name === 'NoSuchKey' || name === 'NotFound' || httpStatus(err) === 404;
-}
-
 /** One conditional GET of status.json: unchanged documents cost a 304 and no parsing. */
 export async function readStatus(s3: S3Port, loc: JobLocation, id: string, ifNoneMatch?: string): Promise<StatusRead> {
   try {
@@ -92,8 +84,8 @@ export async function readStatus(s3: S3Port, loc: JobLocation, id: string, ifNon
     const text = (await out.Body?.transformToString('utf8')) ?? '';
     return { kind: 'found', status: parseStatus(text, id), etag: out.ETag };
   } catch (err) {
-    if (httpStatus(err) === 304 || (err as { name?: string })?.name === 'NotModified') return { kind: 'not-modified' };
-    if (isNotFound(err)) return { kind: 'not-found' };
+    if (isNotModified(err)) return { kind: 'not-modified' };
+    if (isNotFound(err, 's3')) return { kind: 'not-found' };
     throw err;
   }
 }
@@ -112,7 +104,7 @@ export async function readObjectBytes(s3: S3Port, bucket: string, key: string): 
     const out = await s3.getObject({ Bucket: bucket, Key: key });
     return (await out.Body?.transformToByteArray()) ?? new Uint8Array();
   } catch (err) {
-    if (isNotFound(err)) return undefined;
+    if (isNotFound(err, 's3')) return undefined;
     throw err;
   }
 }

@@ -1,8 +1,9 @@
 // The job queue as an operator sees it: depth numbers (`fluxer queue stats`) and moving parked jobs from
 // the dead-letter queue back to the job queue (`fluxer queue redrive`).
+import { isUnsupportedOperation } from '../aws/errors.js';
 import type { SqsPort } from '../aws/sqs.js';
 import { FluxerError, InterruptedError } from '../lib/errors.js';
-import { dlqNameFor, queueUrlFor } from './setup.js';
+import { dlqNameFor, queueUrlFor } from './stack-resources.js';
 
 type Message = NonNullable<Awaited<ReturnType<SqsPort['receiveMessage']>>['Messages']>[number];
 type MessageAttributeValue = NonNullable<Message['MessageAttributes']>[string];
@@ -255,13 +256,3 @@ function redriveAttributes(m: Message): Record<string, MessageAttributeValue> {
   const merged = { ...own, ...ours };
   return Object.keys(merged).length <= MAX_MESSAGE_ATTRIBUTES ? merged : own;
 }
-
-/** The API is not there (moto answers 500 with an HTML page; others say so by name). */
-export function isUnsupportedOperation(err: unknown): boolean {
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const name = e?.name ?? '';
-  if (['UnsupportedOperation', 'InvalidAction', 'UnknownOperationException', 'UnknownOperation', 'NotImplemented'].includes(name)) return true;
-  const status = e?.$metadata?.httpStatusCode;
-  return (status === 500 || status === 501) && (name === 'SyntaxError' || /Deserialization error|not valid JSON/i.test(e?.message ?? ''));
-}
-

@@ -2,10 +2,12 @@
 // with the settings fluxer relies on, idempotently. Each resource is read first and only what differs
 // is written, so a second run sends no mutating call and reports every resource "unchanged".
 // `fluxer local up` calls ensureStackResources directly against its emulator.
+import { hasErrorCode, httpStatus, isNotFound, regionRedirect } from '../aws/errors.js';
 import type { S3Port } from '../aws/s3.js';
 import type { SqsPort } from '../aws/sqs.js';
-import { FluxerError, UsageError } from '../lib/errors.js';
 import type { StackSettings } from '../config/schema.js';
+import { FluxerError } from '../lib/errors.js';
+import { dlqNameFor, queueUrlFor, requireBucket } from './stack-resources.js';
 import { fluxerTagMap, type FluxerRole } from './tags.js';
 
 export type SetupAction = 'created' | 'updated' | 'unchanged' | 'would-create' | 'would-update';
@@ -47,36 +49,6 @@ export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
 export const LIFECYCLE_RULE_ID = 'fluxer-expire-jobs';
 /** Encryption algorithms that satisfy "encrypted at rest": SSE-S3 is what we set; KMS is never downgraded. */
 const ACCEPTED_SSE = new Set(['AES256', 'aws:kms', 'aws:kms:dsse']);
-
-export function dlqNameFor(queueName: string): string {
-  return `${queueName}-dlq`;
-}
-
-/** The queue's URL, or undefined when it does not exist. */
-export async function queueUrlFor(sqs: SqsPort, name: string): Promise<string | undefined> {
-  try {
-    return (await sqs.getQueueUrl({ QueueName: name })).QueueUrl;
-  } catch (err) {
-    if (isQueueMissing(err)) return undefined;
-    throw err;
-  }
-}
-
-export function isQueueMissing(err: unknown): boolean {
-  const name = errorName(err);
-  return name === 'QueueDoesNotExist' || name === 'AWS.SimpleQueueService.NonExistentQueue';
-}
-
-/** The bucket is required by setup; anything else in the settings has a default. */
-export function requireBucket(settings: Pick<StackSettings, 'bucket'>, stack: string): string {
-  if (!settings.bucket) {
-    throw new UsageError(`The stack "${stack}" has no bucket configured (setting "bucket")`, {
-      code: 'BucketNotConfigured',
-      hint: `Set "stacks.${stack}.bucket" in fluxer.config.json (\`fluxer init --stack ${stack} --bucket NAME --force\`), or FLUXER_BUCKET=NAME.`,
-    });
-  }
-  return settings.bucket;
-}
 
 export async function ensureStackResources(
   ports: { sqs: SqsPort; s3: S3Port },
@@ -146,7 +118,7 @@ async function ensureQueue(sqs: SqsPort, spec: QueueSpec): Promise<SetupResource
     try {
       url = (await sqs.createQueue({ QueueName: spec.name, Attributes: attributes, tags: spec.tags })).QueueUrl;
     } catch (err) {
-      if (errorName(err) === 'QueueDeletedRecently') {
+      if (hasErrorCode(err, 'QueueDeletedRecently')) {
         throw new FluxerError(`Queue ${spec.name} was deleted less than 60 seconds ago; SQS does not allow re-creating it yet`, {
           code: 'QueueDeletedRecently',
           hint: 'Wait a minute and run `fluxer setup` again.',
@@ -305,13 +277,12 @@ async function bucketExists(s3: S3Port, bucket: string, region: string): Promise
     return true;
   } catch (err) {
     if (err instanceof FluxerError) throw err;
-    const status = httpStatus(err);
-    if (status === 404 || errorName(err) === 'NotFound' || errorName(err) === 'NoSuchBucket') return false;
-    if (status === 403) throw bucketTaken(bucket, err);
-    if (status === 301) {
+    if (isNotFound(err, 's3')) return false;
+    if (httpStatus(err) === 403) throw bucketTaken(bucket, err);
+    const redirect = regionRedirect(err);
+    if (redirect) {
       // S3 answers HeadBucket from the wrong region with a redirect naming the bucket's region.
-      const actual = (err as { $response?: { headers?: Record<string, string> } }).$response?.headers?.['x-amz-bucket-region'] ?? 'another region';
-      throw new FluxerError(`Bucket ${bucket} exists in ${actual}, but the stack's region is ${region}`, {
+      throw new FluxerError(`Bucket ${bucket} exists in ${redirect.region ?? 'another region'}, but the stack's region is ${region}`, {
         code: 'BucketRegionMismatch',
         hint: 'Set the stack\'s region to the bucket\'s, or choose another bucket name.',
         cause: err,
@@ -326,8 +297,8 @@ async function createBucket(s3: S3Port, bucket: string, region: string): Promise
     // us-east-1 is the one region where CreateBucket must not name a location constraint.
     await s3.createBucket(region === 'us-east-1' ? { Bucket: bucket } : { Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: region as never } });
   } catch (err) {
-    if (errorName(err) === 'BucketAlreadyOwnedByYou') return;
-    if (errorName(err) === 'BucketAlreadyExists') throw bucketTaken(bucket, err);
+    if (hasErrorCode(err, 'BucketAlreadyOwnedByYou')) return;
+    if (hasErrorCode(err, 'BucketAlreadyExists')) throw bucketTaken(bucket, err);
     throw err;
   }
 }
@@ -344,7 +315,7 @@ async function readOrUndefined<T>(read: () => Promise<T>, absentCodes: string[])
   try {
     return await read();
   } catch (err) {
-    if (absentCodes.includes(errorName(err))) return undefined;
+    if (hasErrorCode(err, ...absentCodes)) return undefined;
     throw err;
   }
 }
@@ -356,14 +327,4 @@ function describeRule(rule: { Status?: string; Filter?: { Prefix?: string }; Pre
 
 function describeTags(tags: Record<string, string>): string {
   return Object.entries(tags).map(([k, v]) => `${k}=${v}`).join(', ');
-}
-
-function errorName(err: unknown): string {
-  if (!err || typeof err !== 'object') return '';
-  const e = err as { name?: string; Code?: string };
-  return e.Code ?? e.name ?? '';
-}
-
-function httpStatus(err: unknown): number | undefined {
-  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
 }

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import type { SqsPort } from '../../src/aws/sqs.js';
 import { FluxerError } from '../../src/lib/errors.js';
-import { isUnsupportedOperation, redrive, type RedrivePlan } from '../../src/core/queue.js';
+import { isUnsupportedOperation } from '../../src/aws/errors.js';
+import { redrive, type RedrivePlan } from '../../src/core/queue.js';
 
 const plan: RedrivePlan = {
   source: { name: 'q-dlq', url: 'https://sqs/q-dlq', arn: 'arn:aws:sqs:us-east-1:1:q-dlq' },

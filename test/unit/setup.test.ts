@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { S3Port } from '../../src/aws/s3.js';
 import type { SqsPort } from '../../src/aws/sqs.js';
 import { FluxerError } from '../../src/lib/errors.js';
-import { dlqNameFor, ensureStackResources } from '../../src/core/setup.js';
+import { ensureStackResources } from '../../src/core/setup.js';
+import { dlqNameFor } from '../../src/core/stack-resources.js';
 
 const settings = { region: 'eu-west-1', queueName: 'q', bucket: 'taken', prefix: 'fluxer/', jobRetentionDays: 30, visibilityTimeout: 300 };
 

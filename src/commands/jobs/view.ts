@@ -7,10 +7,10 @@ import { resolve } from 'node:path';
 import type { S3Port } from '../../aws/s3.js';
 import type { Context } from '../../cli/context.js';
 import { ExitCode, FluxerError, InterruptedError, PendingError, UsageError } from '../../lib/errors.js';
-import { formatDuration } from '../../cli/parse.js';
+import { formatDuration } from '../../lib/duration.js';
 import { isUuidV7 } from '../../core/ids.js';
 import { downloadImage, type JobLocation, type JobStatus } from '../../core/jobs.js';
-import { requireBucket } from '../../core/setup.js';
+import { requireBucket } from '../../core/stack-resources.js';
 import { batchCounts, batchLine, describeJobError, progressBar, progressLine, tailJobs, type JobTracker } from '../../core/tail.js';
 
 export const DEFAULT_OUT_DIR = './fluxer-output/';

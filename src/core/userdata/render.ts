@@ -1,5 +1,6 @@
 // Renders user data end to end, with no terminal and no SDK: template + values → checked bytes ready
 // for RunInstances. Used by `fluxer userdata render`, and by anything that launches or checks nodes.
+import { awsErrorName } from '../../aws/errors.js';
 import { UsageError } from '../../lib/errors.js';
 import { SECRET_HINT, describeFinding, findSecrets } from '../secrets.js';
 import {
@@ -86,7 +87,7 @@ export async function renderUserData(input: RenderUserDataInput): Promise<Render
     try {
       resolved = await input.resolveQueueUrl!();
     } catch (err) {
-      const why = (err as { name?: string; message?: string }).name ?? 'Error';
+      const why = awsErrorName(err) || 'Error';
       throw new UsageError(
         `no value for template variable ${QUEUE_URL} (${template.name} line ${line}): looking up queue ${input.stackHints.queueName} failed (${why}: ${(err as Error).message})`,
         { code: 'MissingVariable', hint: missingVariableHint(QUEUE_URL, input.stackHints) },
