@@ -1,9 +1,10 @@
 // Writes one stack into a config file, keeping every other stack (and $schema) as it was. The result
 // is validated exactly as the loader validates before anything touches the disk, and written through a
 // temporary file and a rename, so a crash never leaves a half-written config behind.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { STACK_NAME, readConfigFile, validateConfigDocument } from './loader.js';
+import { writeFileAtomicSync } from '../lib/atomic-write.js';
 import { UsageError } from '../lib/errors.js';
 import type { StackKey } from './schema.js';
 
@@ -65,8 +66,6 @@ export function writeStack(path: string, name: string, settings: StackValues, op
   validateConfigDocument(next, path, 'project');
 
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o644 });
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, `${JSON.stringify(next, null, 2)}\n`, { mode: 0o644 });
   return { path, createdFile, replacedStack, defaultStack, otherStacks: Object.keys(stacks).filter((s) => s !== name) };
 }

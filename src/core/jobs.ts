@@ -1,8 +1,8 @@
 // Where a job lives in S3 and how to read it: the one place that knows the key layout shared with
 // the runtime (DESIGN.md "S3 layout"), and the status document's shape (schema/status.v1.schema.json).
-import { rename, writeFile } from 'node:fs/promises';
 import { isNotFound, isNotModified } from '../aws/errors.js';
 import type { S3Port } from '../aws/s3.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 
 export interface JobLocation {
   bucket: string;
@@ -113,9 +113,7 @@ export async function readObjectBytes(s3: S3Port, bucket: string, key: string): 
 export async function downloadImage(s3: S3Port, bucket: string, key: string, path: string): Promise<void> {
   const bytes = await readObjectBytes(s3, bucket, key);
   if (!bytes) throw new Error(`s3://${bucket}/${key} is listed in the job's outputs but does not exist`);
-  const tmp = `${path}.${process.pid}.part`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
+  await writeFileAtomic(path, bytes);
 }
 
 export async function writeCancelMarker(s3: S3Port, loc: JobLocation, id: string, requestedBy: string, now: Date): Promise<void> {
@@ -146,18 +144,4 @@ export async function listJobIds(s3: S3Port, loc: JobLocation, opts: { startAfte
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
   return ids;
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
-export async function mapConcurrent<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -1,8 +1,9 @@
 // The redrive journal on disk: DLQ message ids sent to the job queue whose delete from the DLQ has not
 // been confirmed yet. Small (at most one batch per interrupted run) and rewritten whole each time.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFileAtomicSync } from '../lib/atomic-write.js';
 import type { RedriveJournal } from './queue.js';
 
 /** $XDG_STATE_HOME/fluxer/redrive (default ~/.local/state/fluxer/redrive), one file per DLQ URL. */
@@ -21,9 +22,7 @@ export function fileJournal(path: string): RedriveJournal & { size(): number } {
       rmSync(path, { force: true });
       return;
     }
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify({ sent: [...ids] }));
-    renameSync(tmp, path);
+    writeFileAtomicSync(path, JSON.stringify({ sent: [...ids] }));
   };
   return {
     has: (id) => ids.has(id),

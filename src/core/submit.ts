@@ -4,8 +4,9 @@
 // are retried, then reported. The queue-position estimate (messages ahead, live nodes) is here too.
 import type { S3Port } from '../aws/s3.js';
 import type { SqsPort } from '../aws/sqs.js';
+import { createLimiter, mapConcurrent } from '../lib/concurrency.js';
 import type { Job } from './job.js';
-import { mapConcurrent, nodesPrefix, queuedStatus, writeStatus, type JobLocation } from './jobs.js';
+import { nodesPrefix, queuedStatus, writeStatus, type JobLocation } from './jobs.js';
 
 export interface SubmitDeps {
   s3: S3Port;
@@ -78,22 +79,9 @@ export async function submitBatch(
 
 /** Starts `fn` for each item in order, at most `limit` at a time; returns one promise per item. */
 function inOrderPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void>[] {
-  let running = 0;
-  const waiting: Array<() => void> = [];
+  const run = createLimiter(limit);
   return items.map((item) => {
-    const p = new Promise<void>((resolve, reject) => {
-      const start = () => {
-        running += 1;
-        fn(item)
-          .then(resolve, reject)
-          .finally(() => {
-            running -= 1;
-            waiting.shift()?.();
-          });
-      };
-      if (running < limit) start();
-      else waiting.push(start);
-    });
+    const p = run(() => fn(item));
     // Awaited by the chunk that needs it; a failure must not also surface as "unhandled".
     p.catch(() => {});
     return p;

@@ -4,6 +4,7 @@
 // attempt, new outputs), and the polling loop with its timeout and Ctrl-C handling.
 import type { S3Port } from '../aws/s3.js';
 import type { Clock } from '../lib/clock.js';
+import { mapConcurrent } from '../lib/concurrency.js';
 import { isTerminal, readStatus, type JobLocation, type JobProgress, type JobState, type JobStatus } from './jobs.js';
 
 export type TailEvent =
@@ -201,27 +202,22 @@ export async function tailJobs(ids: readonly string[], opts: TailOptions): Promi
     if (opts.signal.aborted) return { outcome: 'interrupted', trackers };
     const roundStart = opts.clock.now();
     const pending = trackers.filter((t) => !t.done);
-    let next = 0;
-    const worker = async () => {
-      while (next < pending.length) {
-        const t = pending[next++]!;
-        let read: Awaited<ReturnType<typeof readStatus>>;
-        try {
-          read = await readStatus(opts.s3, opts.loc, t.id, etags.get(t.id));
-          failures = 0;
-        } catch (err) {
-          // A long wait should not die of one network blip (the SDK has retried already); a failure
-          // that persists for several rounds in a row is real.
-          failures += 1;
-          if (failures >= (opts.maxConsecutiveFailures ?? 5)) throw err;
-          continue;
-        }
-        if (read.kind !== 'found') continue;
-        if (read.etag) etags.set(t.id, read.etag);
-        for (const event of t.observe(read.status, opts.clock.now())) opts.onEvent(t, event);
+    await mapConcurrent(pending, opts.concurrency ?? 8, async (t) => {
+      let read: Awaited<ReturnType<typeof readStatus>>;
+      try {
+        read = await readStatus(opts.s3, opts.loc, t.id, etags.get(t.id));
+        failures = 0;
+      } catch (err) {
+        // A long wait should not die of one network blip (the SDK has retried already); a failure
+        // that persists for several rounds in a row is real.
+        failures += 1;
+        if (failures >= (opts.maxConsecutiveFailures ?? 5)) throw err;
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 8, pending.length) }, worker));
+      if (read.kind !== 'found') return;
+      if (read.etag) etags.set(t.id, read.etag);
+      for (const event of t.observe(read.status, opts.clock.now())) opts.onEvent(t, event);
+    });
     opts.onRound?.(trackers);
     if (trackers.every((t) => t.done)) return { outcome: 'done', trackers };
     const now = opts.clock.now();

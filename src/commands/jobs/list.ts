@@ -2,7 +2,8 @@
 import { defineCommand } from '../../cli/command.js';
 import { durationFlag, integerFlag } from '../../cli/parse.js';
 import { uuidv7Floor, uuidv7Time } from '../../core/ids.js';
-import { JOB_STATES, listJobIds, mapConcurrent, readStatus, type JobStatus } from '../../core/jobs.js';
+import { JOB_STATES, listJobIds, readStatus, type JobStatus } from '../../core/jobs.js';
+import { mapConcurrent } from '../../lib/concurrency.js';
 import { describeJobError } from '../../core/tail.js';
 import { jobLocation } from './view.js';
 

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { S3Port } from '../../aws/s3.js';
 import type { Context } from '../../cli/context.js';
 import { ExitCode, FluxerError, InterruptedError, PendingError, UsageError } from '../../lib/errors.js';
+import { createLimiter } from '../../lib/concurrency.js';
 import { formatDuration } from '../../lib/duration.js';
 import { isUuidV7 } from '../../core/ids.js';
 import { downloadImage, type JobLocation, type JobStatus } from '../../core/jobs.js';
@@ -48,7 +49,8 @@ export async function followJobs(ctx: Context, s3: S3Port, loc: JobLocation, ids
   const single = ids.length === 1;
   const bar = ctx.out.stderrIsTTY && ctx.out.opts.color;
   const files = new Map<string, string[]>(ids.map((id) => [id, []]));
-  const downloads = new DownloadQueue(8);
+  const download = createLimiter(8);
+  const downloads: Promise<void>[] = [];
   const outDir = opts.outDir === undefined ? undefined : resolve(ctx.cwd, opts.outDir);
   if (outDir) await mkdir(outDir, { recursive: true });
   let lastBatchLine = '';
@@ -72,10 +74,13 @@ export async function followJobs(ctx: Context, s3: S3Port, loc: JobLocation, ids
       if (event.kind === 'output') {
         if (outDir) {
           const path = `${outDir}/${imageFileName(tracker.id, event.index - 1)}`;
-          downloads.add(async () => {
+          const done = download(async () => {
             await downloadImage(s3, loc.bucket, event.key, path);
             files.get(tracker.id)!.push(path);
           });
+          // Observed here so a failure is not "unhandled" before the drain below gets to it.
+          done.catch(() => {});
+          downloads.push(done);
         }
         return;
       }
@@ -103,7 +108,8 @@ export async function followJobs(ctx: Context, s3: S3Port, loc: JobLocation, ids
   });
   clearBar();
   if (!single && bar) ctx.out.info(lastBatchLine);
-  await downloads.drain();
+  // In the order they started: the first failure is the one reported.
+  for (const done of downloads) await done;
   return report(ctx, trackers, files, outcome, opts);
 }
 
@@ -144,33 +150,4 @@ function report(ctx: Context, trackers: JobTracker[], files: Map<string, string[
     return ExitCode.Failed;
   }
   throw error;
-}
-
-/** Runs downloads with a cap on how many are in flight; the first failure is rethrown by drain(). */
-class DownloadQueue {
-  private running = 0;
-  private waiting: Array<() => void> = [];
-  private all: Promise<void>[] = [];
-  constructor(private readonly limit: number) {}
-  add(task: () => Promise<void>): void {
-    const done = new Promise<void>((resolveTask, rejectTask) => {
-        const start = () => {
-          this.running += 1;
-          task()
-            .then(resolveTask, rejectTask)
-            .finally(() => {
-              this.running -= 1;
-              this.waiting.shift()?.();
-            });
-        };
-        if (this.running < this.limit) start();
-        else this.waiting.push(start);
-      });
-    // Observed here so a failure is not "unhandled" before drain() gets to it.
-    done.catch(() => {});
-    this.all.push(done);
-  }
-  async drain(): Promise<void> {
-    for (let i = 0; i < this.all.length; i++) await this.all[i];
-  }
 }

@@ -1,8 +1,9 @@
 // Where the local stack keeps its state and logs: `.fluxer/local/` beside the project config file.
 // state.json records every process `fluxer local up` started, written right after each start, so
 // `fluxer local down` can stop them by pid even when `up` failed halfway.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { writeFileAtomicSync } from '../../lib/atomic-write.js';
 
 export const LOCAL_STACK = 'local';
 export const LOCAL_REGION = 'us-east-1';
@@ -80,9 +81,7 @@ export function readLocalState(paths: LocalPaths): LocalState | undefined {
 /** Atomic write (temp file + rename): a reader never sees half a file. */
 export function writeLocalState(paths: LocalPaths, state: LocalState): void {
   mkdirSync(paths.dir, { recursive: true });
-  const tmp = `${paths.stateFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(tmp, paths.stateFile);
+  writeFileAtomicSync(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /** Removes state.json and the workers' state files; logs stay for post-mortems. */
