@@ -1,6 +1,8 @@
 // Everything fluxer prints goes through here: results to stdout, the rest to stderr.
 // Knows whether each stream is a terminal, so colors, spinners and pretty tables appear only there.
+import { createRequire } from 'node:module';
 import { Chalk, type ChalkInstance } from 'chalk';
+import type CliTable from 'cli-table3';
 import { EXIT_CODE_MEANINGS, type FluxerError } from '../lib/errors.js';
 
 export interface WritableLike {
@@ -117,18 +119,21 @@ export class Output {
   }
 
   /**
-   * A table for stdout. On a terminal: aligned columns with a bold header. Piped: tab-separated rows,
-   * no header decoration, so `cut -f` and `awk -F'\t'` work.
+   * A table for stdout. On a terminal: cli-table3's aligned columns with a bold header, no borders.
+   * Piped: tab-separated rows, no header decoration, so `cut -f` and `awk -F'\t'` work.
    */
   table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
     const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c))));
     if (!this.stdoutIsTTY) {
       return [headers, ...cells].map((r) => r.join('\t')).join('\n');
     }
-    const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => visibleLength(r[i] ?? ''))));
-    const pad = (s: string, i: number) => s + ' '.repeat(Math.max(0, (widths[i] ?? 0) - visibleLength(s)));
-    const head = headers.map((h, i) => this.out.bold(pad(h, i))).join('  ');
-    return [head, ...cells.map((r) => r.map((c, i) => pad(c, i)).join('  ').trimEnd())].join('\n');
+    const table = new (loadCliTable())({ head: headers.map((h) => this.out.bold(h)), chars: BORDERLESS, style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 } });
+    table.push(...cells);
+    return table
+      .toString()
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .join('\n');
   }
 
   /** A spinner on stderr, only on a color-capable terminal; elsewhere a no-op (progress is logged instead). */
@@ -150,10 +155,20 @@ export class Output {
   }
 }
 
-// eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;]*m/g;
-export function visibleLength(s: string): number {
-  return s.replace(ANSI, '').length;
+/** No border lines: columns separated by two spaces, as gh and kubectl print them. */
+const BORDERLESS: Partial<Record<CliTable.CharName, string>> = Object.fromEntries(
+  (['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid'] as const).map((c) => [c, '']),
+);
+BORDERLESS.middle = '  ';
+
+let cliTable: typeof CliTable | undefined;
+/**
+ * cli-table3 is CommonJS and needed only when a table is drawn on a terminal, so it is required then,
+ * not at startup (`fluxer --help` never loads it: test/commands/startup.test.ts).
+ */
+function loadCliTable(): typeof CliTable {
+  cliTable ??= createRequire(import.meta.url)('cli-table3') as typeof CliTable;
+  return cliTable;
 }
 
 export function exitCodeTable(): string {

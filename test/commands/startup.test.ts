@@ -29,6 +29,13 @@ describe('startup', () => {
     expect(r.modules.filter((m) => HEAVY.test(m))).toEqual([]);
   });
 
+  it('a table piped to another program is tab-separated text: cli-table3 is not loaded', () => {
+    const r = loadsOf(['config', 'show']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.split('\n')[0]).toBe('KEY\tVALUE\tSOURCE');
+    expect(r.modules.filter((m) => HEAVY.test(m))).toEqual([]);
+  });
+
   it('the bundle is one file: --help requires nothing from node_modules', () => {
     const r = loadsOf(['--help']);
     expect(r.status).toBe(0);
