@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { defineCommand } from '../cli/command.js';
 import type { Context } from '../cli/context.js';
 import { FluxerError, UsageError } from '../lib/errors.js';
+import { JOB_SCHEMA, MODEL_NAMES, describeModels, modelsWithNegativePrompt } from '../lib/job-schema.js';
 import { durationFlag, parseSize } from '../cli/parse.js';
 import { buildBatch, parseBatch } from '../core/batch.js';
 import { uuidv7 } from '../core/ids.js';
@@ -37,15 +38,24 @@ const numeric = (flag: string) => (text: string) => {
 
 export default defineCommand<GenerateOptions>({
   name: 'generate',
+  description: [
+    'Checks the job against the job schema before anything is sent (a bad value',
+    "exits 2 naming the flag and the model's range), writes its `queued` status,",
+    'sends it and prints its id. With --wait, follows it to the end and downloads',
+    'the images.',
+    '',
+    'Models, with the bounds schema/job.v1.schema.json gives each [default]:',
+    ...describeModels().map((line) => `  ${line}`),
+  ].join('\n'),
   args: [{ name: 'prompt', description: 'what to draw (or use --batch FILE)' }],
   options: [
-    { flags: '--negative <text>', description: 'negative prompt (sdxl and tiny only)' },
-    { flags: '--model <model>', description: 'flux-dev | flux-schnell | sdxl | tiny (default: the stack\'s model)' },
-    { flags: '--size <WxH>', description: 'image size, multiples of 16 (default: the model\'s)', parse: (t) => ({ ...parseSize('--size', t), text: t }) },
+    { flags: '--negative <text>', description: `negative prompt (${modelsWithNegativePrompt().join(' and ')} only)` },
+    { flags: '--model <model>', description: `${MODEL_NAMES.join(' | ')} (default: the stack's model)` },
+    { flags: '--size <WxH>', description: `image size, multiples of ${String(JOB_SCHEMA.properties.width?.multipleOf)} (default: the model's)`, parse: (t) => ({ ...parseSize('--size', t), text: t }) },
     { flags: '--steps <n>', description: 'denoising steps (default: the model\'s)', parse: numeric('--steps') },
     { flags: '--guidance <g>', description: 'guidance scale (default: the model\'s)', parse: numeric('--guidance') },
     { flags: '--seed <n>', description: 'random seed (default: random, printed)', parse: numeric('--seed') },
-    { flags: '--count <n>', description: 'images per job (default 1)', parse: numeric('--count') },
+    { flags: '--count <n>', description: `images per job, ${String(JOB_SCHEMA.properties.count?.minimum)}-${String(JOB_SCHEMA.properties.count?.maximum)} (default 1)`, parse: numeric('--count') },
     { flags: '--wait', description: 'follow progress, download the images, exit with the job\'s outcome' },
     { flags: '--timeout <duration>', description: 'with --wait: stop waiting after this long (exit 8; the job keeps running)', parse: durationFlag('--timeout', { minMs: 1000 }) },
     { flags: '--out <dir>', description: `with --wait: where images go (default ${DEFAULT_OUT_DIR})` },

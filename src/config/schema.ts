@@ -1,5 +1,6 @@
 // The stack settings: one table that drives validation, defaults, environment variables and
 // `fluxer config show`. Add a setting here and every part of config handling knows it.
+import { MODEL_NAMES, schemaModel, type ModelName } from '../lib/job-schema.js';
 
 export type FieldType = 'string' | 'string[]' | 'integer' | 'number' | 'boolean';
 
@@ -15,8 +16,9 @@ export interface FieldSpec {
   oneOf?: readonly string[];
 }
 
-export const MODELS = ['flux-dev', 'flux-schnell', 'sdxl', 'tiny'] as const;
-export type ModelName = (typeof MODELS)[number];
+/** The models a stack may default to: the job schema's list (schema/job.v1.schema.json). */
+export const MODELS = MODEL_NAMES;
+export type { ModelName };
 
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -118,7 +120,7 @@ export const STACK_FIELDS = {
     description: 'Default model for jobs and the model nodes load',
     env: ['FLUXER_MODEL'],
     oneOf: MODELS,
-    default: () => 'flux-dev',
+    default: () => schemaModel('flux-dev'),
   },
   hfTokenParameter: {
     type: 'string',

@@ -3,10 +3,8 @@
 // from the schema — never restated here — and ajv's errors become one line that names the flag
 // (or the batch line) the bad value came from.
 import { randomInt } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { SCHEMA_DIR } from '../lib/paths.js';
 import { UsageError } from '../lib/errors.js';
+import { JOB_SCHEMA, modelDefaults } from '../lib/job-schema.js';
 
 export interface JobOutput {
   bucket: string;
@@ -60,36 +58,8 @@ export interface BuildContext {
   randomSeed?: () => number;
 }
 
-export const JOB_SCHEMA_FILE = join(SCHEMA_DIR, 'job.v1.schema.json');
-
-interface SchemaBranch {
-  if?: { properties?: { model?: { const?: string } } };
-  then?: { properties?: Record<string, { default?: unknown; maximum?: number; minimum?: number }> };
-}
-interface JobSchema {
-  properties: Record<string, { enum?: string[]; minimum?: number; maximum?: number }>;
-  allOf?: SchemaBranch[];
-}
-
-let schemaCache: JobSchema | undefined;
-export function jobSchema(): JobSchema {
-  schemaCache ??= JSON.parse(readFileSync(JOB_SCHEMA_FILE, 'utf8')) as JobSchema;
-  return schemaCache;
-}
-
-export function modelNames(): string[] {
-  return jobSchema().properties.model?.enum ?? [];
-}
-
-/** The `default` annotations of the model's allOf branch: width, height, steps, guidance. */
-export function modelDefaults(model: string): Record<string, unknown> {
-  const branch = (jobSchema().allOf ?? []).find((b) => b.if?.properties?.model?.const === model);
-  const props = branch?.then?.properties ?? {};
-  return Object.fromEntries(Object.entries(props).filter(([, spec]) => spec.default !== undefined).map(([name, spec]) => [name, spec.default]));
-}
-
 function randomSeedFromSchema(): number {
-  const { minimum = 0, maximum = 2 ** 32 - 1 } = jobSchema().properties.seed ?? {};
+  const { minimum = 0, maximum = 2 ** 32 - 1 } = JOB_SCHEMA.properties.seed ?? {};
   return randomInt(minimum, maximum + 1);
 }
 
@@ -112,7 +82,7 @@ export function jobValidator(): Promise<Validate> {
     const addFormats = formatsModule.default.default ?? formatsModule.default;
     const ajv = new Ajv2020({ allErrors: true, strict: false });
     addFormats(ajv);
-    return ajv.compile(jobSchema()) as Validate;
+    return ajv.compile(JOB_SCHEMA) as Validate;
   })();
   return validatorCache;
 }

@@ -16,7 +16,6 @@ function findPackageRoot(): string {
 
 export const PACKAGE_ROOT = findPackageRoot();
 export const TEMPLATES_DIR = join(PACKAGE_ROOT, 'templates');
-export const SCHEMA_DIR = join(PACKAGE_ROOT, 'schema');
 
 // Injected by the build (scripts/build.mjs); read from package.json when running from src/ in tests.
 declare const __FLUXER_VERSION__: string | undefined;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildJob, modelDefaults, type BuildContext, type JobRequest } from '../../src/core/job.js';
+import { buildJob, type BuildContext, type JobRequest } from '../../src/core/job.js';
+import { modelDefaults } from '../../src/lib/job-schema.js';
 import { UsageError } from '../../src/lib/errors.js';
 
 const ctx: BuildContext = {

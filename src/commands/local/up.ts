@@ -7,7 +7,7 @@ import { durationFlag, integerFlag } from '../../cli/parse.js';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { STACK_FIELDS } from '../../config/schema.js';
 import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
-import { resolveLocalModel } from '../../core/local/model.js';
+import { TINY_MODEL, resolveLocalModel } from '../../core/local/model.js';
 import { bringUp, localStatus, type SetupOutcome } from '../../core/local/stack.js';
 import { LOCAL_STACK, localPaths } from '../../core/local/state.js';
 import { findLocalTools } from '../../core/local/tools.js';
@@ -28,7 +28,7 @@ export default defineCommand<UpOptions>({
     '(the tiny model on the CPU by default, or a diffusers model directory on a local GPU) and records the `local` stack in fluxer.config.json. ' +
     'Running it again starts only what is missing (a worker that died is restarted). State and logs: .fluxer/local/ beside the config file.',
   options: [
-    { flags: '--model <tiny|DIR>', description: '"tiny" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)' },
+    { flags: `--model <${TINY_MODEL.model}|DIR>`, description: `"${TINY_MODEL.model}" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)` },
     { flags: '--workers <n>', description: 'number of runtime workers (1-16)', parse: integerFlag('--workers', 1, 16), default: 1 },
     { flags: '--port <port>', description: 'port for the AWS-compatible server (default: a free one)', parse: integerFlag('--port', 1024, 65535) },
     { flags: '--timeout <duration>', description: 'how long each worker may take to become READY', parse: durationFlag('--timeout', { minMs: 1_000, maxMs: 3_600_000 }), default: 180_000, defaultLabel: '3m' },
@@ -68,7 +68,7 @@ async function setupOn(ctx: Context, endpoint: string): Promise<SetupOutcome> {
   // The host's AWS settings (profile, keys, endpoint variables) must not steer calls to the emulator.
   for (const [k, v] of Object.entries(ctx.env)) if (!k.startsWith('AWS_')) env[k] = v;
   const aws = createAwsClients({ region: 'us-east-1', endpointFlag: endpoint, env, userAgent: `fluxer/${ctx.version}`, maxAttempts: 2, debug: (m) => ctx.out.debug(m) });
-  const settings = localStackSettings(endpoint, 'tiny');
+  const settings = localStackSettings(endpoint, TINY_MODEL.model);
   let resources;
   try {
     const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
-import type { ModelName } from '../../config/schema.js';
+import { schemaModel, type ModelName } from '../../lib/job-schema.js';
 
 export interface LocalModel {
   model: ModelName;
@@ -12,14 +12,14 @@ export interface LocalModel {
   device: 'cpu' | 'auto';
 }
 
-export const TINY_MODEL: LocalModel = { model: 'tiny', modelDir: null, device: 'cpu' };
+export const TINY_MODEL: LocalModel = { model: schemaModel('tiny'), modelDir: null, device: 'cpu' };
 
 /** `--model tiny` or `--model DIR`. The model name of a directory comes from its model_index.json. */
 export function resolveLocalModel(value: string | undefined, cwd: string): LocalModel {
-  if (value === undefined || value === 'tiny') return TINY_MODEL;
+  if (value === undefined || value === TINY_MODEL.model) return TINY_MODEL;
   const dir = resolve(cwd, value);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new UsageError(`--model ${JSON.stringify(value)}: must be "tiny" or a model directory (diffusers layout, with model_index.json)`, {
+    throw new UsageError(`--model ${JSON.stringify(value)}: must be "${TINY_MODEL.model}" or a model directory (diffusers layout, with model_index.json)`, {
       hint: 'Try the built-in model first: `fluxer local up --model tiny`.',
     });
   }
@@ -35,11 +35,11 @@ function modelNameOf(dir: string, flagValue: string): ModelName {
     throw new UsageError(`--model ${JSON.stringify(flagValue)}: ${indexPath} is missing or not JSON; expected a diffusers model directory`);
   }
   const cls = String(index._class_name ?? '');
-  if (cls === 'StableDiffusionXLPipeline') return 'sdxl';
+  if (cls === 'StableDiffusionXLPipeline') return schemaModel('sdxl');
   if (cls === 'FluxPipeline') {
     // schnell and dev share the pipeline class; the repository name tells them apart.
     const name = `${String(index._name_or_path ?? '')} ${dir}`;
-    return /schnell/i.test(name) ? 'flux-schnell' : 'flux-dev';
+    return /schnell/i.test(name) ? schemaModel('flux-schnell') : schemaModel('flux-dev');
   }
   throw new UsageError(`--model ${JSON.stringify(flagValue)}: pipeline "${cls || 'unknown'}" in ${indexPath} is not one fluxer runs (FluxPipeline, StableDiffusionXLPipeline)`);
 }
