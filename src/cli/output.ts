@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { Chalk, type ChalkInstance } from 'chalk';
 import type CliTable from 'cli-table3';
-import { EXIT_CODE_MEANINGS, type FluxerError } from '../lib/errors.js';
+import { EXIT_CODE_MEANINGS, ExitCode, type FluxerError } from '../lib/errors.js';
 
 export interface WritableLike {
   write(chunk: string): boolean;
@@ -34,6 +34,15 @@ export function colorAllowed(env: NodeJS.ProcessEnv, noColorFlag: boolean): bool
   if (env.CI !== undefined && env.CI !== '' && env.CI !== 'false' && env.CI !== '0') return false;
   if (env.TERM === 'dumb') return false;
   return true;
+}
+
+export interface LiveLine {
+  readonly live: boolean;
+  /** A line that stays; clears the redrawn line first. */
+  line(text: string): void;
+  /** Redraws the one in-place line (only when live). */
+  draw(text: string): void;
+  clear(): void;
 }
 
 export interface Spinner {
@@ -81,6 +90,47 @@ export class Output {
     }
     const text = human();
     if (text !== '') this.io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  /**
+   * A result that may also be a failure (a job that finished but did not succeed): the result is
+   * printed either way; the failure is then thrown (exit code, `Error:` and hint), except under
+   * --json, where the result is the one document on stdout and the error goes to stderr only.
+   */
+  resultOrFailure(data: unknown, human: () => string, failure: FluxerError | undefined): number {
+    this.result(data, human);
+    if (!failure) return ExitCode.Ok;
+    if (this.opts.json) {
+      this.info(`Error: ${failure.message}`);
+      return failure.exitCode;
+    }
+    throw failure;
+  }
+
+  /**
+   * One line of stderr redrawn in place (a progress bar), on a colour terminal only; elsewhere
+   * `live` is false and callers write a line per change instead.
+   */
+  liveLine(): LiveLine {
+    const live = this.stderrIsTTY && this.opts.color;
+    let shown = false;
+    const clear = () => {
+      if (shown) this.io.stderr.write('\r\u001b[2K');
+      shown = false;
+    };
+    return {
+      live,
+      line: (text) => {
+        clear();
+        this.info(text);
+      },
+      draw: (text) => {
+        if (!live) return;
+        this.io.stderr.write(`\r\u001b[2K${text}`);
+        shown = true;
+      },
+      clear,
+    };
   }
 
   /** Raw result text on stdout (file contents such as rendered user data). */

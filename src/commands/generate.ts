@@ -3,17 +3,19 @@
 // follow the job and download its images. `--batch FILE` does the same for many prompts.
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { defineCommand } from '../cli/command.js';
 import type { Context } from '../cli/context.js';
 import { FluxerError, UsageError } from '../lib/errors.js';
 import { JOB_SCHEMA, MODEL_NAMES, describeModels, modelsWithNegativePrompt } from '../lib/job-schema.js';
 import { durationFlag, parseSize } from '../cli/parse.js';
 import { buildBatch, parseBatch } from '../core/batch.js';
+import { DEFAULT_OUT_DIR } from '../core/download.js';
+import { followJobs } from '../core/follow.js';
 import { uuidv7 } from '../core/ids.js';
 import { buildJob, type BuildContext, type JobRequest } from '../core/job.js';
-import { queueUrlFor } from '../core/stack-resources.js';
+import { jobLocation, queueUrlFor } from '../core/stack-resources.js';
 import { describePosition, liveNodes, queueDepth, submitBatch, submitJob, type QueuePosition } from '../core/submit.js';
-import { DEFAULT_OUT_DIR, followJobs, jobLocation } from './jobs/view.js';
 
 interface GenerateOptions {
   negative?: string;
@@ -74,7 +76,7 @@ export default defineCommand<GenerateOptions>({
       throw new UsageError(`${opts.timeout !== undefined ? '--timeout' : '--out'} only applies with --wait`, { hint: 'Add --wait, or download later with `fluxer jobs get ID --out DIR`.' });
     }
     const { settings } = ctx.config();
-    const loc = jobLocation(ctx);
+    const loc = jobLocation(ctx.config());
     const flags: JobRequest = {
       negativePrompt: opts.negative,
       model: opts.model,
@@ -126,7 +128,11 @@ export default defineCommand<GenerateOptions>({
       else ctx.out.result(ids, () => ids.join('\n'));
       return;
     }
-    return followJobs(ctx, s3, loc, ids, { timeoutMs: opts.timeout, outDir: opts.out ?? DEFAULT_OUT_DIR });
+    const followed = await followJobs({ s3, loc, clock: ctx.clock, signal: ctx.signal, display: ctx.out.liveLine() }, ids, {
+      timeoutMs: opts.timeout,
+      outDir: resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR),
+    });
+    return ctx.out.resultOrFailure(followed.document, () => followed.files.join('\n'), followed.failure);
   },
 });
 

@@ -2,6 +2,7 @@
 // submission order as text — S3 lists `jobs/<id>/` oldest first, and `jobs list --since` can start
 // the listing at an id built from the cutoff time instead of reading every job.
 import { randomBytes } from 'node:crypto';
+import { UsageError } from '../lib/errors.js';
 
 const HEX = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -70,4 +71,10 @@ export function isUuidV7(id: string): boolean {
 export function uuidv7Time(id: string): number | undefined {
   if (!isUuidV7(id)) return undefined;
   return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+}
+
+/** A job id typed by the user (JOB_ID): exit 2 naming it when it is not one. */
+export function checkJobId(id: string): string {
+  if (!isUuidV7(id)) throw new UsageError(`JOB_ID ${JSON.stringify(id)}: not a job id (a UUIDv7 such as 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45)`, { hint: 'List recent jobs with `fluxer jobs list`.' });
+  return id;
 }

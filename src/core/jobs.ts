@@ -2,7 +2,7 @@
 // the runtime (DESIGN.md "S3 layout"), and the status document's shape (schema/status.v1.schema.json).
 import { isNotFound, isNotModified } from '../aws/errors.js';
 import type { S3Port } from '../aws/s3.js';
-import { writeFileAtomic } from '../lib/atomic-write.js';
+import { FluxerError } from '../lib/errors.js';
 
 export interface JobLocation {
   bucket: string;
@@ -90,6 +90,15 @@ export async function readStatus(s3: S3Port, loc: JobLocation, id: string, ifNon
   }
 }
 
+/** The job's status document; a job with none is not a job of this stack (exit 1, JobNotFound). */
+export async function requireStatus(s3: S3Port, loc: JobLocation, id: string): Promise<JobStatus> {
+  const read = await readStatus(s3, loc, id);
+  if (read.kind !== 'found') {
+    throw new FluxerError(`No job ${id} in s3://${loc.bucket}/${statusKey(loc.prefix, id)}`, { code: 'JobNotFound', hint: 'Check the stack (--stack) and list recent jobs with `fluxer jobs list`.' });
+  }
+  return read.status;
+}
+
 export async function writeStatus(s3: S3Port, loc: JobLocation, status: JobStatus): Promise<void> {
   await s3.putObject({
     Bucket: loc.bucket,
@@ -107,13 +116,6 @@ export async function readObjectBytes(s3: S3Port, bucket: string, key: string): 
     if (isNotFound(err, 's3')) return undefined;
     throw err;
   }
-}
-
-/** Writes to a temporary name first, so a path printed (or seen by another program) is a whole file. */
-export async function downloadImage(s3: S3Port, bucket: string, key: string, path: string): Promise<void> {
-  const bytes = await readObjectBytes(s3, bucket, key);
-  if (!bytes) throw new Error(`s3://${bucket}/${key} is listed in the job's outputs but does not exist`);
-  await writeFileAtomic(path, bytes);
 }
 
 export async function writeCancelMarker(s3: S3Port, loc: JobLocation, id: string, requestedBy: string, now: Date): Promise<void> {

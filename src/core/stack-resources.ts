@@ -4,6 +4,7 @@ import { isQueueMissing } from '../aws/errors.js';
 import type { SqsPort } from '../aws/sqs.js';
 import type { StackSettings } from '../config/schema.js';
 import { UsageError } from '../lib/errors.js';
+import type { JobLocation } from './jobs.js';
 
 export function dlqNameFor(queueName: string): string {
   return `${queueName}-dlq`;
@@ -28,4 +29,9 @@ export function requireBucket(settings: Pick<StackSettings, 'bucket'>, stack: st
     });
   }
   return settings.bucket;
+}
+
+/** Where the stack's jobs live in S3: its bucket (required) and prefix. */
+export function jobLocation(config: { settings: Pick<StackSettings, 'bucket' | 'prefix'>; stack: string }): JobLocation {
+  return { bucket: requireBucket(config.settings, config.stack), prefix: config.settings.prefix };
 }

@@ -4,9 +4,9 @@
 import { hostname } from 'node:os';
 import { defineCommand } from '../../cli/command.js';
 import { FluxerError } from '../../lib/errors.js';
-import { isTerminal, writeCancelMarker } from '../../core/jobs.js';
-import { requireStatus } from './status.js';
-import { checkJobId, jobLocation } from './view.js';
+import { checkJobId } from '../../core/ids.js';
+import { isTerminal, requireStatus, writeCancelMarker } from '../../core/jobs.js';
+import { jobLocation } from '../../core/stack-resources.js';
 
 export default defineCommand({
   name: 'cancel',
@@ -14,7 +14,7 @@ export default defineCommand({
   examples: ['fluxer jobs cancel 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45', 'fluxer jobs cancel ID && fluxer jobs tail ID'],
   async handler(ctx, [id]) {
     checkJobId(id!);
-    const loc = jobLocation(ctx);
+    const loc = jobLocation(ctx.config());
     const s3 = await ctx.aws().s3();
     const status = await requireStatus(s3, loc, id!);
     if (status.state === 'cancelled') {

@@ -3,11 +3,11 @@ import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
 import { FluxerError } from '../../lib/errors.js';
-import { downloadImage } from '../../core/jobs.js';
-import { mapConcurrent } from '../../lib/concurrency.js';
+import { DEFAULT_OUT_DIR, downloadOutputs } from '../../core/download.js';
+import { checkJobId } from '../../core/ids.js';
+import { requireStatus } from '../../core/jobs.js';
+import { jobLocation } from '../../core/stack-resources.js';
 import { describeJobError } from '../../core/tail.js';
-import { requireStatus } from './status.js';
-import { DEFAULT_OUT_DIR, checkJobId, imageFileName, jobLocation } from './view.js';
 
 export default defineCommand<{ out?: string }>({
   name: 'get',
@@ -16,7 +16,7 @@ export default defineCommand<{ out?: string }>({
   examples: ['fluxer jobs get 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45 --out ./img'],
   async handler(ctx, [id], opts) {
     checkJobId(id!);
-    const loc = jobLocation(ctx);
+    const loc = jobLocation(ctx.config());
     const s3 = await ctx.aws().s3();
     const status = await requireStatus(s3, loc, id!);
     const outputs = status.outputs ?? [];
@@ -27,11 +27,7 @@ export default defineCommand<{ out?: string }>({
     if (status.state !== 'succeeded') ctx.out.warn(`job ${id} is ${status.state}; downloading the ${outputs.length} image(s) written so far`);
     const dir = resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR);
     await mkdir(dir, { recursive: true });
-    const files = await mapConcurrent(outputs, 8, async (key, i) => {
-      const path = `${dir}/${imageFileName(id!, i)}`;
-      await downloadImage(s3, loc.bucket, key, path);
-      return path;
-    });
+    const files = await downloadOutputs(s3, loc.bucket, id!, outputs, dir);
     ctx.out.result({ id, state: status.state, outputs, files }, () => files.join('\n'));
   },
 });

@@ -4,8 +4,8 @@ import { durationFlag, integerFlag } from '../../cli/parse.js';
 import { uuidv7Floor, uuidv7Time } from '../../core/ids.js';
 import { JOB_STATES, listJobIds, readStatus, type JobStatus } from '../../core/jobs.js';
 import { mapConcurrent } from '../../lib/concurrency.js';
+import { jobLocation } from '../../core/stack-resources.js';
 import { describeJobError } from '../../core/tail.js';
-import { jobLocation } from './view.js';
 
 interface ListOptions {
   since?: number;
@@ -33,7 +33,7 @@ export default defineCommand<ListOptions>({
   ],
   examples: ['fluxer jobs list', 'fluxer jobs list --since 1h --state failed', 'fluxer jobs list --json | jq -r ".[].id"'],
   async handler(ctx, _args, opts) {
-    const loc = jobLocation(ctx);
+    const loc = jobLocation(ctx.config());
     const s3 = await ctx.aws().s3();
     const cutoff = opts.since === undefined ? undefined : ctx.clock.now() - opts.since;
     const ids = (await listJobIds(s3, loc, { startAfterId: cutoff === undefined ? undefined : uuidv7Floor(cutoff) })).reverse();

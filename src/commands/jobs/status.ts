@@ -1,20 +1,11 @@
 // `fluxer jobs status ID`: the job's status document, as the runtime last wrote it.
 import { defineCommand } from '../../cli/command.js';
-import { FluxerError } from '../../lib/errors.js';
-import { readStatus, statusKey, type JobLocation, type JobStatus } from '../../core/jobs.js';
+import { checkJobId } from '../../core/ids.js';
+import { requireStatus, type JobStatus } from '../../core/jobs.js';
+import { jobLocation } from '../../core/stack-resources.js';
 import { describeJobError, formatSeconds } from '../../core/tail.js';
-import { checkJobId, jobLocation } from './view.js';
-import type { S3Port } from '../../aws/s3.js';
 
-export async function requireStatus(s3: S3Port, loc: JobLocation, id: string): Promise<JobStatus> {
-  const read = await readStatus(s3, loc, id);
-  if (read.kind !== 'found') {
-    throw new FluxerError(`No job ${id} in s3://${loc.bucket}/${statusKey(loc.prefix, id)}`, { code: 'JobNotFound', hint: 'Check the stack (--stack) and list recent jobs with `fluxer jobs list`.' });
-  }
-  return read.status;
-}
-
-export function describeStatus(s: JobStatus): string {
+function describeStatus(s: JobStatus): string {
   const p = s.progress;
   const t = s.timings ?? {};
   const took = t.startedAt && t.finishedAt ? formatSeconds(Date.parse(t.finishedAt) - Date.parse(t.startedAt)) : undefined;
@@ -40,7 +31,7 @@ export default defineCommand({
   examples: ['fluxer jobs status 019ad3f2-7c4e-7a21-9b3d-2f6e8a1c0d45', 'fluxer jobs status ID --json | jq .state'],
   async handler(ctx, [id]) {
     checkJobId(id!);
-    const loc = jobLocation(ctx);
+    const loc = jobLocation(ctx.config());
     const status = await requireStatus(await ctx.aws().s3(), loc, id!);
     ctx.out.result(status, () => describeStatus(status));
   },

@@ -1,9 +1,9 @@
 // `fluxer local status`: the local stack's endpoint, queue, bucket and each worker's state.
 import { defineCommand } from '../../cli/command.js';
-import type { Context } from '../../cli/context.js';
 import { FluxerError } from '../../lib/errors.js';
 import { projectConfigPath } from '../../core/local/config.js';
-import { localStatus, type LocalStatus } from '../../core/local/stack.js';
+import { formatLocalStatus } from '../../core/local/format.js';
+import { localStatus } from '../../core/local/stack.js';
 import { localPaths } from '../../core/local/state.js';
 
 export default defineCommand({
@@ -15,7 +15,7 @@ export default defineCommand({
     if (!status) {
       throw new FluxerError(`The local stack is not up (no state in ${paths.dir})`, { code: 'LocalStackDown', hint: 'Start it with `fluxer local up`.' });
     }
-    ctx.out.result(status, () => formatLocalStatus(ctx, status));
+    ctx.out.result(status, () => formatLocalStatus(ctx.out, status));
     if (!status.up) {
       ctx.out.warn(`The local server (pid ${status.server.pid}) is ${status.server.state}.`);
       ctx.out.info('Hint: `fluxer local up` restarts what is missing.');
@@ -26,18 +26,3 @@ export default defineCommand({
     return 0;
   },
 });
-
-export function formatLocalStatus(ctx: Context, s: LocalStatus): string {
-  const head = [
-    `endpoint  ${s.endpoint} (server pid ${s.server.pid}, ${s.server.state})`,
-    `queue     ${s.queueUrl}`,
-    `dlq       ${s.dlqUrl}`,
-    `bucket    s3://${s.bucket}/${s.prefix}`,
-    '',
-  ].join('\n');
-  const table = ctx.out.table(
-    ['WORKER', 'PID', 'STATE', 'HEALTH PORT', 'LOG'],
-    s.workers.map((w, i) => [i, w.pid, w.state, w.healthPort ?? '-', w.log]),
-  );
-  return ctx.out.stdoutIsTTY ? `${head}\n${table}` : table;
-}

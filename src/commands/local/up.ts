@@ -7,12 +7,12 @@ import { durationFlag, integerFlag } from '../../cli/parse.js';
 import { PACKAGE_ROOT } from '../../lib/paths.js';
 import { STACK_FIELDS } from '../../config/schema.js';
 import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
+import { formatLocalStatus } from '../../core/local/format.js';
 import { TINY_MODEL, resolveLocalModel } from '../../core/local/model.js';
 import { bringUp, localStatus, type SetupOutcome } from '../../core/local/stack.js';
 import { LOCAL_STACK, localPaths } from '../../core/local/state.js';
 import { findLocalTools } from '../../core/local/tools.js';
 import { ensureStackResources } from '../../core/setup.js';
-import { formatLocalStatus } from './status.js';
 
 interface UpOptions {
   model?: string;
@@ -56,7 +56,7 @@ export default defineCommand<UpOptions>({
     ctx.out.info(`Stack "${LOCAL_STACK}" recorded in ${configPath}. Try: fluxer generate "a lighthouse on a cliff at dawn" --stack ${LOCAL_STACK} --wait`);
     ctx.out.result(
       { ...status, configFile: configPath, stack: LOCAL_STACK, serverStarted: result.serverStarted, workersStarted: result.workersStarted },
-      () => formatLocalStatus(ctx, status),
+      () => formatLocalStatus(ctx.out, status),
     );
   },
 });

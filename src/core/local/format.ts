@@ -1,0 +1,23 @@
+// The human rendering of the local stack's status, shared by `local status` and `local up`. Pure: the
+// table drawing (aligned on a terminal, tab-separated when piped) is passed in by the command.
+import type { LocalStatus } from './stack.js';
+
+export interface TableWriter {
+  table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string;
+  readonly stdoutIsTTY: boolean;
+}
+
+export function formatLocalStatus(out: TableWriter, s: LocalStatus): string {
+  const head = [
+    `endpoint  ${s.endpoint} (server pid ${s.server.pid}, ${s.server.state})`,
+    `queue     ${s.queueUrl}`,
+    `dlq       ${s.dlqUrl}`,
+    `bucket    s3://${s.bucket}/${s.prefix}`,
+    '',
+  ].join('\n');
+  const table = out.table(
+    ['WORKER', 'PID', 'STATE', 'HEALTH PORT', 'LOG'],
+    s.workers.map((w, i) => [i, w.pid, w.state, w.healthPort ?? '-', w.log]),
+  );
+  return out.stdoutIsTTY ? `${head}\n${table}` : table;
+}
