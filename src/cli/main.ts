@@ -1,7 +1,6 @@
 // The entry point's body: parse, run one command, turn any error into a message and an exit code.
 // Never calls process.exit(): bin/fluxer sets process.exitCode from the returned number.
 import { CommanderError } from 'commander';
-import { toFluxerError } from '../aws/errors.js';
 import { systemClock } from '../lib/clock.js';
 import { ExitCode, InterruptedError } from '../lib/errors.js';
 import type { ContextDeps } from './context.js';
@@ -37,7 +36,9 @@ export async function main(argv: string[], deps: ContextDeps): Promise<number> {
       errorOutput(argv, deps).error(interrupted);
       return interrupted.exitCode;
     }
-    // The local clock at the failure: a clock-skew hint says how far it is from AWS's.
+    // Loaded on a failure only (startup is a budget). The local clock at the failure lets a clock-skew
+    // hint say how far it is from AWS's.
+    const { toFluxerError } = await import('../aws/errors.js');
     const error = toFluxerError(thrown, { nowMs: (deps.clock ?? systemClock).now() });
     errorOutput(argv, deps).error(error);
     return error.exitCode;
