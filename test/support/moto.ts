@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../src/core/local/processes.js';
+import { MOTO_ENV } from '../../src/core/local/tools.js';
 
 export { freePort };
 
@@ -20,7 +21,7 @@ export async function startMoto(): Promise<MotoServer> {
   const bin = join(VENV_BIN, 'moto_server');
   if (!existsSync(bin)) throw new Error(`moto_server not found at ${bin}: run \`bash scripts/python-env.sh\` (the test command does)`);
   const port = await freePort();
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env } });
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...MOTO_ENV } });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const endpoint = `http://127.0.0.1:${port}`;

@@ -19,7 +19,7 @@ import {
   type LocalState,
   type WorkerRecord,
 } from './state.js';
-import { MOTO_SERVER_BIN, RUNTIME_BIN, type LocalTools } from './tools.js';
+import { MOTO_ENV, MOTO_SERVER_BIN, RUNTIME_BIN, type LocalTools } from './tools.js';
 import { isServing, readWorkerHealth, type WorkerState } from './worker-health.js';
 
 /** Set on every process the local stack starts: tells them apart from any other moto or runtime. */
@@ -132,7 +132,7 @@ async function startServer(deps: LocalStackDeps, opts: UpOptions) {
   const pid = await spawnDetached({
     command: deps.tools.motoServer,
     args: ['-H', '127.0.0.1', '-p', String(port)],
-    env: { ...deps.baseEnv, [LOCAL_DIR_ENV]: deps.paths.dir },
+    env: { ...deps.baseEnv, ...MOTO_ENV, [LOCAL_DIR_ENV]: deps.paths.dir },
     cwd: deps.paths.dir,
     logPath: deps.paths.serverLog,
   });

@@ -10,6 +10,12 @@ export interface LocalTools {
 }
 
 export const MOTO_SERVER_BIN = 'moto_server';
+/**
+ * AWS's managed IAM policies (AmazonSSMManagedInstanceCore, which `fluxer setup` attaches to the node
+ * role) exist in moto only when it loads them at start. The tests' moto starts with the same.
+ */
+export const MOTO_ENV: Readonly<Record<string, string>> = { MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' };
+
 export const RUNTIME_BIN = 'fluxer-runtime';
 
 export function findLocalTools(packageRoot: string, env: NodeJS.ProcessEnv): LocalTools {
