@@ -1,14 +1,26 @@
-// EC2: instance types, AMIs. Only the calls fluxer makes.
+// EC2: instance types, AMIs, the nodes' VPC and security group. Only the calls fluxer makes.
 import type * as Sdk from '@aws-sdk/client-ec2';
 
 export interface Ec2Port {
   describeInstanceTypes(input: Sdk.DescribeInstanceTypesCommandInput): Promise<Sdk.DescribeInstanceTypesCommandOutput>;
   describeImages(input: Sdk.DescribeImagesCommandInput): Promise<Sdk.DescribeImagesCommandOutput>;
+  describeVpcs(input: Sdk.DescribeVpcsCommandInput): Promise<Sdk.DescribeVpcsCommandOutput>;
+  describeSubnets(input: Sdk.DescribeSubnetsCommandInput): Promise<Sdk.DescribeSubnetsCommandOutput>;
+  describeSecurityGroups(input: Sdk.DescribeSecurityGroupsCommandInput): Promise<Sdk.DescribeSecurityGroupsCommandOutput>;
+  createSecurityGroup(input: Sdk.CreateSecurityGroupCommandInput): Promise<Sdk.CreateSecurityGroupCommandOutput>;
+  revokeSecurityGroupIngress(input: Sdk.RevokeSecurityGroupIngressCommandInput): Promise<Sdk.RevokeSecurityGroupIngressCommandOutput>;
+  createTags(input: Sdk.CreateTagsCommandInput): Promise<Sdk.CreateTagsCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
   return {
     describeInstanceTypes: (input) => client.send(new sdk.DescribeInstanceTypesCommand(input)),
     describeImages: (input) => client.send(new sdk.DescribeImagesCommand(input)),
+    describeVpcs: (input) => client.send(new sdk.DescribeVpcsCommand(input)),
+    describeSubnets: (input) => client.send(new sdk.DescribeSubnetsCommand(input)),
+    describeSecurityGroups: (input) => client.send(new sdk.DescribeSecurityGroupsCommand(input)),
+    createSecurityGroup: (input) => client.send(new sdk.CreateSecurityGroupCommand(input)),
+    revokeSecurityGroupIngress: (input) => client.send(new sdk.RevokeSecurityGroupIngressCommand(input)),
+    createTags: (input) => client.send(new sdk.CreateTagsCommand(input)),
   };
 }

@@ -62,6 +62,15 @@ export function isNotFound(err: unknown, service: AwsService): boolean {
 
 export const isQueueMissing = (err: unknown): boolean => isNotFound(err, 'sqs');
 
+/**
+ * A launch naming an instance profile created moments ago: IAM is eventually consistent, and EC2
+ * answers InvalidParameterValue "Invalid IAM Instance Profile name/ARN" until the profile propagates
+ * (usually seconds). Worth retrying for a while; any other InvalidParameterValue is not.
+ */
+export function isInstanceProfilePropagating(err: unknown): boolean {
+  return awsErrorName(err) === 'InvalidParameterValue' && /Invalid IAM Instance Profile/i.test(shape(err).message ?? '');
+}
+
 /** A conditional GET whose object did not change (If-None-Match matched). */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || awsErrorName(err) === 'NotModified';

@@ -2,6 +2,7 @@
 // idempotently (src/core/setup.ts does the work).
 import { defineCommand } from '../cli/command.js';
 import type { Output } from '../cli/output.js';
+import { ensureNodeIdentity } from '../core/node-identity.js';
 import { ensureStackResources, type SetupAction, type SetupResource } from '../core/setup.js';
 import { requireBucket } from '../core/stack-resources.js';
 
@@ -14,7 +15,9 @@ export default defineCommand<SetupOpts>({
   description:
     'Creates, or corrects where they drifted, the resources a stack needs: the SQS job queue and its dead-letter\n' +
     'queue (redrive after 5 receives, 20 s long polling, 4-day retention; DLQ 14 days) and the S3 results bucket\n' +
-    '(public access blocked, default encryption, jobs/ expiring after jobRetentionDays). Everything is tagged\n' +
+    '(public access blocked, default encryption, jobs/ expiring after jobRetentionDays); and what nodes run as: the\n' +
+    'IAM role and instance profile <instanceProfile> and the security group fluxer-<stack>-node (no inbound rule;\n' +
+    'docs/permissions.md). Everything is tagged\n' +
     'fluxer:managed=true and fluxer:stack=<stack>. A second run changes nothing. See docs/setup.md.',
   options: [{ flags: '--dry-run', description: 'say what would be created or changed, and change nothing' }],
   examples: ['fluxer setup', 'fluxer setup --dry-run', 'fluxer setup --stack prod --json'],
@@ -24,14 +27,14 @@ export default defineCommand<SetupOpts>({
     requireBucket(settings, stack);
     const dryRun = opts.dryRun ?? false;
     const aws = ctx.aws();
-    const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);
+    const [sqs, s3, iam, ec2, sts] = await Promise.all([aws.sqs(), aws.s3(), aws.iam(), aws.ec2(settings.spotRegion ?? settings.region), aws.sts()]);
     const spinner = await ctx.out.spinner(`${dryRun ? 'Checking' : 'Setting up'} stack ${stack} in ${settings.region}`);
     let resources: SetupResource[];
     try {
-      resources = await ensureStackResources({ sqs, s3 }, settings, stack, {
-        dryRun,
-        onResource: (r) => spinner.update(`${r.type} ${r.name}: ${r.action}`),
-      });
+      const onResource = (r: SetupResource) => spinner.update(`${r.type} ${r.name}: ${r.action}`);
+      resources = await ensureStackResources({ sqs, s3 }, settings, stack, { dryRun, onResource });
+      // What nodes run as (src/core/node-identity.ts): role, instance profile, security group.
+      resources.push(...(await ensureNodeIdentity({ iam, ec2, sts }, settings, stack, { dryRun, onResource })));
     } finally {
       spinner.stop();
     }

@@ -21,8 +21,10 @@ export interface SetupChange {
 }
 
 export interface SetupResource {
-  type: 'queue' | 'dead-letter-queue' | 'bucket';
+  type: 'queue' | 'dead-letter-queue' | 'bucket' | 'node-role' | 'instance-profile' | 'security-group';
   name: string;
+  /** Security groups: the group id (undefined when a dry run would create it). */
+  id?: string;
   /** Queues: the queue URL (undefined when it would be created by a dry run). */
   url?: string;
   arn?: string;

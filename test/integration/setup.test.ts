@@ -32,11 +32,16 @@ const sqs = (region = 'us-east-1') => new sqssdk.SQSClient(clientConfig(region))
 const s3 = (region = 'us-east-1') => new s3sdk.S3Client({ ...clientConfig(region), forcePathStyle: true });
 
 function names() {
-  return { queue: unique('it-setup-q'), bucket: unique('it-setup-bkt') };
+  return { queue: unique('it-setup-q'), bucket: unique('it-setup-bkt'), stack: unique('it') };
 }
 
-function setup(n: { queue: string; bucket?: string }, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) {
+/** Each test has its own stack: the node role, profile and security group are named after it. */
+function setup(n: { queue: string; bucket?: string; stack?: string }, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}) {
+  const stack = n.stack ?? unique('it');
+  const cwd = mkdtempSync(join(tmpdir(), 'fluxer-setup-'));
+  writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: {} } }));
   return runCli(['setup', '--endpoint-url', endpoint, ...args], {
+    cwd,
     env: testEnv({ FLUXER_QUEUE_NAME: n.queue, ...(n.bucket ? { FLUXER_BUCKET: n.bucket } : {}), ...extraEnv }),
   });
 }
@@ -66,6 +71,9 @@ describe('fluxer setup', () => {
       ['queue', n.queue, 'created'],
       ['dead-letter-queue', `${n.queue}-dlq`, 'created'],
       ['bucket', n.bucket, 'created'],
+      ['node-role', 'fluxer-blue-node', 'created'],
+      ['instance-profile', 'fluxer-blue-node', 'created'],
+      ['security-group', 'fluxer-blue-node', 'created'],
     ]);
     const queueUrl = doc.resources[0].url;
     const dlqArn = doc.resources[1].arn;
@@ -105,18 +113,18 @@ describe('fluxer setup', () => {
     const again = await setup(n, ['--json']);
     expect(again.code).toBe(0);
     const doc = JSON.parse(again.stdout);
-    expect(doc.resources.map((x: any) => x.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+    expect(doc.resources.map((x: any) => x.action)).toEqual(Array(6).fill('unchanged'));
     expect(doc.resources.every((x: any) => x.changes.length === 0)).toBe(true);
     const human = await setup(n);
     expect(human.stdout).toMatch(new RegExp(`^queue\\s+${n.queue}\\s+ok`, 'm'));
-    expect(human.stderr).toContain('0 created, 0 updated, 3 ok');
+    expect(human.stderr).toContain('0 created, 0 updated, 6 ok');
   });
 
   it('--dry-run reports what it would create and creates nothing', async () => {
     const n = names();
     const r = await setup(n, ['--dry-run', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).resources.map((x: any) => x.action)).toEqual(['would-create', 'would-create', 'would-create']);
+    expect(JSON.parse(r.stdout).resources.map((x: any) => x.action)).toEqual(Array(6).fill('would-create'));
     const [queueLeft, dlqLeft, { Buckets = [] }] = await Promise.all([
       queueExists('us-east-1', n.queue),
       queueExists('us-east-1', `${n.queue}-dlq`),
@@ -141,7 +149,7 @@ describe('fluxer setup', () => {
 
     const fix = await setup(n, ['--json']);
     const doc = JSON.parse(fix.stdout);
-    expect(doc.resources.map((x: any) => x.action)).toEqual(['updated', 'unchanged', 'updated']);
+    expect(doc.resources.map((x: any) => x.action)).toEqual(['updated', 'unchanged', 'updated', 'unchanged', 'unchanged', 'unchanged']);
     expect(doc.resources[0].changes).toEqual([{ setting: 'VisibilityTimeout', from: '30', to: '300' }]);
     expect(doc.resources[2].changes.map((c: any) => c.setting)).toEqual(['lifecycle rule fluxer-expire-jobs']);
     expect(await visibilityTimeout(first.resources[0].url)).toBe('300');
