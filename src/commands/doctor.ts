@@ -16,7 +16,7 @@ export default defineCommand<{ timeout?: number }>({
   description:
     'Checks what the current stack needs before nodes can run: credentials, region, the spot vCPU quota ' +
     'for its instance types, queue and dead-letter queue, bucket (public access blocked), AMI, instance ' +
-    'profile and user data size. Checks run at once, each with its own time limit; one failing check ' +
+    'profile, node role (its policies) and security group (no inbound rule), and user data size. Checks run at once, each with its own time limit; one failing check ' +
     'hides none of the others. Exit 1 when any check fails (warnings alone: 0). See docs/doctor.md.',
   options: [
     {

@@ -9,6 +9,7 @@ import type { Clock } from '../lib/clock.js';
 import { hasErrorCode, isNotFound, isPermissionDenied, regionRedirect, toFluxerError } from '../aws/errors.js';
 import type { ResolvedConfig } from '../config/loader.js';
 import type { StackSettings } from '../config/schema.js';
+import { checkNodeRole, checkNodeSecurityGroup } from './doctor-node.js';
 import { queueUrlFor } from './stack-resources.js';
 import { stackFilters } from './tags.js';
 import { formatBytes } from './userdata/payload.js';
@@ -284,6 +285,8 @@ export function buildChecks(input: DoctorInput): Check[] {
     { id: 'bucket', title: 'Results bucket', run: () => checkBucket(ports, stack, settings.bucket, settings.region) },
     { id: 'ami', title: 'Node AMI', run: () => checkAmi(ports, stack, settings.ami, nodeRegion) },
     { id: 'instance-profile', title: 'Instance profile', run: () => checkInstanceProfile(ports, settings.instanceProfile) },
+    { id: 'node-role', title: 'Node role', run: () => checkNodeRole(ports, settings, stack) },
+    { id: 'node-security-group', title: 'Node security group', run: () => checkNodeSecurityGroup(ports, settings, stack) },
   ];
   if (input.userData) checks.push({ id: 'userdata', title: 'User data', run: input.userData });
   return checks;

@@ -1,7 +1,7 @@
 // `fluxer doctor` against moto + the AWS stand-in (EC2 quota values). Each test uses its own stack,
 // resource names and access key id, so this file never needs to reset the shared server.
-import { EC2Client, CreateTagsCommand, RegisterImageCommand } from '@aws-sdk/client-ec2';
-import { AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeVpcsCommand, EC2Client, RegisterImageCommand } from '@aws-sdk/client-ec2';
+import { AddRoleToInstanceProfileCommand, AttachRolePolicyCommand, CreateInstanceProfileCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { CreateBucketCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,11 +9,12 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { nodeInlinePolicy } from '../../src/core/node-policy.js';
 import { setStandinQuotas } from '../support/aws-standin.js';
 import { ANSI_ESCAPE, runBin, runCli, testEnv } from '../support/cli.js';
 
 const endpoint = inject('awsEndpoint');
-const CHECK_IDS = ['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'userdata'];
+const CHECK_IDS = ['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group', 'userdata'];
 
 interface Stack {
   name: string;
@@ -50,7 +51,7 @@ function clients(stack: Stack) {
 }
 
 /** Everything doctor looks for, made the way `fluxer setup` and an AMI bake would leave it. */
-async function createEverything(stack: Stack): Promise<void> {
+async function createEverything(stack: Stack): Promise<string> {
   const { sqs, s3, ec2, iam } = clients(stack);
   const dlq = await sqs.send(new CreateQueueCommand({ QueueName: `${stack.queueName}-dlq` }));
   const dlqArn = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }))).Attributes!.QueueArn!;
@@ -79,6 +80,12 @@ async function createEverything(stack: Stack): Promise<void> {
   await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
   await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: stack.instanceProfile }));
   await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: stack.instanceProfile, RoleName: role }));
+  await iam.send(new AttachRolePolicyCommand({ RoleName: role, PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }));
+  const inline = nodeInlinePolicy({ partition: 'aws', account: '123456789012', region: 'us-east-1', queueName: stack.queueName, bucket: stack.bucket, prefix: 'fluxer/', stack: stack.name, hfTokenParameter: `/fluxer/${stack.name}/hf-token` });
+  await iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: 'fluxer-node', PolicyDocument: JSON.stringify(inline) }));
+  const vpc = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'is-default', Values: ['true'] }] }))).Vpcs![0]!.VpcId;
+  const group = await ec2.send(new CreateSecurityGroupCommand({ GroupName: `fluxer-${stack.name}-node`, Description: 'nodes', VpcId: vpc }));
+  return group.GroupId!;
 }
 
 const gQuota = (stack: Stack, value: number) => setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value, accessKeyId: stack.accessKeyId }]);
@@ -111,6 +118,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(row('queue')).toMatchObject({ status: 'fail', detail: expect.stringContaining(stack.queueName), hint: expect.stringContaining('fluxer setup') });
     expect(row('bucket')).toMatchObject({ status: 'fail', detail: expect.stringContaining(stack.bucket), hint: expect.stringContaining('fluxer setup') });
     expect(row('instance-profile')).toMatchObject({ status: 'fail', detail: expect.stringContaining(stack.instanceProfile) });
+    expect(row('node-security-group')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`fluxer-${stack.name}-node`), hint: expect.stringContaining('fluxer setup') });
     // No AMI baked yet is a warning whose hint is something a user can do today.
     expect(row('ami')).toMatchObject({ status: 'warn', hint: expect.stringContaining('"ami"') });
     // Failures elsewhere hide nothing: the quota and the user data (measured with an assumed queue URL) still report.
@@ -130,6 +138,8 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(row('spot-quota').detail).toMatch(/L-3819A6DF .*64 vCPUs; one node needs 4 vCPUs \(g5\.xlarge\), room for 16 nodes/);
     expect(row('ami').detail).toMatch(/^latest for stack "dr\w+": ami-[0-9a-f]+/);
     expect(row('instance-profile').detail).toContain(`${stack.instanceProfile}-role`);
+    expect(row('node-role').detail).toContain('AmazonSSMManagedInstanceCore');
+    expect(row('node-security-group').detail).toContain('no inbound rules');
     expect(row('userdata').detail).not.toContain('assumed');
 
     // The same stack in a terminal: marks, colors, the endpoint and a summary line.
@@ -138,7 +148,26 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(tty.stdout).toMatch(ANSI_ESCAPE);
     expect(tty.stdout).toContain('✓');
     expect(tty.stdout).toContain(`endpoint ${endpoint} (not AWS)`);
-    expect(tty.stdout).toContain('8 checks: 8 ok, 0 warnings, 0 failed');
+    expect(tty.stdout).toContain('10 checks: 10 ok, 0 warnings, 0 failed');
+  });
+
+  it('node identity drift: a security group with an inbound rule warns, a role without SSM\'s managed policy fails', async () => {
+    const stack = newStack();
+    const [groupId] = await Promise.all([createEverything(stack), gQuota(stack, 64)]);
+    const { ec2 } = clients(stack);
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }));
+    const role = `${stack.instanceProfile}-role-bare`;
+    const { iam } = clients(stack);
+    await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }) }));
+    const bare = `${stack.instanceProfile}-bare`;
+    await iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: bare }));
+    await iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: bare, RoleName: role }));
+    const { row } = await doctorJson(stack);
+    expect(row('node-security-group')).toMatchObject({ status: 'warn', detail: expect.stringContaining('1 inbound rule'), hint: expect.stringContaining('fluxer setup') });
+    expect(row('node-role').status).toBe('ok');
+    const other = await runCli(['doctor', '--json', '--endpoint-url', endpoint], { cwd: stack.cwd, env: { ...stack.env, FLUXER_INSTANCE_PROFILE: bare } });
+    const nodeRole = (JSON.parse(other.stdout) as { checks: Row[] }).checks.find((c) => c.id === 'node-role');
+    expect(nodeRole).toMatchObject({ status: 'fail', detail: expect.stringContaining('lacks AmazonSSMManagedInstanceCore') });
   });
 
   it('a quota below one node fails with the quota code and how to raise it; below two nodes warns', async () => {
@@ -183,7 +212,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(lines.slice(1).map((l) => l.split('\t')[1])).toEqual(CHECK_IDS);
     expect(lines.find((l) => l.split('\t')[1] === 'queue')).toMatch(/^fail\tqueue\t/);
     expect(r.stderr).toContain(`stack ${stack.name}`);
-    expect(r.stderr).toMatch(/8 checks: \d+ ok, \d+ warnings?, \d+ failed/);
+    expect(r.stderr).toMatch(/10 checks: \d+ ok, \d+ warnings?, \d+ failed/);
   });
 
   it('an unreachable endpoint fails every AWS row with the same hint, and still prints one document', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/lib/clock.js';
 import { buildChecks, runChecks, type DoctorPorts } from '../../src/core/doctor.js';
 import type { StackSettings } from '../../src/config/schema.js';
+import { nodeInlinePolicy } from '../../src/core/node-policy.js';
 
 const settings: StackSettings = {
   region: 'us-east-1',
@@ -23,6 +24,8 @@ const settings: StackSettings = {
   visibilityTimeout: 300,
 };
 
+const INLINE = nodeInlinePolicy({ partition: 'aws', account: '111122223333', region: 'us-east-1', queueName: 'fluxer-t-jobs', bucket: 'fluxer-t', prefix: 'fluxer/', stack: 't', hfTokenParameter: '/fluxer/t/hf-token' });
+
 const awsError = (name: string, status = 400, headers: Record<string, string> = {}) =>
   Object.assign(new Error(`${name} from AWS`), { name, $metadata: { httpStatusCode: status }, $response: { headers } });
 
@@ -34,6 +37,8 @@ function healthyPorts(over: Partial<Record<string, unknown>> = {}): DoctorPorts 
     ec2: port({
       describeInstanceTypes: async () => ({ InstanceTypes: [{ InstanceType: 'g5.xlarge', VCpuInfo: { DefaultVCpus: 4 } }], $metadata: {} }),
       describeImages: async () => ({ Images: [{ ImageId: 'ami-0123456789abcdef0', Name: 'dlami', State: 'available' }], $metadata: {} }),
+      describeVpcs: async () => ({ Vpcs: [{ VpcId: 'vpc-1', IsDefault: true }], $metadata: {} }),
+      describeSecurityGroups: async () => ({ SecurityGroups: [{ GroupId: 'sg-1', GroupName: 'fluxer-t-node', IpPermissions: [] }], $metadata: {} }),
     }) as never,
     quotas: port({ getServiceQuota: async () => ({ Quota: { Value: 64 }, $metadata: {} }) }) as never,
     sqs: port({
@@ -44,7 +49,13 @@ function healthyPorts(over: Partial<Record<string, unknown>> = {}): DoctorPorts 
       headBucket: async () => ({ $metadata: {} }),
       getPublicAccessBlock: async () => ({ PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true }, $metadata: {} }),
     }) as never,
-    iam: port({ getInstanceProfile: async () => ({ InstanceProfile: { InstanceProfileName: 'fluxer-t-node', Roles: [{ RoleName: 'fluxer-t-node-role' }] }, $metadata: {} }) }) as never,
+    iam: port({
+      getInstanceProfile: async () => ({ InstanceProfile: { InstanceProfileName: 'fluxer-t-node', Roles: [{ RoleName: 'fluxer-t-node-role' }] }, $metadata: {} }),
+      // IAM returns policy documents URL-encoded.
+      getRole: async () => ({ Role: { RoleName: 'fluxer-t-node-role', AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify({ Statement: [{ Principal: { Service: 'ec2.amazonaws.com' } }] })) } }),
+      listAttachedRolePolicies: async () => ({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }] }),
+      getRolePolicy: async () => ({ PolicyDocument: encodeURIComponent(JSON.stringify(INLINE)) }),
+    }) as never,
   };
 }
 
@@ -56,9 +67,20 @@ async function rows(ports: DoctorPorts, s: Partial<StackSettings> = {}) {
 describe('doctor checks against AWS-shaped answers', () => {
   it('everything in order: every row ok, in a fixed order', async () => {
     const r = await rows(healthyPorts());
-    expect(Object.keys(r)).toEqual(['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile']);
+    expect(Object.keys(r)).toEqual(['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group']);
     expect(Object.values(r).filter((x) => x.status !== 'ok')).toEqual([]);
     expect(r.credentials!.detail).toBe('account 111122223333, arn:aws:iam::111122223333:user/ops');
+  });
+
+  it('node role: an inline policy scoped elsewhere warns; configured security groups with inbound rules warn', async () => {
+    const ports = healthyPorts();
+    const iam = await healthyPorts().iam();
+    ports.iam = async () => ({ ...iam, getRolePolicy: async () => ({ PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] }) }) }) as never;
+    const ec2 = await healthyPorts().ec2();
+    ports.ec2 = async () => ({ ...ec2, describeSecurityGroups: async () => ({ SecurityGroups: [{ GroupId: 'sg-mine', IpPermissions: [{ IpProtocol: '-1' }] }] }) }) as never;
+    const r = await rows(ports, { securityGroups: ['sg-mine'] });
+    expect(r['node-role']).toMatchObject({ status: 'warn', detail: expect.stringContaining('differs from'), hint: expect.stringContaining('fluxer setup') });
+    expect(r['node-security-group']).toMatchObject({ status: 'warn', detail: expect.stringContaining('sg-mine allow inbound') });
   });
 
   it('a redrive target that no longer exists fails the queue row', async () => {
