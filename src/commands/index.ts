@@ -51,6 +51,11 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'runtime',
+    summary: 'Publish the GPU runtime as a release nodes install (wheel + wheelhouse in S3, promoted in SSM)',
+    commands: [{ name: 'publish', summary: "Build the runtime's wheel and wheelhouse, upload them as a content-named release; --promote makes it current", load: spec(() => import('./runtime/publish.js')) }],
+  },
+  {
     name: 'local',
     summary: 'Run the whole service on this machine: an AWS-compatible server and runtime workers',
     commands: [

@@ -1,0 +1,131 @@
+"""The AWS calls the runtime makes, behind two narrow classes (SQS queue, S3 store), built by one
+client factory with one retry policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .config import Config
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
+
+
+def client(service: str, cfg: Config, **overrides: Any) -> Any:
+    # Standard retries ride out throttling and 5xx; the worker adds its own backoff on top by
+    # releasing the message. Endpoint: FLUXER_ENDPOINT_URL, else boto3's AWS_ENDPOINT_URL handling.
+    boto_config = BotoConfig(
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=5,
+        read_timeout=overrides.pop("read_timeout", 30),
+        max_pool_connections=10,
+    )
+    return boto3.session.Session().client(
+        service, region_name=cfg.region, endpoint_url=cfg.endpoint_url, config=boto_config, **overrides
+    )
+
+
+@dataclass
+class Message:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int
+
+
+class Queue:
+    def __init__(self, sqs: Any, url: str) -> None:
+        self._sqs = sqs
+        self.url = url
+
+    def receive(self, wait_seconds: int, visibility_seconds: int, max_messages: int = 1) -> list[Message]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.url,
+            MaxNumberOfMessages=max_messages,
+            WaitTimeSeconds=wait_seconds,
+            VisibilityTimeout=visibility_seconds,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+        )
+        return [
+            Message(
+                message_id=m["MessageId"],
+                receipt_handle=m["ReceiptHandle"],
+                body=m.get("Body", ""),
+                receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+            )
+            for m in response.get("Messages", [])
+        ]
+
+    def delete(self, message: Message) -> None:
+        self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message.receipt_handle)
+
+    def set_visibility(self, message: Message, seconds: int) -> None:
+        self._sqs.change_message_visibility(
+            QueueUrl=self.url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
+        )
+
+    def extend(self, messages: list[Message], seconds: int) -> list[str]:
+        """Push back the visibility of every held message; returns the ids SQS refused (deleted or
+        expired receipts), which the caller stops extending."""
+        failed: list[str] = []
+        for start in range(0, len(messages), 10):
+            batch = messages[start : start + 10]
+            response = self._sqs.change_message_visibility_batch(
+                QueueUrl=self.url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m.receipt_handle, "VisibilityTimeout": seconds}
+                    for i, m in enumerate(batch)
+                ],
+            )
+            failed += [batch[int(f["Id"])].message_id for f in response.get("Failed", [])]
+        return failed
+
+
+class Store:
+    def __init__(self, s3: Any) -> None:
+        self._s3 = s3
+
+    def get_json(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            body = self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return None  # a torn or foreign object is as good as none: the runtime rewrites it
+        return doc if isinstance(doc, dict) else None
+
+    def put_json(self, bucket: str, key: str, doc: dict[str, Any]) -> None:
+        self._s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(doc).encode(),
+            ContentType="application/json",
+            CacheControl="no-cache",
+        )
+
+    def put_png(self, bucket: str, key: str, data: bytes) -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/png")
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys += [item["Key"] for item in page.get("Contents", [])]
+        return keys

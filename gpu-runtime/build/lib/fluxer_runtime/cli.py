@@ -1,0 +1,269 @@
+"""`fluxer-runtime`: serve | status | drain | resume | selftest | version.
+
+The fluxer CLI sends exactly these over SSM. Exit codes: 0 ok; 1 failed, or not healthy (status);
+2 usage or configuration error; 3 the runtime is not reachable (status, drain, resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+HEALTHY_STATES = ("READY", "BUSY")
+
+# Quiet the libraries' import-time chatter: the runtime's own JSON lines are the log.
+for _name, _value in (("TRANSFORMERS_VERBOSITY", "error"), ("DIFFUSERS_VERBOSITY", "error"),
+                      ("TOKENIZERS_PARALLELISM", "false"), ("HF_HUB_DISABLE_TELEMETRY", "1")):
+    os.environ.setdefault(_name, _value)
+
+
+def _config() -> Any:
+    from .config import ConfigError, load_config
+
+    try:
+        return load_config()
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _read_hf_token(cfg: Any) -> str | None:
+    """The Hugging Face token lives in SSM Parameter Store (a SecureString), never in the env file."""
+    if not cfg.hf_token_parameter:
+        return None
+    from .aws import client
+    from .logs import log
+
+    try:
+        value = client("ssm", cfg).get_parameter(Name=cfg.hf_token_parameter, WithDecryption=True)
+    except Exception as exc:
+        log.warning("Hugging Face token not read", parameter=cfg.hf_token_parameter, error=str(exc))
+        return None
+    log.info("Hugging Face token read", parameter=cfg.hf_token_parameter)
+    return str(value["Parameter"]["Value"])
+
+
+def _identity(cfg: Any) -> Any:
+    """Who this node is: IMDS (instance id, type, zone), else a local id (the local stack, tests)."""
+    from .imds import Imds
+    from .logs import log
+    from .status import Node
+
+    if cfg.imds_url:
+        try:
+            identity = Imds(cfg.imds_url).identity()
+            return Node(cfg.instance_id or identity.instance_id, identity.instance_type, identity.az)
+        except Exception as exc:
+            log.warning("IMDS identity not available; using a local id", error=str(exc))
+    return Node(cfg.local_instance_id(), "local", None)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    cfg = _config()
+    if not cfg.queue_url or not cfg.model:
+        missing = [k for k, v in (("FLUXER_QUEUE_URL", cfg.queue_url), ("FLUXER_MODEL", cfg.model)) if not v]
+        print(f"Error: serve needs {' and '.join(missing)} (environment or {cfg.env_file})", file=sys.stderr)
+        return 2
+
+    from .aws import Queue, Store, client
+    from .health import HealthServer
+    from .imds import Imds, NoticeWatcher
+    from .logs import log
+    from .pipelines import Engine, ModelUnavailable, choose_policy, detect_device
+    from .worker import Worker
+
+    node = _identity(cfg)
+    try:
+        device = detect_device(cfg.device)
+    except ModelUnavailable as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    policy = choose_policy(cfg.model, device, cfg.memory_policy)
+    log.info("starting", version=__version__, model=cfg.model, device=device.name,
+             memoryBytes=device.memory_bytes, memoryPolicy=policy,
+             policySource="FLUXER_MEMORY_POLICY" if cfg.memory_policy != "auto" else "auto",
+             instanceId=node.instance_id, queue=cfg.queue_url)
+    if cfg.heartbeat_seconds * 2 > cfg.visibility_seconds:
+        # One late heartbeat would let a held message reappear on another node mid-job.
+        log.warning("FLUXER_HEARTBEAT_SECONDS should be at most half of FLUXER_VISIBILITY_SECONDS",
+                    heartbeatSeconds=cfg.heartbeat_seconds, visibilitySeconds=cfg.visibility_seconds)
+    engine = Engine(cfg.model, device, policy, cfg.model_dir, _read_hf_token(cfg))
+    # The long poll must outlive its own wait, or every empty poll ends in a read timeout.
+    sqs = client("sqs", cfg, read_timeout=cfg.wait_seconds + 10)
+    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(client("s3", cfg)), node)
+
+    try:
+        health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
+    except OSError as exc:
+        print(f"Error: cannot listen on {cfg.health_host}:{cfg.health_port}: {exc}", file=sys.stderr)
+        return 1
+    health.start()
+    worker.health_url = health.url
+    log.info("health endpoint", url=health.url)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Off the signal handler: draining does network calls and takes locks the interrupted
+        # thread may hold.
+        name = signal.Signals(signum).name
+        threading.Thread(target=worker.request_stop, args=(name,), daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    watcher = None
+    if cfg.imds_url:
+        watcher = NoticeWatcher(Imds(cfg.imds_url), cfg.imds_poll_seconds, worker.on_notice)
+        watcher.start()
+
+    log.info("loading model", model=cfg.model, startupSeconds=round(time.monotonic() - started, 3))
+    rc = worker.serve()
+    if rc == 0:
+        log.info("stopped", jobsDone=worker.jobs_done, imagesDone=worker.images_done)
+    if watcher:
+        watcher.stop()
+    health.stop()
+    return rc
+
+
+def _health_url(args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url).rstrip("/")
+    cfg = _config()
+    if cfg.state_file:
+        try:
+            url = json.loads(Path(cfg.state_file).read_text()).get("healthUrl")
+            if url:
+                return str(url)
+        except (OSError, ValueError):
+            pass
+    return f"http://{cfg.health_host}:{cfg.health_port}"
+
+
+def _call(url: str, method: str) -> tuple[int, dict[str, Any]] | None:
+    request = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except (OSError, ValueError):
+        return None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    url = _health_url(args)
+    result = _call(f"{url}/health", "GET")
+    if result is None:
+        print(json.dumps({"state": None, "error": f"runtime not reachable at {url}"}))
+        return 3
+    _, doc = result
+    print(json.dumps(doc, indent=2))
+    return 0 if doc.get("state") in HEALTHY_STATES else 1
+
+
+def _post(args: argparse.Namespace, action: str) -> int:
+    url = _health_url(args)
+    result = _call(f"{url}/{action}", "POST")
+    if result is None:
+        print(json.dumps({"error": f"runtime not reachable at {url}"}))
+        return 3
+    code, doc = result
+    print(json.dumps(doc, indent=2))
+    return 0 if code == 200 else 1
+
+
+def cmd_selftest(args: argparse.Namespace) -> int:
+    """One tiny job through the real pipeline code, no SQS or S3: proves the node can render."""
+    from datetime import datetime, timezone
+
+    from .contract import Job, model_defaults
+    from .logs import log
+    from .pipelines import Engine, choose_policy, detect_device
+    from .status import png_bytes
+
+    log.use(sys.stderr)
+    t0 = time.monotonic()
+    device = detect_device(args.device)
+    engine = Engine(args.model, device, choose_policy(args.model, device), os.environ.get("FLUXER_MODEL_DIR"))
+    engine.load()
+    loaded = time.monotonic()
+    defaults = model_defaults(args.model)  # the schema's defaults, not a second copy of them
+    job = Job(
+        id="00000000-0000-7000-8000-000000000000", prompt="fluxer selftest: a lighthouse at dawn",
+        negative_prompt=None, model=args.model, width=defaults["width"], height=defaults["height"],
+        steps=defaults["steps"], guidance=float(defaults["guidance"]), seed=0, count=1, bucket="selftest",
+        prefix="", submitted_at=datetime.now(timezone.utc).isoformat(), submitted_by="selftest",
+        deadline=None,
+    )
+    first_step: list[float] = []
+    image = engine.generate(job, 0, lambda step: bool(first_step.append(time.monotonic())))
+    generated = time.monotonic()
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="fluxer-selftest-")) / "selftest.png"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png_bytes(image, job, 0))
+    print(json.dumps({
+        "ok": True, "model": args.model, "device": device.name, "memoryPolicy": engine.policy,
+        "width": job.width, "height": job.height, "steps": job.steps, "out": str(out),
+        "loadSeconds": round(loaded - t0, 3), "generateSeconds": round(generated - loaded, 3),
+        "firstStepSeconds": round(first_step[0] - loaded, 3) if first_step else None,
+        "secondsPerStep": round((generated - loaded) / job.steps, 4),
+        "totalSeconds": round(time.monotonic() - t0, 3),
+    }))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fluxer-runtime", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the worker (configuration: /etc/fluxer/runtime.env and FLUXER_*)")
+    for name, text in (("status", "print the health JSON; non-zero when not healthy"),
+                       ("drain", "stop taking jobs; the running job finishes"),
+                       ("resume", "take jobs again after a drain")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--url", help="health endpoint (default: from FLUXER_STATE_FILE or host:port)")
+    selftest = sub.add_parser("selftest", help="render one image without SQS or S3 and print timings")
+    selftest.add_argument("--out", help="PNG path (default: a new temporary directory)")
+    selftest.add_argument("--model", default="tiny", choices=["flux-dev", "flux-schnell", "sdxl", "tiny"])
+    selftest.add_argument("--device", default=os.environ.get("FLUXER_DEVICE", "auto"),
+                          choices=["auto", "cpu", "cuda"])
+    sub.add_parser("version", help="print the runtime version")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "serve": cmd_serve,
+        "status": cmd_status,
+        "drain": lambda a: _post(a, "drain"),
+        "resume": lambda a: _post(a, "resume"),
+        "selftest": cmd_selftest,
+        "version": lambda a: print(__version__) or 0,
+    }
+    rc = int(handlers[args.command](args))
+    if args.command in ("serve", "selftest"):
+        # Tearing down an interpreter that holds torch, diffusers and transformers takes seconds
+        # (4 s on a busy 2-core machine); everything is written and flushed, so skip it: a SIGTERM
+        # then ends the process as soon as the drain is done.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Runtime configuration: /etc/fluxer/runtime.env (what the node's user data writes), then the
+process environment on top. One frozen object, read once at start."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ENV_FILE = "/etc/fluxer/runtime.env"
+MODELS = ("flux-dev", "flux-schnell", "sdxl", "tiny")
+DEVICES = ("auto", "cpu", "cuda")
+MEMORY_POLICIES = ("auto", "full", "fp8", "offload")
+
+
+class ConfigError(Exception):
+    """A configuration value the runtime cannot use; the message names the key and where it came from."""
+
+
+@dataclass(frozen=True)
+class Config:
+    queue_url: str | None
+    region: str | None
+    endpoint_url: str | None
+    bucket: str | None
+    prefix: str
+    stack: str | None
+    model: str | None
+    model_dir: str | None
+    device: str
+    memory_policy: str
+    health_host: str
+    health_port: int
+    imds_url: str | None  # None: the IMDS watcher is off (local stack, tests without a stand-in)
+    visibility_seconds: int
+    heartbeat_seconds: float
+    wait_seconds: int
+    instance_id: str | None
+    hf_token_parameter: str | None
+    node_record_seconds: float
+    state_file: str | None
+    drain_seconds: float
+    notice_margin_seconds: float
+    imds_poll_seconds: float
+    env_file: str
+
+    def local_instance_id(self) -> str:
+        return self.instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """KEY=VALUE lines, `#` comments, optional `export ` and surrounding quotes (systemd's
+    EnvironmentFile reads the same file, so keep to what both understand). A missing file is fine."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{path}:{number}: expected KEY=VALUE, got {raw.strip()!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    env = dict(os.environ if environ is None else environ)
+    env_file = env.get("FLUXER_ENV_FILE", DEFAULT_ENV_FILE)
+    file_values = read_env_file(env_file)
+    merged = {**file_values, **{k: v for k, v in env.items() if k.startswith(("FLUXER_", "AWS_"))}}
+
+    def where(key: str) -> str:
+        return "environment" if key in env else env_file
+
+    def text(key: str, default: str | None = None) -> str | None:
+        value = merged.get(key)
+        return value if value not in (None, "") else default
+
+    def number(key: str, default: float, *, minimum: float = 0, integer: bool = False) -> float:
+        raw = text(key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw) if integer else float(raw)
+        except ValueError:
+            kind = "an integer" if integer else "a number"
+            raise ConfigError(f"{key}={raw!r} ({where(key)}): expected {kind}") from None
+        if value < minimum:
+            raise ConfigError(f"{key}={raw!r} ({where(key)}): must be >= {minimum}")
+        return value
+
+    def choice(key: str, allowed: tuple[str, ...], default: str | None) -> str | None:
+        value = text(key, default)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{key}={value!r} ({where(key)}): expected one of {', '.join(allowed)}")
+        return value
+
+    imds = text("FLUXER_IMDS_URL", "http://169.254.169.254")
+    return Config(
+        queue_url=text("FLUXER_QUEUE_URL"),
+        region=text("FLUXER_REGION") or text("AWS_REGION") or text("AWS_DEFAULT_REGION"),
+        endpoint_url=text("FLUXER_ENDPOINT_URL"),
+        bucket=text("FLUXER_BUCKET"),
+        prefix=merged.get("FLUXER_PREFIX", ""),
+        stack=text("FLUXER_STACK"),
+        model=choice("FLUXER_MODEL", MODELS, None),
+        model_dir=text("FLUXER_MODEL_DIR"),
+        device=choice("FLUXER_DEVICE", DEVICES, "auto") or "auto",
+        memory_policy=choice("FLUXER_MEMORY_POLICY", MEMORY_POLICIES, "auto") or "auto",
+        health_host=text("FLUXER_HEALTH_HOST", "127.0.0.1") or "127.0.0.1",
+        health_port=int(number("FLUXER_HEALTH_PORT", 8787, integer=True)),
+        imds_url=None if imds == "off" else (imds or "").rstrip("/"),
+        visibility_seconds=int(number("FLUXER_VISIBILITY_SECONDS", 300, minimum=1, integer=True)),
+        heartbeat_seconds=number("FLUXER_HEARTBEAT_SECONDS", 30, minimum=0.1),
+        wait_seconds=int(number("FLUXER_WAIT_SECONDS", 20, integer=True)),
+        instance_id=text("FLUXER_INSTANCE_ID"),
+        hf_token_parameter=text("FLUXER_HF_TOKEN_PARAMETER"),
+        node_record_seconds=number("FLUXER_NODE_RECORD_SECONDS", 60, minimum=0.1),
+        state_file=text("FLUXER_STATE_FILE"),
+        drain_seconds=number("FLUXER_DRAIN_SECONDS", 90),
+        notice_margin_seconds=number("FLUXER_NOTICE_MARGIN_SECONDS", 15),
+        imds_poll_seconds=number("FLUXER_IMDS_POLL_SECONDS", 2, minimum=0.1),
+        env_file=env_file,
+    )
