@@ -65,10 +65,10 @@ describe('fluxer userdata render', () => {
     // The unit is templates/fluxer-runtime.service itself, not a copy kept in the template.
     const unit = doc.write_files.find((f) => f.path === '/etc/systemd/system/fluxer-runtime.service')!;
     expect(unit.content.trim()).toBe(readFileSync(join(import.meta.dirname, '../../templates/fluxer-runtime.service'), 'utf8').trim());
-    expect(doc.runcmd).toEqual([
-      ['systemctl', 'daemon-reload'],
-      ['systemctl', 'enable', '--now', 'fluxer-runtime'],
-    ]);
+    // So is the bootstrap script, which installs the promoted release and starts the unit.
+    const script = doc.write_files.find((f) => f.path === '/opt/fluxer/bin/node-bootstrap.sh')!;
+    expect(script.content.trim()).toBe(readFileSync(join(import.meta.dirname, '../../templates/node-bootstrap.sh'), 'utf8').trim());
+    expect(doc.runcmd).toEqual([['/opt/fluxer/bin/node-bootstrap.sh']]);
   });
 
   it('--json reports sizes, the variables and where each came from, instead of the user data', async () => {
