@@ -107,6 +107,15 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         return value
 
     imds = text("FLUXER_IMDS_URL", "http://169.254.169.254")
+    visibility = int(number("FLUXER_VISIBILITY_SECONDS", 300, minimum=1, integer=True))
+    heartbeat = number("FLUXER_HEARTBEAT_SECONDS", 30, minimum=0.1)
+    if heartbeat * 2 > visibility:
+        # one missed beat must not let the message reappear under a running job
+        raise ConfigError(
+            f"FLUXER_HEARTBEAT_SECONDS={heartbeat:g} ({where('FLUXER_HEARTBEAT_SECONDS')}) times 2 exceeds "
+            f"FLUXER_VISIBILITY_SECONDS={visibility} ({where('FLUXER_VISIBILITY_SECONDS')}): "
+            "the heartbeat cannot keep a message invisible"
+        )
     return Config(
         queue_url=text("FLUXER_QUEUE_URL"),
         region=text("FLUXER_REGION") or text("AWS_REGION") or text("AWS_DEFAULT_REGION"),
@@ -121,8 +130,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         health_host=text("FLUXER_HEALTH_HOST", "127.0.0.1") or "127.0.0.1",
         health_port=int(number("FLUXER_HEALTH_PORT", 8787, integer=True)),
         imds_url=None if imds == "off" else (imds or "").rstrip("/"),
-        visibility_seconds=int(number("FLUXER_VISIBILITY_SECONDS", 300, minimum=1, integer=True)),
-        heartbeat_seconds=number("FLUXER_HEARTBEAT_SECONDS", 30, minimum=0.1),
+        visibility_seconds=visibility,
+        heartbeat_seconds=heartbeat,
         wait_seconds=int(number("FLUXER_WAIT_SECONDS", 20, integer=True)),
         instance_id=text("FLUXER_INSTANCE_ID"),
         hf_token_parameter=text("FLUXER_HF_TOKEN_PARAMETER"),

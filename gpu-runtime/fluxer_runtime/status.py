@@ -24,7 +24,9 @@ class Node:
     az: str | None
 
     def doc(self) -> dict[str, Any]:
-        return {"instanceId": self.instance_id, "instanceType": self.instance_type, "az": self.az}
+        # the schema forbids null: a field the node does not know (no IMDS) is left out
+        doc = {"instanceId": self.instance_id, "instanceType": self.instance_type, "az": self.az}
+        return {k: v for k, v in doc.items() if v is not None}
 
 
 def terminal_doc(

@@ -218,10 +218,12 @@ class Worker:
 
     def node_record(self) -> dict[str, Any]:
         health = self.health()
-        return {
+        record = {
             "instanceId": self.node.instance_id,
             "instanceType": self.node.instance_type,
             "az": self.node.az,
+            "bucket": self.cfg.bucket,
+            "prefix": self.cfg.prefix,
             "stack": self.cfg.stack,
             "model": self.cfg.model,
             "state": health["state"],
@@ -235,6 +237,8 @@ class Worker:
             "memoryPolicy": health["memoryPolicy"],
             "device": health["device"],
         }
+        # unknown fields are omitted, never null; currentJob stays: null there means idle
+        return {k: v for k, v in record.items() if v is not None or k == "currentJob"}
 
     def _write_node_record(self) -> None:
         if not self.cfg.bucket:

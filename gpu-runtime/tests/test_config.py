@@ -64,6 +64,21 @@ def test_bad_settings_name_the_key_and_the_file(tmp_path: Path, line: str, messa
     assert str(env_file) in str(caught.value)
 
 
+@pytest.mark.parametrize(("heartbeat", "visibility"), [("31", "60"), ("30", "59")])
+def test_a_heartbeat_that_cannot_keep_a_message_invisible_is_refused(
+    tmp_path: Path, heartbeat: str, visibility: str
+):
+    from fluxer_runtime.config import ConfigError, load_config
+
+    env = {"FLUXER_ENV_FILE": str(tmp_path / "missing.env")}
+    with pytest.raises(ConfigError) as caught:
+        load_config({**env, "FLUXER_HEARTBEAT_SECONDS": heartbeat, "FLUXER_VISIBILITY_SECONDS": visibility})
+    message = str(caught.value)
+    assert "FLUXER_HEARTBEAT_SECONDS" in message and "FLUXER_VISIBILITY_SECONDS" in message
+    ok = load_config({**env, "FLUXER_HEARTBEAT_SECONDS": "30", "FLUXER_VISIBILITY_SECONDS": "60"})
+    assert ok.heartbeat_seconds * 2 <= ok.visibility_seconds
+
+
 def test_schema_comes_from_the_repository_an_override_or_the_installed_package(tmp_path: Path, monkeypatch):
     from fluxer_runtime import contract
 
@@ -152,3 +167,5 @@ def test_a_model_that_cannot_load_leaves_the_runtime_failed_with_the_reason(
     record_key = "fluxer/nodes/i-failed.json"
     record = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=record_key)["Body"].read())
     assert record["state"] == "FAILED"
+    assert "az" not in record  # no IMDS: unknown fields are omitted, never null
+    assert record["bucket"] == stack.bucket and record["prefix"] == "fluxer/"  # where this node writes

@@ -301,6 +301,7 @@ def test_health_node_record_drain_and_resume(stack, start_worker, imds):
     assert doc["instanceType"] == "g5.xlarge" and doc["az"] == "us-east-1b" and doc["stack"] == "test"
     assert doc["imagesDone"] == 1 and doc["busySeconds"] > 0 and doc["model"] == "tiny"
     assert doc["lastSeenAt"] >= doc["startedAt"]
+    assert doc["bucket"] == stack.bucket and doc["prefix"] == stack.prefix
 
 
 def test_spot_notice_with_time_to_spare_finishes_the_job_then_stops(stack, start_worker, imds, gate):
