@@ -16,6 +16,8 @@ export interface S3Port {
   putObject(input: Sdk.PutObjectCommandInput): Promise<Sdk.PutObjectCommandOutput>;
   getObject(input: Sdk.GetObjectCommandInput): Promise<Sdk.GetObjectCommandOutput>;
   listObjectsV2(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput>;
+  /** ListObjectsV2 plus the response's `Date` header: S3's own clock, to compare with LastModified. */
+  listObjectsV2Dated(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput & { serverDate?: Date }>;
 }
 
 export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
@@ -33,5 +35,21 @@ export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
     putObject: (input) => client.send(new sdk.PutObjectCommand(input)),
     getObject: (input) => client.send(new sdk.GetObjectCommand(input)),
     listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
+    listObjectsV2Dated: async (input) => {
+      const command = new sdk.ListObjectsV2Command(input);
+      let serverDate: Date | undefined;
+      command.middlewareStack.add(
+        (next) => async (args) => {
+          const result = await next(args);
+          const date = (result.response as { headers?: Record<string, string> }).headers?.date;
+          const ms = date ? Date.parse(date) : NaN;
+          if (Number.isFinite(ms)) serverDate = new Date(ms);
+          return result;
+        },
+        { step: 'deserialize', name: 'fluxerServerDate' },
+      );
+      const out = await client.send(command);
+      return { ...out, serverDate };
+    },
   };
 }

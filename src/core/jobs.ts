@@ -36,6 +36,8 @@ export interface JobStatus {
   id: string;
   state: JobState;
   attempt: number;
+  /** Write sequence: 0 for the CLI's queued document, +1 on every runtime write (absent in old documents). */
+  seq?: number;
   updatedAt: string;
   progress?: JobProgress;
   node?: { instanceId?: string; instanceType?: string; az?: string };
@@ -51,6 +53,7 @@ export function queuedStatus(job: { id: string; model: string; steps: number; co
     id: job.id,
     state: 'queued',
     attempt: 1,
+    seq: 0,
     updatedAt: job.submittedAt,
     progress: { step: 0, steps: job.steps, image: 1, count: job.count },
     timings: { submittedAt: job.submittedAt, startedAt: null, firstStepAt: null, finishedAt: null },
@@ -72,7 +75,7 @@ export function parseStatus(text: string, id: string): JobStatus {
   if (typeof d.state !== 'string' || !(JOB_STATES as readonly string[]).includes(d.state)) {
     throw new Error(`status.json of job ${id} has no known state (got ${JSON.stringify(d.state)})`);
   }
-  return { ...d, id: typeof d.id === 'string' ? d.id : id, state: d.state, attempt: typeof d.attempt === 'number' ? d.attempt : 1, updatedAt: String(d.updatedAt ?? '') };
+  return { ...d, id: typeof d.id === 'string' ? d.id : id, state: d.state, attempt: typeof d.attempt === 'number' ? d.attempt : 1, seq: Number.isInteger(d.seq) && (d.seq as number) >= 0 ? d.seq : undefined, updatedAt: String(d.updatedAt ?? '') };
 }
 
 export type StatusRead = { kind: 'found'; status: JobStatus; etag?: string } | { kind: 'not-modified' } | { kind: 'not-found' };

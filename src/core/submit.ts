@@ -107,18 +107,27 @@ export async function queueDepth(sqs: SqsPort, queueUrl: string): Promise<{ visi
   };
 }
 
-interface NodeRecord {
+export interface NodeRecord {
   instanceId?: string;
-  /** Written by the runtime (docs/job-contract.md, node record). */
+  /** Written by the runtime (docs/job-contract.md, node record); informative only, never compared with this clock. */
   lastSeenAt?: string;
   state?: string;
+  /** The node's configured output location (issue 8) and its write sequence. */
+  bucket?: string;
+  prefix?: string;
+  seq?: number;
 }
 
-/** Nodes that reported within the window and are not stopping; read concurrently. */
-export async function liveNodes(s3: S3Port, loc: JobLocation, nowMs: number): Promise<NodeRecord[]> {
-  const listed = await s3.listObjectsV2({ Bucket: loc.bucket, Prefix: nodesPrefix(loc.prefix), MaxKeys: 1000 });
-  // A record not rewritten for ten minutes cannot have been seen in the last two: skip the GET.
-  const recent = (listed.Contents ?? []).filter((o) => o.Key?.endsWith('.json') && (!o.LastModified || nowMs - o.LastModified.getTime() < 10 * 60_000));
+/**
+ * Nodes whose record S3 saw rewritten within the window and that are not stopping; read concurrently.
+ * Liveness compares the record's LastModified with the list response's Date header, both S3's
+ * clock: this machine's clock and the node's `lastSeenAt` may each be off by minutes.
+ * `fallbackNowMs` is used only when a response carries no Date header.
+ */
+export async function liveNodes(s3: Pick<S3Port, 'listObjectsV2Dated' | 'getObject'>, loc: JobLocation, fallbackNowMs: number): Promise<NodeRecord[]> {
+  const listed = await s3.listObjectsV2Dated({ Bucket: loc.bucket, Prefix: nodesPrefix(loc.prefix), MaxKeys: 1000 });
+  const s3Now = listed.serverDate?.getTime() ?? fallbackNowMs;
+  const recent = (listed.Contents ?? []).filter((o) => o.Key?.endsWith('.json') && o.LastModified && s3Now - o.LastModified.getTime() <= LIVE_NODE_WINDOW_MS);
   const records = await mapConcurrent(recent, 16, async (o) => {
     try {
       const out = await s3.getObject({ Bucket: loc.bucket, Key: o.Key! });
@@ -128,12 +137,7 @@ export async function liveNodes(s3: S3Port, loc: JobLocation, nowMs: number): Pr
     }
   });
   // A loading node takes jobs soon; a draining, stopped or failed one does not.
-  return records.filter((r): r is NodeRecord => {
-    const lastSeen = r?.lastSeenAt;
-    if (!lastSeen) return false;
-    const seen = Date.parse(lastSeen);
-    return Number.isFinite(seen) && nowMs - seen <= LIVE_NODE_WINDOW_MS && !['STOPPED', 'FAILED', 'DRAINING'].includes(String(r?.state ?? '').toUpperCase());
-  });
+  return records.filter((r): r is NodeRecord => r !== undefined && r !== null && !['STOPPED', 'FAILED', 'DRAINING'].includes(String(r.state ?? '').toUpperCase()));
 }
 
 export function describePosition(p: QueuePosition): string {

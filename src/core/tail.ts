@@ -12,6 +12,19 @@ export type TailEvent =
   | { kind: 'progress'; progress: JobProgress; status: JobStatus }
   | { kind: 'output'; key: string; index: number };
 
+const STATE_RANK: Record<string, number> = { queued: 0, running: 1, requeued: 2 };
+const stateRank = (s: JobState): number => STATE_RANK[s] ?? 3;
+const progressUnits = (s: JobStatus): number => (s.progress ? (s.progress.image - 1) * s.progress.steps + s.progress.step : 0);
+
+/** True when `next` precedes `prev` in the job's history (see docs/job-contract.md, reading order). */
+export function isBehind(next: JobStatus, prev: JobStatus): boolean {
+  if (typeof next.seq === 'number' && typeof prev.seq === 'number') return next.seq < prev.seq;
+  if (next.attempt !== prev.attempt) return next.attempt < prev.attempt;
+  const rank = stateRank(next.state) - stateRank(prev.state);
+  if (rank !== 0) return rank < 0;
+  return progressUnits(next) < progressUnits(prev);
+}
+
 /** One job's view: what was seen so far and what is new in each document. */
 export class JobTracker {
   readonly id: string;
@@ -39,9 +52,10 @@ export class JobTracker {
 
   observe(next: JobStatus, nowMs: number): TailEvent[] {
     const prev = this.status;
-    // S3 is strongly consistent, but a document older than the last one seen is never shown.
-    if (prev && next.updatedAt && prev.updatedAt && next.updatedAt < prev.updatedAt) return [];
+    // A document behind the last one seen is never shown. Ordered by the writer's seq, or by
+    // attempt, state and progress: never by timestamps, which come from different machines' clocks.
     if (prev && isTerminal(prev.state)) return [];
+    if (prev && isBehind(next, prev)) return [];
     const events: TailEvent[] = [];
     this.firstSeenAt ??= nowMs;
     const newAttempt = prev !== undefined && next.attempt > prev.attempt;

@@ -75,13 +75,15 @@ describe('fluxer generate: submit', () => {
     const s = await stack();
     const now = Date.now();
     await s.put('fluxer/nodes/i-live.json', { instanceId: 'i-live', lastSeenAt: new Date(now - 30_000).toISOString(), state: 'READY' });
-    await s.put('fluxer/nodes/i-stale.json', { instanceId: 'i-stale', lastSeenAt: new Date(now - 5 * 60_000).toISOString(), state: 'READY' });
+    // Staleness is judged on S3's LastModified (test/unit/live-nodes.test.ts): a record written just
+    // now counts whatever its lastSeenAt says, so a skewed node clock does not hide a live node.
+    await s.put('fluxer/nodes/i-skewed.json', { instanceId: 'i-skewed', lastSeenAt: new Date(now - 5 * 60_000).toISOString(), state: 'READY' });
     await s.put('fluxer/nodes/i-stopped.json', { instanceId: 'i-stopped', lastSeenAt: new Date(now).toISOString(), state: 'STOPPED' });
     await s.run(['generate', 'ahead of us']);
     const r = await s.run(['generate', 'a cat', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ state: 'queued', job: { prompt: 'a cat', model: 'tiny' }, queue: { messagesAhead: 1, liveNodes: 1 } });
+    expect(doc).toMatchObject({ state: 'queued', job: { prompt: 'a cat', model: 'tiny' }, queue: { messagesAhead: 1, liveNodes: 2 } });
     expect(doc.id).toBe(doc.job.id);
     expect(r.stderr).toContain('Queue: ~1 job ahead; 1 live node');
   });
