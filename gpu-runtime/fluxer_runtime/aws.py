@@ -15,6 +15,40 @@ from .config import Config
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, ClientError)
 
+# Errors that retrying cannot fix: the node's role, the stack's resources or the credentials are
+# wrong. A job that meets one fails with it instead of cycling into the dead-letter queue.
+PERMANENT_CODES = frozenset({
+    "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidAccessKeyId",
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "NoSuchBucket",
+    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "InvalidSecurity",
+    "KMS.AccessDeniedException", "AllAccessDisabled", "AccountProblem",
+})
+CONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+
+
+def error_code(exc: BaseException) -> str | None:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "") or None
+    return None
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return error_code(exc) in PERMANENT_CODES
+
+
+class Conflict(Exception):
+    """A conditional write S3 refused (412 Precondition Failed, 409 ConditionalRequestConflict, or
+    If-Match on an object that is gone): someone else wrote the object since we read it."""
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An object as read: its JSON document, its ETag and the writer token we put in its metadata."""
+
+    doc: dict[str, Any]
+    etag: str
+    writer: str | None
+
 
 def client(service: str, cfg: Config, **overrides: Any) -> Any:
     # Standard retries ride out throttling and 5xx; the worker adds its own backoff on top by
@@ -102,6 +136,49 @@ class Store:
         except ValueError:
             return None  # a torn or foreign object is as good as none: the runtime rewrites it
         return doc if isinstance(doc, dict) else None
+
+    def read(self, bucket: str, key: str) -> Versioned | None:
+        """The object with its ETag; None when absent. A torn or foreign body reads as an empty
+        document with its real ETag, so a conditional write can still replace it."""
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        body = response["Body"].read()
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = {}
+        writer = (response.get("Metadata") or {}).get("fluxer-writer")
+        return Versioned(doc if isinstance(doc, dict) else {}, response["ETag"], writer)
+
+    def put_json_if(self, bucket: str, key: str, doc: dict[str, Any], etag: str | None, writer: str) -> str:
+        """Write only over the version `etag` names (only where nothing exists when None). Returns
+        the new ETag; raises Conflict when the condition fails."""
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            response = self._s3.put_object(
+                Bucket=bucket, Key=key, Body=json.dumps(doc).encode(), ContentType="application/json",
+                CacheControl="no-cache", Metadata={"fluxer-writer": writer}, **condition,
+            )
+        except ClientError as exc:
+            # If-Match on a deleted object answers 404 NoSuchKey: as much a lost race as a 412
+            if error_code(exc) in CONDITION_CODES or (etag and error_code(exc) in ("NoSuchKey", "404")):
+                raise Conflict(f"{key}: {error_code(exc)}") from None
+            raise
+        return str(response["ETag"])
+
+    def put_png_new(self, bucket: str, key: str, data: bytes) -> bool:
+        """Write an image only where none exists. False when one does (another attempt wrote it)."""
+        try:
+            self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/png", IfNoneMatch="*")
+        except ClientError as exc:
+            if error_code(exc) in CONDITION_CODES:
+                return False
+            raise
+        return True
 
     def put_json(self, bucket: str, key: str, doc: dict[str, Any]) -> None:
         self._s3.put_object(

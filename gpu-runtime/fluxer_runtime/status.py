@@ -10,8 +10,9 @@ from typing import Any
 from PIL.PngImagePlugin import PngInfo
 
 from . import __version__
-from .aws import Message
+from .aws import Message, Versioned
 from .contract import Job
+from .fence import Lease
 from .logs import utc_now
 
 TERMINAL_STATES = frozenset({"succeeded", "failed", "rejected", "cancelled"})
@@ -57,6 +58,7 @@ class Prepared:
     job: Job
     attempt: int
     done: frozenset[int]  # images already in S3 from an earlier attempt
+    current: Versioned | None = None  # status.json as read when the job was taken: the fence
 
 
 @dataclass
@@ -82,6 +84,8 @@ class JobRun:
     last_progress_write: float = 0.0
     last_step_at: float = 0.0
     pipeline_seconds: float = 0.0
+    lease: Lease | None = None
+    fenced: bool = False  # another attempt wrote the job's status: this one stops, writes nothing
 
     @property
     def job(self) -> Job:

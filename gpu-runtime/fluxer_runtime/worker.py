@@ -6,15 +6,14 @@ Threads and what each owns:
               deadline) and parks it in a one-job slot: the prefetched message
   io lane     writes status.json, encodes and uploads PNGs, deletes or releases messages, in
               order, so a job's final status always follows its last image
-  ticker      extends the visibility of every held message (the running one, the prefetched one,
-              one whose uploads are still going), polls the running job's cancel marker, writes the
-              node record
+  lease       extends the visibility of every held message (the running one, the prefetched one,
+              one whose uploads are still going), and nothing else
+  ticker      polls the running job's cancel marker, writes the node record
   watcher     IMDSv2 spot notices (imds.NoticeWatcher)
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import os
 import threading
@@ -25,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .aws import TRANSIENT_ERRORS, Message, Queue, Store
+from .aws import TRANSIENT_ERRORS, Message, Queue, Store, is_permanent
 from .config import Config
 from .contract import Job, Rejection, parse_job
+from .fence import Fenced, Lease, write_status
 from .imds import Notice
+from .iolane import IoLane
 from .logs import log, utc_now
 from .pipelines import Engine, is_out_of_memory
 from .status import TERMINAL_STATES, JobRun, Node, Prepared, png_bytes, terminal_doc
@@ -42,56 +43,6 @@ RETRY_MAX_SECONDS = 900
 def retry_delay(attempt: int) -> int:
     """Visibility for a message released after a transient error: 2, 4, 8 ... up to 15 minutes."""
     return int(min(RETRY_BASE_SECONDS * 2 ** max(attempt - 1, 0), RETRY_MAX_SECONDS))
-
-
-class IoLane(threading.Thread):
-    """One FIFO of storage and queue work. Status writes of a run coalesce: while one is queued,
-    later progress only updates what that write will snapshot."""
-
-    def __init__(self) -> None:
-        super().__init__(name="io-lane", daemon=True)
-        self._tasks: collections.deque[Callable[[], None]] = collections.deque()
-        self._cond = threading.Condition()
-        self._busy = False
-        self._closed = False
-
-    def submit(self, task: Callable[[], None]) -> None:
-        with self._cond:
-            self._tasks.append(task)
-            self._cond.notify_all()
-
-    def flush(self, timeout: float) -> bool:
-        end = time.monotonic() + timeout
-        with self._cond:
-            while self._tasks or self._busy:
-                left = end - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._tasks and not self._closed:
-                    self._cond.wait()
-                if not self._tasks:
-                    return
-                task = self._tasks.popleft()
-                self._busy = True
-            try:
-                task()
-            except Exception as exc:  # a task handles its own job's errors; this is the last guard
-                log.error("io task failed", error=repr(exc))
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
 
 
 class Worker:
@@ -386,27 +337,42 @@ class Worker:
                 attempt,
             )
             return None
+        if (job.bucket, job.prefix) != (self.cfg.bucket, self.cfg.prefix):
+            # A message never chooses where a node writes: the node's role is scoped to its own
+            # bucket and prefix, and a foreign location would be written with the stack's rights.
+            self._reject(
+                message,
+                Rejection("OutputLocationMismatch",
+                          f"output s3://{job.bucket}/{job.prefix} is not this node's "
+                          f"s3://{self.cfg.bucket}/{self.cfg.prefix}", job.id),
+                attempt,
+            )
+            return None
         try:
-            previous = self.store.get_json(job.bucket, job.key("status.json"))
+            current = self.store.read(job.bucket, job.key("status.json"))
+            previous = current.doc if current else None
             if previous and previous.get("state") in TERMINAL_STATES:
                 log.info("duplicate delivery acknowledged", job_id=job.id, state=previous.get("state"),
                          attempt=attempt)
                 self._delete(message, job.id)
                 return None
             if self.store.exists(job.bucket, job.key("cancel")):
-                self._settle(job, message, "cancelled", None, attempt)
+                self._settle(job, message, "cancelled", None, attempt, current)
                 return None
             if job.deadline and datetime.now(timezone.utc) > job.deadline:
                 error = {"type": "DeadlineExceeded", "message": f"deadline {job.deadline.isoformat()} passed "
                                                                 "before the job could start"}
-                self._settle(job, message, "failed", error, attempt)
+                self._settle(job, message, "failed", error, attempt, current)
                 return None
             done: frozenset[int] = frozenset()
             if attempt > 1 or (previous and previous.get("state") in ("running", "requeued")):
                 done = self._images_in_store(job)
-            return Prepared(message, job, attempt, done)
+            return Prepared(message, job, attempt, done, current)
+        except Fenced as fenced:
+            self._fenced(job.id, message, fenced)
+            return None
         except TRANSIENT_ERRORS as exc:
-            self._retry_later(job.id, message, attempt, exc)
+            self._retry_later(job.id, message, attempt, exc, job)
             return None
 
     def _images_in_store(self, job: Job) -> frozenset[int]:
@@ -420,8 +386,8 @@ class Worker:
 
     def _reject(self, message: Message, rejection: Rejection, attempt: int) -> None:
         self._record_error(rejection.error_type, rejection.message, rejection.job_id)
-        bucket = rejection.bucket or self.cfg.bucket
-        prefix = rejection.prefix if rejection.bucket else self.cfg.prefix
+        # the reason goes under the node's own prefix, whatever location the message names
+        bucket, prefix = self.cfg.bucket, self.cfg.prefix
         log.warning("job rejected", job_id=rejection.job_id, type=rejection.error_type,
                     reason=rejection.message)
         if rejection.job_id is None or bucket is None:
@@ -429,25 +395,45 @@ class Worker:
             return
         error = {"type": rejection.error_type, "message": rejection.message}
         doc = terminal_doc(rejection.job_id, "rejected", self.node, attempt, error)
+        key = f"{prefix or ''}jobs/{rejection.job_id}/status.json"
         try:
-            self.store.put_json(bucket, f"{prefix or ''}jobs/{rejection.job_id}/status.json", doc)
+            current = self.store.read(bucket, key)
+            if current is not None and current.doc.get("state") in TERMINAL_STATES:
+                self._delete(message, rejection.job_id)  # already ended: never overwrite an outcome
+                return
+            write_status(self.store, Lease.taken(bucket, key, current), doc)
+        except Fenced as fenced:
+            self._fenced(rejection.job_id, message, fenced)
+            return
         except TRANSIENT_ERRORS as exc:
             self._retry_later(rejection.job_id, message, attempt, exc)
             return
         self._delete(message, rejection.job_id)
 
     def _settle(
-        self, job: Job, message: Message, state: str, error: dict[str, str] | None, attempt: int
+        self, job: Job, message: Message, state: str, error: dict[str, str] | None, attempt: int,
+        current: Any,
     ) -> None:
-        """A job that ends before it starts: final status, then the message goes."""
-        self.store.put_json(job.bucket, job.key("status.json"),
-                            terminal_doc(job.id, state, self.node, attempt, error, job.model))
+        """A job that ends before it starts: final status (fenced like any other), then the message
+        goes."""
+        write_status(self.store, Lease.taken(job.bucket, job.key("status.json"), current),
+                     terminal_doc(job.id, state, self.node, attempt, error, job.model))
         log.info("job settled before start", job_id=job.id, state=state, error=error)
         self._delete(message, job.id)
 
+    def _fenced(self, job_id: str | None, message: Message, fenced: Fenced) -> None:
+        # Another attempt owns the job now. Releasing the message would cause yet another
+        # delivery, deleting it could end the owner's run: leave it to the owner.
+        log.warning("attempt fenced", job_id=job_id, reason=str(fenced))
+        self._unhold(message)
+
     def _retry_later(
-        self, job_id: str | None, message: Message, attempt: int, exc: BaseException | dict[str, str]
+        self, job_id: str | None, message: Message, attempt: int, exc: BaseException | dict[str, str],
+        job: Job | None = None,
     ) -> None:
+        if isinstance(exc, BaseException) and is_permanent(exc):
+            self._fail_permanently(job_id, message, attempt, exc, job)
+            return
         delay = retry_delay(attempt)
         if isinstance(exc, dict):
             error_type, text = exc["type"], exc["message"]
@@ -457,6 +443,24 @@ class Worker:
         log.warning("transient error, job retried later", job_id=job_id, type=error_type, error=text,
                     retryInSeconds=delay, attempt=attempt)
         self._release(message, delay, "transient error", job_id)
+
+    def _fail_permanently(
+        self, job_id: str | None, message: Message, attempt: int, exc: BaseException, job: Job | None
+    ) -> None:
+        """An error no retry can fix (permissions, a missing bucket): the job fails with it, once,
+        instead of cycling through every receive into the dead-letter queue."""
+        error = {"type": type(exc).__name__, "message": f"not retried, permanent: {exc}"[:2000]}
+        self._record_error(error["type"], error["message"], job_id)
+        log.error("permanent error, job failed", job_id=job_id, error=error["message"], attempt=attempt)
+        if job_id is not None and self.cfg.bucket:
+            key = f"{self.cfg.prefix}jobs/{job_id}/status.json"
+            doc = terminal_doc(job_id, "failed", self.node, attempt, error, job.model if job else None)
+            try:
+                current = self.store.read(self.cfg.bucket, key)
+                write_status(self.store, Lease.taken(self.cfg.bucket, key, current), doc)
+            except (Fenced, *TRANSIENT_ERRORS) as write_error:
+                log.warning("failed status not written", job_id=job_id, error=str(write_error))
+        self._delete(message, job_id)
 
     # ----- running a job (GPU thread) ---------------------------------------------------------
 
@@ -473,15 +477,25 @@ class Worker:
     def _run(self, prepared: Prepared) -> None:
         job = prepared.job
         run = JobRun(prepared, self.node)
+        run.lease = Lease.taken(job.bucket, job.key("status.json"), prepared.current)
         missing = [i for i in range(job.count) if i not in prepared.done]
         run.image = (missing[0] if missing else job.count - 1) + 1
+        # Take the job before the GPU works on it: the first write is conditional on the status
+        # read at receive time, so of two deliveries of one message only one gets past here.
+        try:
+            write_status(self.store, run.lease, run.doc())
+        except Fenced as fenced:
+            self._fenced(job.id, prepared.message, fenced)
+            return
+        except TRANSIENT_ERRORS as exc:
+            self._retry_later(job.id, prepared.message, prepared.attempt, exc, job)
+            return
         started = time.monotonic()
         with self._lock:
             self._current = run
         self._refresh_state()
         log.info("job started", job_id=job.id, attempt=prepared.attempt, resumeFrom=run.image,
                  count=job.count, steps=job.steps, size=f"{job.width}x{job.height}")
-        self._status(run)
         outcome, error = "succeeded", None
         try:
             for index in missing:
@@ -495,6 +509,8 @@ class Worker:
                 run.pipeline_seconds += time.monotonic() - t0
                 if image is None:
                     break
+                log.info("image generated", job_id=job.id, index=index, attempt=prepared.attempt,
+                         seconds=round(time.monotonic() - t0, 4))
                 self._io.submit(lambda r=run, i=index, im=image: self._upload(r, i, im))
             if run.stop_reason == "cancelled":
                 outcome = "cancelled"
@@ -525,7 +541,9 @@ class Worker:
         self._refresh_state()
 
     def _should_stop(self, run: JobRun, steps_left_in_image: int) -> bool:
-        if run.cancel.is_set():
+        if run.fenced:
+            run.stop_reason = "fenced"
+        elif run.cancel.is_set():
             run.stop_reason = "cancelled"
         elif run.io_error is not None:
             run.stop_reason = "io"
@@ -569,24 +587,32 @@ class Worker:
         def write() -> None:
             with run.lock:
                 run.status_pending = False
-            if run.io_error is not None:
+            if run.io_error is not None or run.fenced or run.lease is None:
                 return
             try:
-                self.store.put_json(run.job.bucket, run.job.key("status.json"), run.doc())
+                write_status(self.store, run.lease, run.doc())
+            except Fenced as fenced:
+                run.fenced = True
+                log.warning("attempt fenced", job_id=run.job.id, reason=str(fenced))
             except TRANSIENT_ERRORS as exc:
                 run.io_error = exc
 
         self._io.submit(write)
 
     def _upload(self, run: JobRun, index: int, image: Any) -> None:
-        if run.io_error is not None:
+        if run.io_error is not None or run.fenced:
             return
         t0 = time.monotonic()
         try:
-            self.store.put_png(run.job.bucket, run.job.image_key(index), png_bytes(image, run.job, index))
+            written = self.store.put_png_new(run.job.bucket, run.job.image_key(index),
+                                             png_bytes(image, run.job, index))
         except TRANSIENT_ERRORS as exc:
             run.io_error = exc
             return
+        if not written:
+            # another attempt (one whose lease ran out under it) wrote this image first: the same
+            # job, index and seed, so it stands; ours is not written over it
+            log.info("image already written", job_id=run.job.id, index=index)
         self._upload_seconds = 0.8 * self._upload_seconds + 0.2 * (time.monotonic() - t0)
         with run.lock:
             run.uploaded.add(index)
@@ -595,6 +621,9 @@ class Worker:
 
     def _finish(self, run: JobRun, outcome: str, error: dict[str, str] | None, started: float) -> None:
         job, message, attempt = run.job, run.prepared.message, run.prepared.attempt
+        if run.fenced:
+            self._fenced(job.id, message, Fenced("a later attempt wrote the job's status"))
+            return
         if run.io_error is not None:
             outcome = "retry"
             error = {"type": type(run.io_error).__name__, "message": str(run.io_error)[:2000]}
@@ -605,7 +634,11 @@ class Worker:
             if state == "succeeded":
                 run.image, run.step = job.count, job.steps
         try:
-            self.store.put_json(job.bucket, job.key("status.json"), run.doc())
+            assert run.lease is not None
+            write_status(self.store, run.lease, run.doc())
+        except Fenced as fenced:
+            self._fenced(job.id, message, fenced)
+            return
         except TRANSIENT_ERRORS as exc:
             if outcome in ("succeeded", "cancelled", "failed"):
                 self._retry_later(job.id, message, attempt, exc)  # final status first, then delete
@@ -625,16 +658,18 @@ class Worker:
 
     # ----- the background ticker ---------------------------------------------------------------
 
+    def _lease_loop(self) -> None:
+        """The visibility heartbeat, on a thread of its own: no S3 call (each can block a minute)
+        ever delays it past the visibility timeout."""
+        while not self._closed.wait(self.cfg.heartbeat_seconds):
+            self._extend_held()
+
     def _tick_loop(self) -> None:
         now = time.monotonic()
-        next_extend = now + self.cfg.heartbeat_seconds
         next_record = now
         next_cancel = now
         while not self._closed.is_set():
             now = time.monotonic()
-            if now >= next_extend:
-                next_extend = now + self.cfg.heartbeat_seconds
-                self._extend_held()
             run = self._current
             if run is not None and now >= next_cancel:
                 next_cancel = now + CANCEL_POLL_SECONDS
@@ -689,6 +724,7 @@ class Worker:
         if not self.load():
             return 1
         self._io.start()
+        self._start("lease", self._lease_loop)
         self._start("ticker", self._tick_loop)
         self._start("receiver", self._receive_loop)
         self._set_phase("READY")

@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from standins import ImdsStandIn
 
 VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
+STATUS_SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "schema" / "status.v1.schema.json").read_text(encoding="utf-8")
+)
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -173,6 +177,22 @@ class Stack:
         response = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix + prefix)
         return sorted(item["Key"] for item in response.get("Contents", []))
 
+    def keys_anywhere(self) -> list[str]:
+        response = self.s3.list_objects_v2(Bucket=self.bucket)
+        return sorted(item["Key"] for item in response.get("Contents", []))
+
+    def status_versions(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every version of every status.json in the bucket (versioning is on), oldest first."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket)
+        for page in pages:
+            for version in page.get("Versions", []):
+                if version["Key"].endswith("status.json"):
+                    body = self.s3.get_object(Bucket=self.bucket, Key=version["Key"],
+                                              VersionId=version["VersionId"])["Body"].read()
+                    found.append((version["Key"], json.loads(body)))
+        return found
+
     def counts(self) -> tuple[int, int]:
         """(visible, in flight) messages."""
         attrs = self.sqs.get_queue_attributes(
@@ -183,7 +203,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(moto_url: str) -> Stack:
+def stack(moto_url: str) -> Iterator[Stack]:
     session = boto3.session.Session()
     sqs = session.client("sqs", region_name=REGION, endpoint_url=moto_url)
     s3 = session.client("s3", region_name=REGION, endpoint_url=moto_url)
@@ -191,7 +211,15 @@ def stack(moto_url: str) -> Stack:
     name = f"fluxer-test-{secrets.token_hex(4)}"
     queue_url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
     s3.create_bucket(Bucket=name)
-    return Stack(moto_url, queue_url, name, "fluxer/", sqs, s3, ssm)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    stack = Stack(moto_url, queue_url, name, "fluxer/", sqs, s3, ssm)
+    yield stack
+    # Every status document anyone wrote in the test, each version, must match the contract
+    # (schema/status.v1.schema.json): what the runtime writes is what the CLI reads.
+    validator = jsonschema.Draft202012Validator(STATUS_SCHEMA, format_checker=jsonschema.FormatChecker())
+    for key, doc in stack.status_versions():
+        errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
+        assert not errors, f"{key} breaks the status schema: {errors}"
 
 
 def worker_env(stack: Stack, **overrides: Any) -> dict[str, str]:

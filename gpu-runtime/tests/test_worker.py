@@ -196,27 +196,36 @@ def test_prefetched_message_stays_invisible_while_it_waits(stack, start_worker, 
     assert done["attempt"] == 1  # never delivered to anyone else
 
 
-def test_storage_error_releases_the_job_with_backoff_then_it_succeeds(stack, start_worker):
-    missing = f"{stack.bucket}-later"
-    job = stack.job(output={"bucket": missing, "prefix": stack.prefix})
-    stack.send(job)
+def test_a_job_naming_another_location_is_rejected_under_the_nodes_own_prefix(stack, start_worker):
+    # issue 8, defect 2: before, the worker wrote wherever the message said
+    other = f"{stack.bucket}-elsewhere"
+    stack.s3.create_bucket(Bucket=other)
+    foreign = stack.job(output={"bucket": other, "prefix": "loot/"})
+    wrong_prefix = stack.job(output={"bucket": stack.bucket, "prefix": "other/"})
     after = stack.job()
-    stack.send(after)
-    handle = start_worker()
-    stack.wait_state(after["id"], "succeeded")  # the worker went on
-    assert handle.get()["lastError"]["type"] in ("NoSuchBucket", "ClientError")
-    stack.s3.create_bucket(Bucket=missing)  # the operator fixes it; the retry comes by itself
+    for job in (foreign, wrong_prefix, after):
+        stack.send(job)
+    start_worker()
+    stack.wait_state(after["id"], "succeeded")
+    for job in (foreign, wrong_prefix):
+        doc = stack.wait_state(job["id"], "rejected")
+        assert doc["error"]["type"] == "OutputLocationMismatch"
+        assert stack.bucket in doc["error"]["message"] and stack.prefix in doc["error"]["message"]
+    assert stack.s3.list_objects_v2(Bucket=other).get("KeyCount", 0) == 0
+    assert [k for k in stack.keys_anywhere() if not k.startswith(stack.prefix)] == []
+    assert wait_for(lambda: stack.counts() == (0, 0), 5)
 
-    def done() -> dict[str, Any] | None:
-        try:
-            body = stack.s3.get_object(Bucket=missing, Key=f"{stack.prefix}jobs/{job['id']}/status.json")
-        except stack.s3.exceptions.NoSuchKey:
-            return None
-        doc = json.loads(body["Body"].read())
-        return doc if doc["state"] == "succeeded" else None
 
-    final = wait_for(done, 20, 0.2, "retried job")
-    assert final["attempt"] >= 2
+def test_a_permanent_error_fails_the_job_once_instead_of_retrying_it(stack, start_worker):
+    # issue 8, defect 6: NoSuchBucket was retried on every receive into the dead-letter queue
+    missing = f"{stack.bucket}-gone"
+    job = stack.job(output={"bucket": missing, "prefix": stack.prefix})
+    stack.send(job, queued_status=False)
+    handle = start_worker(FLUXER_BUCKET=missing)
+    wait_for(lambda: stack.counts() == (0, 0), 20, what="message deleted, not released")
+    error = handle.get()["lastError"]
+    assert error["type"] in ("NoSuchBucket", "ClientError") and "not retried" in error["message"]
+    assert error["jobId"] == job["id"]
 
 
 def test_a_job_that_raises_fails_and_the_worker_goes_on(stack, start_worker, engine, monkeypatch):
