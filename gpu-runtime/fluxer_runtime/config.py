@@ -13,6 +13,7 @@ DEFAULT_ENV_FILE = "/etc/fluxer/runtime.env"
 MODELS = ("flux-dev", "flux-schnell", "sdxl", "tiny")
 DEVICES = ("auto", "cpu", "cuda")
 MEMORY_POLICIES = ("auto", "full", "fp8", "offload")
+REBALANCE_ACTIONS = ("resume", "poweroff")
 
 
 class ConfigError(Exception):
@@ -44,6 +45,10 @@ class Config:
     drain_seconds: float
     notice_margin_seconds: float
     imds_poll_seconds: float
+    poweroff_command: str  # how this node halts itself: tests and the local stack set a harmless one
+    rebalance_seconds: float  # after a rebalance recommendation with no interruption notice...
+    rebalance_action: str  # ...resume taking jobs, or power off
+    failed_poweroff_seconds: float  # how long a FAILED runtime stays up to be looked at
     env_file: str
 
     def local_instance_id(self) -> str:
@@ -140,5 +145,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         drain_seconds=number("FLUXER_DRAIN_SECONDS", 90),
         notice_margin_seconds=number("FLUXER_NOTICE_MARGIN_SECONDS", 15),
         imds_poll_seconds=number("FLUXER_IMDS_POLL_SECONDS", 2, minimum=0.1),
+        poweroff_command=text("FLUXER_POWEROFF_COMMAND", "systemctl poweroff") or "systemctl poweroff",
+        rebalance_seconds=number("FLUXER_REBALANCE_SECONDS", 600, minimum=0),
+        rebalance_action=choice("FLUXER_REBALANCE_ACTION", REBALANCE_ACTIONS, "resume") or "resume",
+        failed_poweroff_seconds=number("FLUXER_FAILED_POWEROFF_SECONDS", 600, minimum=0),
         env_file=env_file,
     )

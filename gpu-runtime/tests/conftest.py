@@ -237,6 +237,8 @@ def worker_env(stack: Stack, **overrides: Any) -> dict[str, str]:
         "FLUXER_IMDS_URL": "off",
         "FLUXER_VISIBILITY_SECONDS": "5",
         "FLUXER_HEARTBEAT_SECONDS": "1",
+        "FLUXER_POWEROFF_COMMAND": "true",  # never halt the machine running the tests
+        "FLUXER_FAILED_POWEROFF_SECONDS": "2",
         "FLUXER_WAIT_SECONDS": "1",
         "FLUXER_NODE_RECORD_SECONDS": "60",
     }

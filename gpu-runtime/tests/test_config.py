@@ -156,16 +156,22 @@ def test_a_model_that_cannot_load_leaves_the_runtime_failed_with_the_reason(
     from fluxer_runtime.worker import Worker
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = load_config(worker_env(stack, FLUXER_MODEL="sdxl", FLUXER_STATE_FILE=tmp_path / "state.json"))
+    off = tmp_path / "powered-off"
+    cfg = load_config(worker_env(stack, FLUXER_MODEL="sdxl", FLUXER_STATE_FILE=tmp_path / "state.json",
+                                 FLUXER_FAILED_POWEROFF_SECONDS=0.2, FLUXER_POWEROFF_COMMAND=f"touch {off}"))
     engine = Engine("sdxl", detect_device("cpu"), "full", str(tmp_path / "models"))
     worker = Worker(cfg, engine, Queue(client("sqs", cfg), stack.queue_url), Store(client("s3", cfg)),
                     Node("i-failed", "g5.xlarge", None))
-    assert worker.serve() == 1  # the process exits 1 and systemd restarts it (Restart=on-failure)
+    # FAILED stays up FLUXER_FAILED_POWEROFF_SECONDS, then halts the node (issue 8, defect 5): a
+    # plain exit under Restart=on-failure would only restart the load, and bill, forever
+    assert worker.serve() == 1
+    assert off.exists()
     state = json.loads((tmp_path / "state.json").read_text())
     assert state["state"] == "FAILED"
     assert "sdxl" in state["stateReason"] and "downloads are off" in state["stateReason"]
     record_key = "fluxer/nodes/i-failed.json"
     record = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=record_key)["Body"].read())
     assert record["state"] == "FAILED"
+    assert "downloads are off" in record["stateReason"]  # the reason is written before power-off
     assert "az" not in record  # no IMDS: unknown fields are omitted, never null
     assert record["bucket"] == stack.bucket and record["prefix"] == "fluxer/"  # where this node writes

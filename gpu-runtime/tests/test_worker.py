@@ -339,3 +339,24 @@ def test_rebalance_recommendation_drains_without_stopping(stack, start_worker, i
     wait_for(lambda: handle.get()["state"] == "DRAINING", 5, what="DRAINING")
     assert "rebalance" in handle.get()["stateReason"]
     assert handle.thread.is_alive()
+
+
+def test_a_rebalance_without_a_notice_resumes_after_the_bound(stack, start_worker, imds):
+    # issue 8, defect 5: before, a recommendation left the node DRAINING, billed, forever
+    handle = start_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2, FLUXER_REBALANCE_SECONDS=1)
+    imds.recommend_rebalance()
+    wait_for(lambda: handle.get()["state"] == "DRAINING", 5, what="DRAINING")
+    wait_for(lambda: handle.get()["state"] == "READY", 10, what="READY again after the bound")
+    job = stack.job()
+    stack.send(job)
+    stack.wait_state(job["id"], "succeeded")
+
+
+def test_a_rebalance_with_action_poweroff_halts_the_node_after_the_bound(stack, start_worker, imds, tmp_path):
+    off = tmp_path / "powered-off"
+    handle = start_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2, FLUXER_REBALANCE_SECONDS=1,
+                          FLUXER_REBALANCE_ACTION="poweroff", FLUXER_POWEROFF_COMMAND=f"touch {off}")
+    imds.recommend_rebalance()
+    wait_for(lambda: off.exists(), 15, what="the power-off command")
+    handle.thread.join(10)
+    assert handle.result == [0]

@@ -55,6 +55,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeWorker>
       FLUXER_WAIT_SECONDS: '1',
       FLUXER_VISIBILITY_SECONDS: '60',
       FLUXER_HEARTBEAT_SECONDS: '5',
+      FLUXER_POWEROFF_COMMAND: 'true',
       FLUXER_NODE_RECORD_SECONDS: '5',
       FLUXER_INSTANCE_ID: instanceId,
       FLUXER_STATE_FILE: stateFile,

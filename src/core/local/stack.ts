@@ -192,6 +192,8 @@ async function startWorker(deps: LocalStackDeps, state: LocalState, index: numbe
     FLUXER_WAIT_SECONDS: '2',
     FLUXER_VISIBILITY_SECONDS: String(LOCAL_VISIBILITY_SECONDS),
     FLUXER_HEARTBEAT_SECONDS: '10',
+    // a local node is this machine: powering off means nothing more than the process ending
+    FLUXER_POWEROFF_COMMAND: 'true',
     FLUXER_INSTANCE_ID: `local-${index}`,
     FLUXER_STATE_FILE: stateFile,
     ...(model.modelDir ? { FLUXER_MODEL_DIR: model.modelDir, HF_HUB_OFFLINE: '1' } : {}),
