@@ -9,7 +9,7 @@ import type { Context } from '../cli/context.js';
 import { FluxerError, UsageError } from '../lib/errors.js';
 import { JOB_SCHEMA, MODEL_NAMES, describeModels, modelsWithNegativePrompt } from '../lib/job-schema.js';
 import { durationFlag, parseSize } from '../cli/parse.js';
-import { buildBatch, parseBatch } from '../core/batch.js';
+import { buildBatch, decodeBatch, parseBatch } from '../core/batch.js';
 import { DEFAULT_OUT_DIR } from '../core/download.js';
 import { followJobs } from '../core/follow.js';
 import { uuidv7 } from '../core/ids.js';
@@ -148,10 +148,15 @@ async function estimatePosition(deps: Parameters<typeof submitJob>[0], nowMs: nu
 
 const batchLabel = (file: string) => (file === '-' ? 'stdin' : file);
 
+/** The batch file's text, refused (naming the line) where it is not UTF-8. */
 async function readBatchFile(ctx: Context, file: string): Promise<string> {
+  return decodeBatch(await readBatchBytes(ctx, file), batchLabel(file));
+}
+
+async function readBatchBytes(ctx: Context, file: string): Promise<Uint8Array> {
   if (file !== '-') {
     try {
-      return await readFile(file.startsWith('/') ? file : `${ctx.cwd}/${file}`, 'utf8');
+      return await readFile(file.startsWith('/') ? file : `${ctx.cwd}/${file}`);
     } catch (err) {
       throw new UsageError(`--batch ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
@@ -160,7 +165,8 @@ async function readBatchFile(ctx: Context, file: string): Promise<string> {
   if (ctx.io.stdin.isTTY || typeof stdin[Symbol.asyncIterator] !== 'function') {
     throw new UsageError('--batch -: reads prompts from stdin, but stdin is a terminal', { hint: 'Pipe them in: `cat prompts.txt | fluxer generate --batch -`.' });
   }
-  let text = '';
-  for await (const chunk of stdin as AsyncIterable<Buffer | string>) text += chunk.toString();
-  return text;
+  // Bytes, not strings: a chunk boundary may split a character, and decoding is checked once, whole.
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
 }
