@@ -85,7 +85,7 @@ describe('fluxer generate: submit', () => {
     const doc = JSON.parse(r.stdout);
     expect(doc).toMatchObject({ state: 'queued', job: { prompt: 'a cat', model: 'tiny' }, queue: { messagesAhead: 1, liveNodes: 2 } });
     expect(doc.id).toBe(doc.job.id);
-    expect(r.stderr).toContain('Queue: ~1 job ahead; 1 live node');
+    expect(r.stderr).toContain('Queue: ~1 job ahead; 2 live nodes');
   });
 
   it.each([
