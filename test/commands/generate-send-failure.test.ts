@@ -18,7 +18,6 @@ const moto = inject('motoEndpoint');
 const cfg = { region: 'us-east-1', endpoint: moto, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 };
 const s3 = new S3Client({ ...cfg, forcePathStyle: true });
 const sqs = new SQSClient(cfg);
-const cwd = mkdtempSync(join(tmpdir(), 'fluxer-gen-fail-'));
 let proxy: FaultProxy;
 
 beforeAll(async () => {
@@ -28,6 +27,9 @@ afterAll(() => proxy.stop());
 
 async function stack() {
   const suffix = randomBytes(4).toString('hex');
+  // Its own stack name: setup names the node role after the stack, and files run setup in parallel.
+  const cwd = mkdtempSync(join(tmpdir(), 'fluxer-gen-fail-'));
+  writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: `genfail-${suffix}`, stacks: { [`genfail-${suffix}`]: {} } }));
   const bucket = `gen-fail-bkt-${suffix}`;
   const env = testEnv({ FLUXER_QUEUE_NAME: `gen-fail-q-${suffix}`, FLUXER_BUCKET: bucket, FLUXER_MODEL: 'tiny', USER: 'tester' });
   const setup = await runCli(['setup', '--json', '--endpoint-url', moto], { env, cwd });
@@ -35,6 +37,7 @@ async function stack() {
   const queueUrl: string = JSON.parse(setup.stdout).resources.find((r: { type: string }) => r.type === 'queue').url;
   return {
     bucket,
+    cwd,
     run: (argv: string[]) => runCli([...argv, '--endpoint-url', proxy.endpoint], { env, cwd }),
     async status(id: string): Promise<any> {
       try {
@@ -81,7 +84,7 @@ describe('generate when sends fail', () => {
       return undefined;
     };
     const lines = [...Array.from({ length: 10 }, (_, i) => `ok ${i}`), ...Array.from({ length: 10 }, (_, i) => `drop ${i}`), ...Array.from({ length: 3 }, (_, i) => `lost ${i}`)];
-    writeFileSync(join(cwd, 'mixed.txt'), lines.join('\n'));
+    writeFileSync(join(s.cwd, 'mixed.txt'), lines.join('\n'));
     const r = await s.run(['generate', '--batch', 'mixed.txt', '--json']);
     proxy.intercept = undefined;
 
