@@ -15,6 +15,8 @@ export interface S3Port {
   // Jobs (generate, jobs *): status documents, images, cancel markers, node records.
   putObject(input: Sdk.PutObjectCommandInput): Promise<Sdk.PutObjectCommandOutput>;
   getObject(input: Sdk.GetObjectCommandInput): Promise<Sdk.GetObjectCommandOutput>;
+  /** Withdrawing a queued status whose message was not sent: always with IfMatch (the ETag written). */
+  deleteObject(input: Sdk.DeleteObjectCommandInput): Promise<Sdk.DeleteObjectCommandOutput>;
   listObjectsV2(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput>;
   /** ListObjectsV2 plus the response's `Date` header: S3's own clock, to compare with LastModified. */
   listObjectsV2Dated(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput & { serverDate?: Date }>;
@@ -34,6 +36,7 @@ export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
     putBucketTagging: (input) => client.send(new sdk.PutBucketTaggingCommand(input)),
     putObject: (input) => client.send(new sdk.PutObjectCommand(input)),
     getObject: (input) => client.send(new sdk.GetObjectCommand(input)),
+    deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input)),
     listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
     listObjectsV2Dated: async (input) => {
       const command = new sdk.ListObjectsV2Command(input);

@@ -8,12 +8,13 @@ import { Output, colorAllowed } from './output.js';
 import { buildProgram, fromCommanderError } from './program.js';
 
 export async function main(argv: string[], deps: ContextDeps): Promise<number> {
-  const { program, exitCode } = await buildProgram(deps, argv);
-  if (argv.length === 0) {
-    deps.io.stdout.write(program.helpInformation() + '\n');
-    return ExitCode.Ok;
-  }
   try {
+    // Inside the try: building the tree loads the named command's module, which can fail.
+    const { program, exitCode } = await buildProgram(deps, argv);
+    if (argv.length === 0) {
+      deps.io.stdout.write(program.helpInformation() + '\n');
+      return ExitCode.Ok;
+    }
     await program.parseAsync(argv, { from: 'user' });
     return exitCode() ?? ExitCode.Ok;
   } catch (thrown) {

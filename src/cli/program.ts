@@ -4,7 +4,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { NOUNS, TOP_LEVEL, type CommandEntry } from '../commands/index.js';
 import type { CommandSpec } from './command.js';
 import { createContext, type ContextDeps, type GlobalOptions } from './context.js';
-import { ExitCode, UsageError } from '../lib/errors.js';
+import { ExitCode, FluxerError, UsageError } from '../lib/errors.js';
 import { exitCodeTable } from './output.js';
 import { fluxerVersion } from '../lib/paths.js';
 
@@ -75,7 +75,7 @@ export async function buildProgram(deps: ContextDeps, argv: string[] = []): Prom
       });
       return;
     }
-    const spec = (await entry.load()).default;
+    const spec = await loadSpec(entry, parent.name() === 'fluxer' ? entry.name : `${parent.name()} ${entry.name}`);
     if (spec.description) cmd.description(spec.description);
     for (const arg of spec.args ?? []) {
       const label = `${arg.name}${arg.variadic ? '...' : ''}`;
@@ -113,6 +113,22 @@ export async function buildProgram(deps: ContextDeps, argv: string[] = []): Prom
     for (const entry of noun.commands) await attach(group, entry, noun.name === first && entry.name === second);
   }
   return { program, exitCode: () => code };
+}
+
+/** A module that fails to load (a broken install, a throw at import) is a plain failure, exit 1. */
+async function loadSpec(entry: CommandEntry, words: string): Promise<CommandSpec<never>> {
+  try {
+    const spec = (await entry.load()).default;
+    if (!spec || typeof spec.handler !== 'function') throw new Error('the module has no command as its default export');
+    return spec;
+  } catch (err) {
+    const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    throw new FluxerError(`could not load the command \`fluxer ${words}\`: ${err instanceof Error ? err.message : String(err)}${cause}`, {
+      code: 'CommandLoadFailed',
+      hint: 'The installation looks broken: reinstall fluxer (`npm ci` in a checkout). --debug shows the stack.',
+      cause: err,
+    });
+  }
 }
 
 function toGlobals(o: Record<string, unknown>): GlobalOptions {

@@ -38,8 +38,15 @@ export async function confirmAction(
   what: string,
 ): Promise<boolean> {
   if (ctx.yes) return true;
-  if (!ctx.interactive) {
-    throw new UsageError(`${what} needs --yes when not run interactively`, { code: 'ConfirmationRequired', hint: 'Re-run with --yes to confirm.' });
-  }
+  requireConfirmable(ctx, what);
   return ctx.prompter.confirm(question, false);
+}
+
+/**
+ * The non-interactive half of confirmAction, for a command to call before its first AWS call: a
+ * script without --yes is refused (exit 2) having sent nothing, not after a round of reads.
+ */
+export function requireConfirmable(ctx: { yes: boolean; interactive: boolean }, what: string): void {
+  if (ctx.yes || ctx.interactive) return;
+  throw new UsageError(`${what} needs --yes when not run interactively`, { code: 'ConfirmationRequired', hint: 'Re-run with --yes to confirm.' });
 }

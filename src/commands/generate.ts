@@ -9,13 +9,13 @@ import type { Context } from '../cli/context.js';
 import { FluxerError, UsageError } from '../lib/errors.js';
 import { JOB_SCHEMA, MODEL_NAMES, describeModels, modelsWithNegativePrompt } from '../lib/job-schema.js';
 import { durationFlag, parseSize } from '../cli/parse.js';
-import { buildBatch, parseBatch } from '../core/batch.js';
+import { buildBatch, decodeBatch, parseBatch } from '../core/batch.js';
 import { DEFAULT_OUT_DIR } from '../core/download.js';
 import { followJobs } from '../core/follow.js';
 import { uuidv7 } from '../core/ids.js';
-import { buildJob, type BuildContext, type JobRequest } from '../core/job.js';
+import { buildJob, type BuildContext, type Job, type JobRequest } from '../core/job.js';
 import { jobLocation, queueUrlFor } from '../core/stack-resources.js';
-import { describePosition, liveNodes, queueDepth, submitBatch, submitJob, type QueuePosition } from '../core/submit.js';
+import { SendFailedError, describePosition, liveNodes, queueDepth, submitBatch, submitJob, type QueuePosition, type Withdrawal } from '../core/submit.js';
 
 interface GenerateOptions {
   negative?: string;
@@ -106,7 +106,7 @@ export default defineCommand<GenerateOptions>({
     const position = estimatePosition(deps, ctx.clock.now());
     let ids: string[];
     if (jobs.length === 1) {
-      await submitJob(deps, jobs[0]!);
+      await submitOne(deps, jobs[0]!);
       ids = [jobs[0]!.id];
       const j = jobs[0]!;
       ctx.out.info(`Submitted job ${j.id}: ${j.model} ${j.width}x${j.height}, ${j.steps} steps, guidance ${j.guidance}, seed ${j.seed}, ${j.count} image${j.count === 1 ? '' : 's'}`);
@@ -115,9 +115,11 @@ export default defineCommand<GenerateOptions>({
       ids = result.sent;
       ctx.out.info(`Submitted ${result.sent.length} of ${jobs.length} jobs`);
       if (result.failed.length > 0) {
-        for (const f of result.failed) ctx.out.warn(`not sent: ${f.id}: ${f.code}: ${f.message}`);
-        ctx.out.result(ids, () => ids.join('\n'));
-        throw new FluxerError(`${result.failed.length} of ${jobs.length} jobs could not be sent (after retries)`, { code: 'BatchPartiallySent', hint: 'The ids printed were sent; re-run the batch with only the failed lines.' });
+        for (const f of result.failed) ctx.out.warn(`not sent: ${f.id}: ${f.code}: ${f.message}; ${describeWithdrawal(f.status)}`);
+        const failure = new FluxerError(`${result.failed.length} of ${jobs.length} jobs could not be sent (after retries)`, { code: 'BatchPartiallySent', hint: 'The ids printed were sent; re-run the batch with only the failed lines.' });
+        // Under --json one document, sent and failed together with the error; the error's text goes to stderr.
+        const doc = { sent: ids, failed: result.failed, error: { code: failure.code, message: failure.message, hint: failure.hint ?? null, exitCode: failure.exitCode } };
+        return ctx.out.resultOrFailure(doc, () => ids.join('\n'), failure);
       }
     }
     const pos = await position;
@@ -136,6 +138,26 @@ export default defineCommand<GenerateOptions>({
   },
 });
 
+const describeWithdrawal = (status: Withdrawal): string =>
+  ({
+    removed: 'its queued status was removed',
+    kept: 'its status changed since it was written (the message arrived after all and a node took it), so it was kept: follow it with `fluxer jobs tail ID`',
+    absent: 'it has no status',
+    error: 'its queued status could not be removed (it stays `queued`)',
+  })[status];
+
+/** One job: a failed send is an error naming what became of the job's status. */
+async function submitOne(deps: Parameters<typeof submitJob>[0], job: Job): Promise<void> {
+  try {
+    await submitJob(deps, job);
+  } catch (err) {
+    if (!(err instanceof SendFailedError)) throw err;
+    const { toFluxerError } = await import('../aws/errors.js');
+    const cause = toFluxerError(err.cause);
+    throw new FluxerError(`Job ${job.id} was not sent: ${cause.message}; ${describeWithdrawal(err.failure.status)}`, { code: cause.code, exitCode: cause.exitCode, hint: cause.hint, cause: err.cause });
+  }
+}
+
 /** A failed estimate is not worth failing a submit over: it only informs. */
 async function estimatePosition(deps: Parameters<typeof submitJob>[0], nowMs: number): Promise<QueuePosition | undefined> {
   try {
@@ -148,10 +170,15 @@ async function estimatePosition(deps: Parameters<typeof submitJob>[0], nowMs: nu
 
 const batchLabel = (file: string) => (file === '-' ? 'stdin' : file);
 
+/** The batch file's text, refused (naming the line) where it is not UTF-8. */
 async function readBatchFile(ctx: Context, file: string): Promise<string> {
+  return decodeBatch(await readBatchBytes(ctx, file), batchLabel(file));
+}
+
+async function readBatchBytes(ctx: Context, file: string): Promise<Uint8Array> {
   if (file !== '-') {
     try {
-      return await readFile(file.startsWith('/') ? file : `${ctx.cwd}/${file}`, 'utf8');
+      return await readFile(file.startsWith('/') ? file : `${ctx.cwd}/${file}`);
     } catch (err) {
       throw new UsageError(`--batch ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
@@ -160,7 +187,8 @@ async function readBatchFile(ctx: Context, file: string): Promise<string> {
   if (ctx.io.stdin.isTTY || typeof stdin[Symbol.asyncIterator] !== 'function') {
     throw new UsageError('--batch -: reads prompts from stdin, but stdin is a terminal', { hint: 'Pipe them in: `cat prompts.txt | fluxer generate --batch -`.' });
   }
-  let text = '';
-  for await (const chunk of stdin as AsyncIterable<Buffer | string>) text += chunk.toString();
-  return text;
+  // Bytes, not strings: a chunk boundary may split a character, and decoding is checked once, whole.
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin as AsyncIterable<Buffer | string>) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks);
 }

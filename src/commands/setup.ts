@@ -14,7 +14,7 @@ export default defineCommand<SetupOpts>({
   name: 'setup',
   description:
     'Creates, or corrects where they drifted, the resources a stack needs: the SQS job queue and its dead-letter\n' +
-    'queue (redrive after 5 receives, 20 s long polling, 4-day retention; DLQ 14 days) and the S3 results bucket\n' +
+    'queue (redrive after 10 receives, 20 s long polling, 4-day retention; DLQ 14 days) and the S3 results bucket\n' +
     '(public access blocked, default encryption, jobs/ expiring after jobRetentionDays); and what nodes run as: the\n' +
     'IAM role and instance profile <instanceProfile> and the security group fluxer-<stack>-node (no inbound rule;\n' +
     'docs/permissions.md). Everything is tagged\n' +

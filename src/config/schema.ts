@@ -143,6 +143,13 @@ export const STACK_FIELDS = {
     default: () => 300,
     check: (v: number) => (v >= 30 && v <= 43200 ? undefined : `${v} must be between 30 and 43200 seconds`),
   },
+  heartbeatSeconds: {
+    type: 'number',
+    description: "Seconds between the runtime's visibility extensions; times 2 must not exceed visibilityTimeout",
+    env: ['FLUXER_HEARTBEAT_SECONDS'],
+    default: () => 30,
+    check: (v: number) => (v >= 0.1 && v <= 21600 ? undefined : `${v} must be between 0.1 and 21600 seconds`),
+  },
 } satisfies Record<string, FieldSpec>;
 
 export type StackKey = keyof typeof STACK_FIELDS;
@@ -167,6 +174,7 @@ export interface StackSettings {
   hfTokenParameter: string;
   jobRetentionDays: number;
   visibilityTimeout: number;
+  heartbeatSeconds: number;
 }
 
 /** Checks one value's type and range. Returns an error message or undefined. */

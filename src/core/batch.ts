@@ -10,6 +10,52 @@ export interface BatchLine {
   request: JobRequest;
 }
 
+/**
+ * The file's bytes as text; bytes that are not UTF-8 are refused naming the line (and the byte),
+ * instead of becoming U+FFFD in a prompt that then renders something else than was written.
+ */
+export function decodeBatch(bytes: Uint8Array, source: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // Find the first bad line: decode line by line (a UTF-8 sequence never contains 0x0A).
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    let start = 0;
+    for (let line = 1; start <= bytes.length; line++) {
+      let end = bytes.indexOf(0x0a, start);
+      if (end === -1) end = bytes.length;
+      const chunk = bytes.subarray(start, end);
+      try {
+        strict.decode(chunk);
+      } catch {
+        const column = firstBadByte(chunk);
+        throw new UsageError(`${source} line ${line}: not valid UTF-8 (byte 0x${chunk[column]!.toString(16).padStart(2, '0')} at column ${column + 1})`, {
+          code: 'InvalidUtf8',
+          hint: 'Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 FILE > FILE.utf8`). Nothing was sent.',
+        });
+      }
+      start = end + 1;
+    }
+    throw new UsageError(`${source}: not valid UTF-8`, { code: 'InvalidUtf8' });
+  }
+}
+
+/** Index of the first byte where decoding fails: the longest valid prefix ends there. */
+function firstBadByte(chunk: Uint8Array): number {
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  for (let i = 1; i <= chunk.length; i++) {
+    try {
+      strict.decode(chunk.subarray(0, i));
+    } catch {
+      // A truncated multi-byte sequence fails only at its end: step back to where it starts.
+      let at = i - 1;
+      while (at > 0 && (chunk[at]! & 0xc0) === 0x80) at--;
+      return at;
+    }
+  }
+  return Math.max(0, chunk.length - 1);
+}
+
 /** Blank lines and lines starting with `#` are skipped. */
 export function parseBatch(text: string, source: string): BatchLine[] {
   const lines: BatchLine[] = [];

@@ -102,13 +102,15 @@ export async function requireStatus(s3: S3Port, loc: JobLocation, id: string): P
   return read.status;
 }
 
-export async function writeStatus(s3: S3Port, loc: JobLocation, status: JobStatus): Promise<void> {
-  await s3.putObject({
+/** Returns the ETag S3 gave the document (what a later conditional delete or write names). */
+export async function writeStatus(s3: S3Port, loc: JobLocation, status: JobStatus): Promise<string | undefined> {
+  const out = await s3.putObject({
     Bucket: loc.bucket,
     Key: statusKey(loc.prefix, status.id),
     Body: JSON.stringify(status),
     ContentType: 'application/json',
   });
+  return out.ETag;
 }
 
 export async function readObjectBytes(s3: S3Port, bucket: string, key: string): Promise<Uint8Array | undefined> {

@@ -7,8 +7,11 @@ import type { S3Port } from '../aws/s3.js';
 import type { SqsPort } from '../aws/sqs.js';
 import type { StackSettings } from '../config/schema.js';
 import { FluxerError } from '../lib/errors.js';
-import { dlqNameFor, queueUrlFor, requireBucket } from './stack-resources.js';
+import { dlqNameFor, requireBucket } from './stack-resources.js';
+import { ensureQueue } from './setup-queue.js';
 import { fluxerTagMap, type FluxerRole } from './tags.js';
+
+export { MAX_RECEIVE_COUNT } from './setup-queue.js';
 
 export type SetupAction = 'created' | 'updated' | 'unchanged' | 'would-create' | 'would-update';
 
@@ -41,8 +44,6 @@ export interface SetupOptions {
   onResource?: (resource: SetupResource) => void;
 }
 
-/** A job that fails 5 times is parked in the dead-letter queue instead of looping forever. */
-export const MAX_RECEIVE_COUNT = 5;
 /** Long polling: nodes wait up to 20 s for a message instead of hammering an empty queue. */
 export const RECEIVE_WAIT_SECONDS = 20;
 export const QUEUE_RETENTION_SECONDS = 4 * 24 * 3600;
@@ -94,88 +95,6 @@ export async function ensureStackResources(
   );
   const bucketResource = report(await ensureBucket(ports.s3, { bucket, stack, settings, dryRun }));
   return [queue, dlq, bucketResource];
-}
-
-interface QueueSpec {
-  type: 'queue' | 'dead-letter-queue';
-  name: string;
-  attributes: Record<string, string>;
-  redriveTo?: (ownArn: string | undefined) => string | undefined;
-  dlqName?: string;
-  tags: Record<string, string>;
-  dryRun: boolean;
-}
-
-async function ensureQueue(sqs: SqsPort, spec: QueueSpec): Promise<SetupResource> {
-  const existingUrl = await queueUrlFor(sqs, spec.name);
-  if (!existingUrl) {
-    const attributes = { ...spec.attributes };
-    const redriveArn = spec.redriveTo?.(undefined);
-    if (redriveArn) attributes.RedrivePolicy = redrivePolicy(redriveArn);
-    const changes: SetupChange[] = Object.entries(attributes).map(([setting, to]) => ({ setting, from: null, to }));
-    // A dry run that would also create the DLQ has no ARN to show yet: name it instead.
-    if (spec.redriveTo && !redriveArn) changes.push({ setting: 'RedrivePolicy', from: null, to: `${spec.dlqName} after ${MAX_RECEIVE_COUNT} receives` });
-    if (spec.dryRun) return { type: spec.type, name: spec.name, action: 'would-create', changes };
-    let url: string | undefined;
-    try {
-      url = (await sqs.createQueue({ QueueName: spec.name, Attributes: attributes, tags: spec.tags })).QueueUrl;
-    } catch (err) {
-      if (hasErrorCode(err, 'QueueDeletedRecently')) {
-        throw new FluxerError(`Queue ${spec.name} was deleted less than 60 seconds ago; SQS does not allow re-creating it yet`, {
-          code: 'QueueDeletedRecently',
-          hint: 'Wait a minute and run `fluxer setup` again.',
-          cause: err,
-        });
-      }
-      throw err;
-    }
-    const arn = await queueArn(sqs, url!);
-    return { type: spec.type, name: spec.name, url, arn, action: 'created', changes };
-  }
-
-  const current: Record<string, string | undefined> = (await sqs.getQueueAttributes({ QueueUrl: existingUrl, AttributeNames: ['All'] })).Attributes ?? {};
-  const arn = current.QueueArn;
-  const drift: Record<string, string> = {};
-  const changes: SetupChange[] = [];
-  for (const [key, want] of Object.entries(spec.attributes)) {
-    if (current[key] !== want) {
-      drift[key] = want;
-      changes.push({ setting: key, from: current[key] ?? null, to: want });
-    }
-  }
-  const redriveArn = spec.redriveTo?.(arn);
-  if (redriveArn && !redriveMatches(current.RedrivePolicy, redriveArn)) {
-    drift.RedrivePolicy = redrivePolicy(redriveArn);
-    changes.push({ setting: 'RedrivePolicy', from: current.RedrivePolicy ?? null, to: drift.RedrivePolicy });
-  }
-  const tags = (await sqs.listQueueTags({ QueueUrl: existingUrl })).Tags ?? {};
-  const missingTags = Object.fromEntries(Object.entries(spec.tags).filter(([k, v]) => tags[k] !== v));
-  for (const [k, v] of Object.entries(missingTags)) changes.push({ setting: `tag ${k}`, from: tags[k] ?? null, to: v });
-
-  if (changes.length === 0) return { type: spec.type, name: spec.name, url: existingUrl, arn, action: 'unchanged', changes };
-  if (spec.dryRun) return { type: spec.type, name: spec.name, url: existingUrl, arn, action: 'would-update', changes };
-  if (Object.keys(drift).length) await sqs.setQueueAttributes({ QueueUrl: existingUrl, Attributes: drift });
-  if (Object.keys(missingTags).length) await sqs.tagQueue({ QueueUrl: existingUrl, Tags: missingTags });
-  return { type: spec.type, name: spec.name, url: existingUrl, arn, action: 'updated', changes };
-}
-
-async function queueArn(sqs: SqsPort, url: string): Promise<string | undefined> {
-  return (await sqs.getQueueAttributes({ QueueUrl: url, AttributeNames: ['QueueArn'] })).Attributes?.QueueArn;
-}
-
-function redrivePolicy(dlqArn: string): string {
-  return JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: MAX_RECEIVE_COUNT });
-}
-
-/** SQS echoes maxReceiveCount as a number or a string depending on the API version; compare values. */
-function redriveMatches(current: string | undefined, dlqArn: string): boolean {
-  if (!current) return false;
-  try {
-    const p = JSON.parse(current) as { deadLetterTargetArn?: string; maxReceiveCount?: number | string };
-    return p.deadLetterTargetArn === dlqArn && Number(p.maxReceiveCount) === MAX_RECEIVE_COUNT;
-  } catch {
-    return false;
-  }
 }
 
 interface BucketSpec {

@@ -1,12 +1,15 @@
 // Submitting jobs: the `queued` status document is written before the message is sent, so every
 // write by the runtime (which starts only after it receives the message) lands after ours. Batches
 // go 10 messages per SendMessageBatch with several calls in flight; entries SQS reports as Failed
-// are retried, then reported. The queue-position estimate (messages ahead, live nodes) is here too.
+// are retried, then reported. A job whose send failed has its `queued` status withdrawn (deleted
+// with If-Match on the ETag we wrote), unless a node has already replaced it: a send that failed
+// may still have arrived. The queue-position estimate (messages ahead, live nodes) is here too.
+import { awsErrorName, httpStatus } from '../aws/errors.js';
 import type { S3Port } from '../aws/s3.js';
 import type { SqsPort } from '../aws/sqs.js';
 import { createLimiter, mapConcurrent } from '../lib/concurrency.js';
 import type { Job } from './job.js';
-import { nodesPrefix, queuedStatus, writeStatus, type JobLocation } from './jobs.js';
+import { nodesPrefix, queuedStatus, statusKey, writeStatus, type JobLocation } from './jobs.js';
 
 export interface SubmitDeps {
   s3: S3Port;
@@ -17,14 +20,62 @@ export interface SubmitDeps {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/**
+ * What became of the `queued` status of a job whose message was not (known to be) sent:
+ * removed; kept because it changed since we wrote it (a send that timed out had arrived, and a
+ * node already wrote `running`); absent; or not removed because the delete itself failed.
+ */
+export type Withdrawal = 'removed' | 'kept' | 'absent' | 'error';
+
+export interface SendFailure {
+  id: string;
+  code: string;
+  message: string;
+  status: Withdrawal;
+}
+
+/** Thrown by submitJob when the send failed; the status was dealt with as `status` says. */
+export class SendFailedError extends Error {
+  readonly failure: SendFailure;
+  constructor(failure: SendFailure, cause: unknown) {
+    super(failure.message, { cause });
+    this.failure = failure;
+  }
+}
+
+/**
+ * Deletes the job's `queued` status only if it is still the document we wrote (If-Match on its
+ * ETag): the message may have arrived although the send failed (a timeout), and its node may have
+ * written `running` since; that document, and the job, are then left alone.
+ */
+export async function withdrawQueued(s3: S3Port, loc: JobLocation, id: string, etag: string | undefined): Promise<Withdrawal> {
+  // Without an ETag nothing proves the document is still ours: deleting it could erase a node's.
+  if (!etag) return 'error';
+  try {
+    await s3.deleteObject({ Bucket: loc.bucket, Key: statusKey(loc.prefix, id), IfMatch: etag });
+    return 'removed';
+  } catch (err) {
+    if (httpStatus(err) === 412 || awsErrorName(err) === 'PreconditionFailed') return 'kept';
+    if (httpStatus(err) === 404 || awsErrorName(err) === 'NoSuchKey') return 'absent';
+    return 'error';
+  }
+}
+
+const errorCode = (err: unknown) => awsErrorName(err) || (err as { code?: string }).code || 'Error';
+
 export async function submitJob(deps: SubmitDeps, job: Job): Promise<void> {
-  await writeStatus(deps.s3, deps.loc, queuedStatus(job));
-  await deps.sqs.sendMessage({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(job) });
+  const etag = await writeStatus(deps.s3, deps.loc, queuedStatus(job));
+  try {
+    await deps.sqs.sendMessage({ QueueUrl: deps.queueUrl, MessageBody: JSON.stringify(job) });
+  } catch (err) {
+    const status = await withdrawQueued(deps.s3, deps.loc, job.id, etag);
+    throw new SendFailedError({ id: job.id, code: errorCode(err), message: (err as Error).message, status }, err);
+  }
 }
 
 export interface BatchResult {
   sent: string[];
-  failed: Array<{ id: string; code: string; message: string }>;
+  failed: SendFailure[];
 }
 
 export const BATCH_SIZE = 10;
@@ -33,7 +84,9 @@ export const BATCH_SIZE = 10;
  * Sends jobs in chunks of 10 with `concurrency` SendMessageBatch calls in flight; the result keeps the
  * input order. Status documents are written by their own pool, running ahead of the sends (a chunk
  * is sent as soon as its ten statuses exist), so on AWS the extra PUTs overlap the sends instead of
- * adding a round trip to each chunk.
+ * adding a round trip to each chunk. Nothing here throws for one job or one chunk: a status that
+ * could not be written means that job is not sent; a call that fails fails its chunk's jobs, whose
+ * statuses are then withdrawn (withdrawQueued).
  */
 export async function submitBatch(
   deps: SubmitDeps,
@@ -45,15 +98,29 @@ export async function submitBatch(
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const written = inOrderPool(jobs, opts.statusConcurrency ?? 32, (job) => writeStatus(deps.s3, deps.loc, queuedStatus(job)));
   const outcomes = await mapConcurrent(chunks, opts.concurrency ?? 8, async (chunk, c) => {
-    await Promise.all(written.slice(c * BATCH_SIZE, c * BATCH_SIZE + chunk.length));
-    let pending = chunk;
-    const failed = new Map<string, { code: string; message: string }>();
+    const etags = await Promise.allSettled(written.slice(c * BATCH_SIZE, c * BATCH_SIZE + chunk.length));
+    const etagOf = new Map<string, string | undefined>();
+    const failed = new Map<string, { code: string; message: string; status?: Withdrawal }>();
+    chunk.forEach((job, i) => {
+      const e = etags[i]!;
+      if (e.status === 'fulfilled') etagOf.set(job.id, e.value);
+      // No status, no message: a job must never run without its `queued` document to report to.
+      else failed.set(job.id, { code: errorCode(e.reason), message: `writing its queued status failed: ${(e.reason as Error).message}`, status: 'absent' });
+    });
+    let pending = chunk.filter((job) => etagOf.has(job.id));
     for (let attempt = 0; pending.length > 0; attempt++) {
-      const out = await deps.sqs.sendMessageBatch({
-        QueueUrl: deps.queueUrl,
-        // Batch entry ids: the job id without dashes would fit, but the index is shorter and unique.
-        Entries: pending.map((job, i) => ({ Id: String(i), MessageBody: JSON.stringify(job) })),
-      });
+      let out;
+      try {
+        out = await deps.sqs.sendMessageBatch({
+          QueueUrl: deps.queueUrl,
+          // Batch entry ids: the job id without dashes would fit, but the index is shorter and unique.
+          Entries: pending.map((job, i) => ({ Id: String(i), MessageBody: JSON.stringify(job) })),
+        });
+      } catch (err) {
+        // The whole call failed (network, timeout, queue gone): none of these is known to be sent.
+        for (const job of pending) failed.set(job.id, { code: errorCode(err), message: (err as Error).message });
+        break;
+      }
       for (const job of pending) failed.delete(job.id);
       const retry: Job[] = [];
       for (const f of out.Failed ?? []) {
@@ -67,7 +134,16 @@ export async function submitBatch(
       pending = retry;
       if (pending.length > 0) await sleep(100 * 2 ** attempt);
     }
-    return chunk.map((job) => ({ id: job.id, failure: failed.get(job.id) }));
+    const withdrawn = await Promise.all(
+      chunk.map((job) => {
+        const f = failed.get(job.id);
+        return f && f.status === undefined ? withdrawQueued(deps.s3, deps.loc, job.id, etagOf.get(job.id)) : Promise.resolve(f?.status);
+      }),
+    );
+    return chunk.map((job, i) => {
+      const f = failed.get(job.id);
+      return { id: job.id, failure: f ? { ...f, status: withdrawn[i]! } : undefined };
+    });
   });
   const result: BatchResult = { sent: [], failed: [] };
   for (const o of outcomes.flat()) {
@@ -78,7 +154,7 @@ export async function submitBatch(
 }
 
 /** Starts `fn` for each item in order, at most `limit` at a time; returns one promise per item. */
-function inOrderPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void>[] {
+function inOrderPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R>[] {
   const run = createLimiter(limit);
   return items.map((item) => {
     const p = run(() => fn(item));

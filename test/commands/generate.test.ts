@@ -141,6 +141,21 @@ describe('fluxer generate --batch', () => {
     expect(await s.depth()).toBe(0);
   });
 
+  it('a file with invalid UTF-8 is refused naming the line (exit 2), from a file or stdin, and nothing is sent', async () => {
+    const s = await stack();
+    // Line 3 holds a Latin-1 "é" (0xE9), which is not UTF-8; read as UTF-8 it would become U+FFFD.
+    const bytes = Buffer.concat([Buffer.from('a fox\n{"prompt": "a café"}\nun caf'), Buffer.from([0xe9]), Buffer.from('\nok\n')]);
+    writeFileSync(join(cwd, 'latin1.txt'), bytes);
+    const r = await s.run(['generate', '--batch', 'latin1.txt']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Error: latin1\.txt line 3: not valid UTF-8 \(byte 0xe9 at column 7\)/m);
+    expect(await s.depth()).toBe(0);
+    const piped = await runBin(['generate', '--batch', '-'], { env: s.env, cwd, input: bytes });
+    expect(piped.code).toBe(2);
+    expect(piped.stderr).toMatch(/^Error: stdin line 3: not valid UTF-8/m);
+    expect(await s.depth()).toBe(0);
+  });
+
   it('PROMPT and --batch together, or neither: exit 2', async () => {
     const s = await stack();
     expect((await s.run(['generate', 'x', '--batch', 'b23.txt'])).code).toBe(2);

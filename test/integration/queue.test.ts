@@ -9,6 +9,7 @@ import { createSqsPort, type SqsPort } from '../../src/aws/sqs.js';
 import { planRedrive, redrive, REDRIVE_COUNT_ATTRIBUTE, ORIGINAL_ID_ATTRIBUTE } from '../../src/core/queue.js';
 import { fileJournal, redriveJournalPath } from '../../src/core/redrive-journal.js';
 import { runCli, testEnv } from '../support/cli.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 
 const endpoint = inject('motoEndpoint');
 const client = new sdk.SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, maxAttempts: 1 });
@@ -109,6 +110,25 @@ describe('fluxer queue redrive', () => {
     expect((await depth(s.url)).visible).toBe(0);
   });
 
+  it('the refusal comes before any AWS call: a counting endpoint sees 0 requests (and --dry-run, which moves nothing, needs no --yes)', async () => {
+    const s = await stackWithQueues();
+    await sendMany(s.dlqUrl, bodies(2, 'c'));
+    const counter = await startFaultProxy({ upstream: endpoint });
+    try {
+      const refused = await runCli(['queue', 'redrive', '--endpoint-url', counter.endpoint], { env: s.env });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain('needs --yes when not run interactively');
+      expect(counter.requests).toHaveLength(0);
+
+      const dry = await runCli(['queue', 'redrive', '--dry-run', '--endpoint-url', counter.endpoint], { env: s.env });
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(counter.requests.length).toBeGreaterThan(0);
+      expect(await depth(s.dlqUrl)).toEqual({ visible: 2, inFlight: 0 });
+    } finally {
+      await counter.stop();
+    }
+  });
+
   it('--dry-run says how many would move; --max moves only that many', async () => {
     const s = await stackWithQueues();
     await sendMany(s.dlqUrl, bodies(15, 'm'));
@@ -177,10 +197,14 @@ describe('fluxer queue redrive', () => {
     expect((await depth(s.dlqUrl)).visible).toBe(2);
   });
 
-  it('an empty DLQ: nothing to do, no question asked', async () => {
+  it('an empty DLQ: nothing to do, no question asked (a script still needs --yes: it is refused before looking)', async () => {
     const s = await stackWithQueues();
-    const r = await s.cli('queue', 'redrive');
-    expect(r.code).toBe(0);
+    const r = await s.cli('queue', 'redrive', '--yes');
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Nothing to redrive');
+    const asked = () => Promise.reject(new Error('no question should be asked for an empty DLQ'));
+    const person = await runCli(['queue', 'redrive', '--endpoint-url', endpoint], { env: s.env, tty: true, prompter: { confirm: asked, input: asked, select: asked } as never });
+    expect(person.code, person.stderr).toBe(0);
+    expect(person.stdout).toContain('Nothing to redrive');
   });
 });

@@ -92,7 +92,7 @@ describe('fluxer setup', () => {
     expect(q.VisibilityTimeout).toBe('600');
     expect(q.ReceiveMessageWaitTimeSeconds).toBe('20');
     expect(q.MessageRetentionPeriod).toBe('345600');
-    expect(JSON.parse(q.RedrivePolicy)).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 });
+    expect(JSON.parse(q.RedrivePolicy)).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: 10 });
     expect(d.MessageRetentionPeriod).toBe('1209600');
     expect(qTags).toEqual({ 'fluxer:managed': 'true', 'fluxer:stack': 'blue', 'fluxer:role': 'queue', Name: n.queue });
 
@@ -153,6 +153,34 @@ describe('fluxer setup', () => {
     expect(doc.resources[0].changes).toEqual([{ setting: 'VisibilityTimeout', from: '30', to: '300' }]);
     expect(doc.resources[2].changes.map((c: any) => c.setting)).toEqual(['lifecycle rule fluxer-expire-jobs']);
     expect(await visibilityTimeout(first.resources[0].url)).toBe('300');
+  });
+
+  it('a queue redriving after fewer receives than 10 is drift (a few preemptions would dead-letter a job); a higher count is kept', async () => {
+    const n = names();
+    const first = JSON.parse((await setup(n, ['--json'])).stdout);
+    const [queue, dlq] = first.resources;
+    const setMax = (max: number) =>
+      sqs().send(new sqssdk.SetQueueAttributesCommand({ QueueUrl: queue.url, Attributes: { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: max }) } }));
+    const policy = async () => JSON.parse((await sqs().send(new sqssdk.GetQueueAttributesCommand({ QueueUrl: queue.url, AttributeNames: ['RedrivePolicy'] }))).Attributes!.RedrivePolicy!);
+    await setMax(5);
+
+    const dry = await setup(n, ['--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/queue\s+\S+\s+would update/);
+    expect(dry.stdout).toContain('~ RedrivePolicy:');
+    expect(Number((await policy()).maxReceiveCount)).toBe(5);
+
+    const fix = JSON.parse((await setup(n, ['--json'])).stdout);
+    expect(fix.resources[0].action).toBe('updated');
+    expect(fix.resources[0].changes.map((c: any) => c.setting)).toEqual(['RedrivePolicy']);
+    expect(await policy()).toMatchObject({ deadLetterTargetArn: dlq.arn });
+    expect(Number((await policy()).maxReceiveCount)).toBe(10);
+
+    // An operator who chose more receives than the default is not overridden.
+    await setMax(25);
+    const again = JSON.parse((await setup(n, ['--json'])).stdout);
+    expect(again.resources[0].action).toBe('unchanged');
+    expect(Number((await policy()).maxReceiveCount)).toBe(25);
   });
 
   it('outside us-east-1 the bucket is created in the stack region', async () => {

@@ -66,7 +66,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Run
 export const BIN = join(REPO_ROOT, 'bin', 'fluxer');
 
 /** Runs bin/fluxer as a child process (requires `npm run build`; the test command builds first). */
-export function runBin(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function runBin(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string | Buffer; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...argv], { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? testEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

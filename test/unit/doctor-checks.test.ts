@@ -21,7 +21,7 @@ const settings: StackSettings = {
   model: 'flux-dev',
   hfTokenParameter: '/fluxer/t/hf-token',
   jobRetentionDays: 30,
-  visibilityTimeout: 300,
+  visibilityTimeout: 300, heartbeatSeconds: 30,
 };
 
 const INLINE = nodeInlinePolicy({ partition: 'aws', account: '111122223333', region: 'us-east-1', queueName: 'fluxer-t-jobs', bucket: 'fluxer-t', prefix: 'fluxer/', stack: 't', hfTokenParameter: '/fluxer/t/hf-token' });

@@ -17,7 +17,18 @@ const jobs = (n: number): Job[] =>
 function ports(failFirst: (body: Job, attempt: number) => { Code: string; SenderFault: boolean } | undefined) {
   const log: string[] = [];
   const attempts = new Map<string, number>();
-  const s3 = { putObject: async (input: { Key: string }) => void log.push(`status ${input.Key.split('/')[1]}`) } as unknown as S3Port;
+  const s3 = {
+    putObject: async (input: { Key: string }) => {
+      log.push(`status ${input.Key.split('/')[1]}`);
+      return { ETag: `"etag-${input.Key.split('/')[1]}"` };
+    },
+    deleteObject: async (input: { Key: string; IfMatch?: string }) => {
+      // Only ever conditional on the ETag the put returned.
+      expect(input.IfMatch).toBe(`"etag-${input.Key.split('/')[1]}"`);
+      log.push(`withdraw ${input.Key.split('/')[1]}`);
+      return {};
+    },
+  } as unknown as S3Port;
   const sqs = {
     sendMessageBatch: async (input: { Entries: Array<{ Id: string; MessageBody: string }> }) => {
       const Failed: unknown[] = [];
@@ -49,7 +60,8 @@ describe('submitBatch', () => {
     const p = ports((job, attempt) => (job.seed === 3 && attempt === 1 ? { Code: 'InternalError', SenderFault: false } : job.seed === 7 ? { Code: 'InvalidMessageContents', SenderFault: true } : undefined));
     const r = await submitBatch({ ...p, queueUrl: 'q', loc: { bucket: 'b', prefix: '' }, sleep: async () => {} }, js);
     expect(r.sent).toEqual(js.filter((j) => j.seed !== 7).map((j) => j.id));
-    expect(r.failed).toEqual([{ id: js[7]!.id, code: 'InvalidMessageContents', message: 'nope' }]);
+    expect(r.failed).toEqual([{ id: js[7]!.id, code: 'InvalidMessageContents', message: 'nope', status: 'removed' }]);
+    expect(p.log.filter((l) => l.startsWith('withdraw'))).toEqual([`withdraw ${js[7]!.id}`]);
     expect(p.attempts.get(js[3]!.id)).toBe(2);
     expect(p.attempts.get(js[7]!.id)).toBe(1);
   });

@@ -1,5 +1,6 @@
 // `fluxer config show`: the merged settings of the current stack and where each came from.
 import { defineCommand } from '../../cli/command.js';
+import { checkStackHeartbeat } from '../../config/heartbeat.js';
 import { describeSource } from '../../config/loader.js';
 import { STACK_FIELDS, STACK_KEYS } from '../../config/schema.js';
 
@@ -8,6 +9,8 @@ export default defineCommand({
   examples: ['fluxer config show', 'fluxer config show --stack prod --json'],
   async handler(ctx) {
     const config = ctx.config();
+    // A config a node would refuse at start is not shown as if it were fine.
+    checkStackHeartbeat(config);
     const rows = STACK_KEYS.map((key) => ({
       key,
       value: config.settings[key] ?? null,

@@ -2,9 +2,10 @@
 import { defineCommand } from '../../cli/command.js';
 import { ExitCode } from '../../lib/errors.js';
 import { integerFlag } from '../../cli/parse.js';
-import { confirmAction } from '../../cli/prompter.js';
+import { confirmAction, requireConfirmable } from '../../cli/prompter.js';
 import { memoryJournal, planRedrive, redrive, type QueueRef, type RedriveJournal } from '../../core/queue.js';
 import { fileJournal, redriveJournalPath } from '../../core/redrive-journal.js';
+import { dlqNameFor } from '../../core/stack-resources.js';
 
 interface RedriveOpts {
   max?: number;
@@ -26,6 +27,8 @@ export default defineCommand<RedriveOpts>({
   async handler(ctx, _args, opts) {
     const { settings, stack } = ctx.config();
     const confirmCtx = { yes: ctx.globals.yes, interactive: ctx.out.interactive, prompter: ctx.prompter };
+    // A script without --yes is refused before the first AWS call; --dry-run moves nothing and needs none.
+    if (!opts.dryRun) requireConfirmable(confirmCtx, `Redriving ${dlqNameFor(settings.queueName)}`);
     const sqs = await ctx.aws().sqs();
     const plan = await planRedrive(sqs, settings.queueName);
     const base = { stack, region: settings.region, source: plan.source, destination: plan.destination, before: plan.before };
@@ -39,7 +42,7 @@ export default defineCommand<RedriveOpts>({
       ctx.out.result({ ...base, dryRun: true }, () => `Would move about ${plan.before} message(s)${limit} from ${plan.source.name} to ${plan.destination.name}. Nothing was moved.`);
       return ExitCode.Ok;
     }
-    // Only reads so far; a script without --yes is refused here, before anything moves.
+    // Only reads so far; a person is asked here, with the count in front of them.
     if (!(await confirmAction(confirmCtx, `Move about ${plan.before} message(s)${limit} from ${plan.source.name} back to ${plan.destination.name}?`, `Redriving ${plan.source.name}`))) {
       ctx.out.info('Nothing moved.');
       return ExitCode.Failed;

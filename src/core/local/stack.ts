@@ -1,9 +1,10 @@
 // The local stack's lifecycle: an AWS-compatible server (moto) plus N runtime workers, all detached
 // processes recorded in state.json. `up` starts only what is missing or dead, `down` stops all of it
 // by pid and process group, `status` reads it back.
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { FluxerError, InterruptedError } from '../../lib/errors.js';
+import { withLock } from './lock.js';
 import type { LocalModel } from './model.js';
 import { delay, freePort, isAlive, isOurs, spawnDetached, stopGroup, tailOf, type StopOutcome } from './processes.js';
 import {
@@ -307,43 +308,6 @@ async function bringDownLocked(paths: LocalPaths, opts: DownOptions): Promise<Do
   }
   clearLocalState(paths, state);
   return { wasUp: true, stopped };
-}
-
-/**
- * One `up` or `down` at a time per stack folder: two concurrent `up`s would each start a server.
- * The lock file holds the owner's pid, so a lock left by a killed CLI is taken over.
- */
-async function withLock<T>(paths: LocalPaths, body: () => Promise<T>): Promise<T> {
-  const lockPath = join(paths.dir, 'lock');
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(lockPath, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      let owner = Number.NaN;
-      try {
-        owner = Number(readFileSync(lockPath, 'utf8'));
-      } catch {
-        /* released meanwhile */
-      }
-      if (Number.isInteger(owner) && owner !== process.pid && isAlive(owner)) {
-        throw new FluxerError(`Another \`fluxer local\` command (pid ${owner}) is changing this local stack`, {
-          code: 'LocalStackBusy',
-          hint: 'Wait for it to finish, then run your command again.',
-        });
-      }
-      if (attempt > 3) throw err;
-      rmSync(lockPath, { force: true });
-    }
-  }
-  try {
-    return await body();
-  } finally {
-    rmSync(lockPath, { force: true });
-  }
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

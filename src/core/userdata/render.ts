@@ -14,6 +14,7 @@ import {
   sha256,
 } from './payload.js';
 import { renderTemplate, type RenderResult } from './template.js';
+import { checkRenderedHeartbeat } from './heartbeat.js';
 import { includeReader, resolveTemplate } from './templates.js';
 import { QUEUE_URL, checkVariableValue, missingVariableHint, type VariableValue } from './variables.js';
 
@@ -77,6 +78,8 @@ export async function renderUserData(input: RenderUserDataInput): Promise<Render
     if (given) checkVariableValue(v.name, given.value, given.source);
   }
   refuseSecrets(template.name, template.text, result, values, used, readInclude);
+  // What the node will read; refused before the queue lookup, so bad values never reach AWS.
+  checkRenderedHeartbeat(result.text, values);
 
   const waitingForQueue = result.missing.some((m) => m.name === QUEUE_URL) && input.resolveQueueUrl !== undefined;
   const stillMissing = result.missing.filter((m) => !(waitingForQueue && m.name === QUEUE_URL));

@@ -19,6 +19,7 @@ export const STACK_VARIABLES: Readonly<Record<string, StackKey>> = {
   model: 'model',
   hf_token_parameter: 'hfTokenParameter',
   visibility_seconds: 'visibilityTimeout',
+  heartbeat_seconds: 'heartbeatSeconds',
   instance_profile: 'instanceProfile',
 };
 
