@@ -88,7 +88,7 @@ export const CORPUS: BadInput[] = [
   // doctor, setup, queue, runtime
   { name: 'doctor --timeout 0s', argv: ['doctor', '--timeout', '0s'], names: '--timeout' },
   { name: 'doctor --timeout above 5m', argv: ['doctor', '--timeout', '10m'], names: '--timeout' },
-  { name: 'setup with an unexpected argument', argv: ['setup', 'now'], names: "'setup'" },
+  { name: 'setup with an unexpected argument', argv: ['setup', 'now'], names: '"now"' },
   { name: 'queue redrive --max 0', argv: ['queue', 'redrive', '--max', '0', '--yes'], names: '--max' },
   { name: 'queue redrive not interactive without --yes', argv: ['queue', 'redrive'], names: '--yes' },
   { name: 'queue stats unknown flag', argv: ['queue', 'stats', '--watch'], names: '--watch' },
@@ -108,6 +108,15 @@ export const CORPUS: BadInput[] = [
   { name: 'userdata render --var without =', argv: ['userdata', 'render', '--var', 'region'], names: '--var' },
   { name: 'userdata render --var bad name', argv: ['userdata', 'render', '--var', '1x=2'], names: '--var' },
   { name: 'userdata render --template missing', argv: ['userdata', 'render', '--template', 'no-such-template'], names: 'no-such-template' },
+  { name: 'userdata check without a file', argv: ['userdata', 'check'], names: "'file'" },
+  { name: 'userdata check a missing file', argv: ['userdata', 'check', 'missing-user-data.sh'], names: 'missing-user-data.sh' },
+  { name: 'userdata check over 16 KB', argv: ['userdata', 'check', 'user-data.sh'], files: { 'user-data.sh': `#!/bin/sh\n${'echo hello\n'.repeat(2000)}` }, names: 'line 2' },
+  { name: 'userdata check holding an AWS secret key', argv: ['userdata', 'check', 'user-data.sh'], files: { 'user-data.sh': '#!/bin/sh\nexport AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' }, names: 'line 2' },
+  // config, local status
+  { name: 'config show with an unexpected argument', argv: ['config', 'show', 'region'], names: '"region"' },
+  { name: 'local status unknown flag', argv: ['local', 'status', '--watch'], names: '--watch' },
+  { name: 'jobs cancel without a job id', argv: ['jobs', 'cancel'], names: 'jobId' },
+  { name: 'init adding a stack not interactive without --yes', argv: ['init', '--stack', 'new', '--bucket', 'ok-bucket'], names: '--yes' },
   // global flags and environment
   { name: 'unknown command', argv: ['frobnicate'], names: 'frobnicate' },
   { name: '--stack unknown', argv: ['--stack', 'prod', 'queue', 'stats'], names: 'prod' },
@@ -133,6 +142,7 @@ export const CORPUS: BadInput[] = [
   { name: 'config jobRetentionDays null', argv: ['queue', 'stats'], config: withDev({ jobRetentionDays: null }), names: 'stacks.dev.jobRetentionDays' },
   { name: 'config defaultStack a number', argv: ['queue', 'stats'], config: { ...GOOD_CONFIG, defaultStack: 5 }, names: 'defaultStack' },
   { name: 'config stacks an array', argv: ['queue', 'stats'], config: { defaultStack: 'dev', stacks: [] }, names: 'stacks' },
+  { name: 'config unknown key with --json (JSON error document)', argv: ['jobs', 'list', '--json'], config: withDev({ retentionDays: 3 }), names: 'stacks.dev.retentionDays' },
   { name: 'config defaultStack not defined', argv: ['jobs', 'list'], config: { ...GOOD_CONFIG, defaultStack: 'prod' }, names: 'prod' },
 ];
 
