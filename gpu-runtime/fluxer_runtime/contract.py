@@ -125,14 +125,18 @@ def _describe(error: ValidationError) -> str:
         model = error.instance.get("model") if isinstance(error.instance, dict) else None
         return f"{', '.join(fields)}: not accepted by model {model!r}"
     where = ".".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
+    text = f"{where}: {error.message}" if where else error.message
+    # jsonschema quotes the bad value: a 1 MB prompt would land whole in the status and the log.
+    return text if len(text) <= 300 else f"{text[:300]}… ({len(text)} characters)"
 
 
 def parse_job(body: str) -> Job:
     try:
         doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejection("InvalidJSON", f"message body is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and a number past int's digit limit; RecursionError deep
+        # nesting. Either escaping here would end the receiver thread: the worker would take no job again.
+        raise Rejection("InvalidJSON", f"message body is not JSON: {str(exc)[:200]}") from None
     if not isinstance(doc, dict):
         raise Rejection("InvalidJSON", "message body is not a JSON object")
 

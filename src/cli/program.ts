@@ -90,8 +90,15 @@ export async function buildProgram(deps: ContextDeps, argv: string[] = []): Prom
       cmd.addOption(option);
     }
     if (spec.examples?.length) cmd.addHelpText('after', `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join('\n')}`);
+    // Commander's own excess-argument error only counts them; ours names the first one.
+    const takes = spec.args?.some((a) => a.variadic) ? Infinity : (spec.args?.length ?? 0);
+    cmd.allowExcessArguments();
     cmd.action(async (...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
+      if (self.args.length > takes) {
+        const usage = takes === 0 ? 'takes no arguments' : `takes ${takes} argument${takes === 1 ? '' : 's'}`;
+        throw new UsageError(`Unexpected argument ${JSON.stringify(self.args[takes])}: fluxer ${commandPath(self)} ${usage}`, { hint: `Run \`fluxer ${commandPath(self)} --help\` for usage.` });
+      }
       deps.onCommandStart?.();
       const globals = toGlobals(self.optsWithGlobals());
       const ctx = createContext(globals, deps);
@@ -129,6 +136,12 @@ async function loadSpec(entry: CommandEntry, words: string): Promise<CommandSpec
       cause: err,
     });
   }
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
 }
 
 function toGlobals(o: Record<string, unknown>): GlobalOptions {

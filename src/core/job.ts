@@ -111,7 +111,25 @@ export async function buildJob(request: JobRequest, ctx: BuildContext, origin: R
   // Drop undefined fields so the schema reports them as missing rather than as the wrong type.
   for (const key of Object.keys(job)) if (job[key] === undefined) delete job[key];
   if (!validate(job)) throw new UsageError(describeErrors(validate.errors ?? [], job, origin));
+  const control = controlCharacterProblem(job, origin);
+  if (control) throw new UsageError(control, { hint: 'Remove the control character (tabs and newlines are fine).' });
   return job as unknown as Job;
+}
+
+// C0 controls and DEL other than tab and newlines: terminal escapes or NULs pasted into a prompt are
+// never meant for the model, and they garble every log and listing that shows the prompt.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+function controlCharacterProblem(job: Record<string, unknown>, origin: RequestOrigin): string | undefined {
+  for (const field of ['prompt', 'negativePrompt'] as const) {
+    const text = job[field];
+    const m = typeof text === 'string' ? CONTROL.exec(text) : null;
+    if (!m) continue;
+    const what = `contains the control character U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at position ${m.index + 1}`;
+    return origin.kind === 'line' ? `${originLabel(origin)}${field} ${what}` : `${FLAG_OF[field]}: ${what}`;
+  }
+  return undefined;
 }
 
 const FIELD_ORDER = ['model', 'prompt', 'negativePrompt', 'width', 'height', 'steps', 'guidance', 'seed', 'count', 'output', 'submittedBy'];
