@@ -169,6 +169,8 @@ class Running:
             # another attempt (one whose lease ran out under it) wrote this image first: the same
             # job, index and seed, so it stands; ours is not written over it
             log.info("image already written", job_id=run.job.id, index=index)
+        else:
+            log.info("image stored", job_id=run.job.id, index=index)
         self._upload_seconds = 0.8 * self._upload_seconds + 0.2 * (time.monotonic() - t0)
         with run.lock:
             run.uploaded.add(index)

@@ -88,6 +88,21 @@ function pipelineRuns(logs: string): { job: string; index: number; startedAt: nu
   return out;
 }
 
+/** `image stored` log lines: when a run's PUT of an image returned (ms, this machine's clock). */
+function storedLines(logs: string): { job: string; index: number; at: number }[] {
+  const out: { job: string; index: number; at: number }[] = [];
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"image stored"')) continue;
+    try {
+      const l = JSON.parse(line) as { ts: string; job_id: string; index: number };
+      out.push({ job: l.job_id, index: l.index, at: Date.parse(l.ts) });
+    } catch {
+      /* a torn line from a killed process */
+    }
+  }
+  return out;
+}
+
 export async function computeFigures(i: Input): Promise<Figures> {
   const details: string[] = [];
   const all = await versions(i.s3, i.bucket);
@@ -120,10 +135,17 @@ export async function computeFigures(i: Input): Promise<Figures> {
   }
 
   let imagesOverwritten = 0;
+  // When each image was stored, as an upper bound: S3's LastModified has whole seconds (so + 1 s),
+  // and the runtime's `image stored` line is written just after the PUT returned; the earlier wins.
+  // A run that started after an upper bound surely re-ran a stored image.
   const storedAt = new Map<string, number>();
+  for (const line of storedLines(i.logs)) {
+    const key = `${i.prefix}jobs/${line.job}/image-${line.index}.png`;
+    storedAt.set(key, Math.min(storedAt.get(key) ?? Infinity, line.at));
+  }
   for (const [key, list] of byKey) {
     if (!/\/image-\d+\.png$/.test(key)) continue;
-    storedAt.set(key, list[0]!.LastModified!.getTime());
+    storedAt.set(key, Math.min(storedAt.get(key) ?? Infinity, list[0]!.LastModified!.getTime() + 1000));
     if (list.length > 1) {
       imagesOverwritten += list.length - 1;
       details.push(`image written ${list.length} times: ${key}`);
