@@ -71,6 +71,11 @@ export function isInstanceProfilePropagating(err: unknown): boolean {
   return awsErrorName(err) === 'InvalidParameterValue' && /Invalid IAM Instance Profile/i.test(shape(err).message ?? '');
 }
 
+/** A create that lost a race: another run (a second `fluxer setup`) made the same resource first. */
+export function isAlreadyExists(err: unknown): boolean {
+  return hasErrorCode(err, 'EntityAlreadyExists', 'InvalidGroup.Duplicate', 'QueueAlreadyExists', 'BucketAlreadyOwnedByYou');
+}
+
 /** A conditional GET whose object did not change (If-None-Match matched). */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || awsErrorName(err) === 'NotModified';

@@ -2,7 +2,7 @@
 // apply): the IAM role and instance profile (EC2 may assume the role; SSM's managed policy and an
 // inline policy scoped to the stack) and a security group with no inbound rule in the stack's VPC.
 import type { Ec2Port } from '../aws/ec2.js';
-import { isInstanceProfilePropagating, isNotFound } from '../aws/errors.js';
+import { isAlreadyExists, isInstanceProfilePropagating, isNotFound } from '../aws/errors.js';
 import type { IamPort } from '../aws/iam.js';
 import type { StsPort } from '../aws/sts.js';
 import type { StackSettings } from '../config/schema.js';
@@ -54,7 +54,17 @@ interface RoleSpec {
   dryRun: boolean;
 }
 
-async function ensureRole(iam: IamPort, spec: RoleSpec): Promise<SetupResource> {
+/** Two setups at once: the one whose create loses reads what the other made, then diffs it. */
+async function orRead<T>(create: () => Promise<T>, raced: boolean, reread: () => Promise<SetupResource>): Promise<T | SetupResource> {
+  try {
+    return await create();
+  } catch (err) {
+    if (!raced && isAlreadyExists(err)) return reread();
+    throw err;
+  }
+}
+
+async function ensureRole(iam: IamPort, spec: RoleSpec, raced = false): Promise<SetupResource> {
   const { roleName, dryRun } = spec;
   const tags = fluxerTagMap(spec.stack, 'node-role', roleName);
   const trust = nodeTrustPolicy();
@@ -67,12 +77,14 @@ async function ensureRole(iam: IamPort, spec: RoleSpec): Promise<SetupResource> 
       { setting: 'tags', from: null, to: describeTags(tags) },
     ];
     if (dryRun) return { type: 'node-role', name: roleName, action: 'would-create', changes };
-    const created = await iam.createRole({
+    const made = await orRead(() => iam.createRole({
       RoleName: roleName,
       AssumeRolePolicyDocument: JSON.stringify(trust),
       Description: `fluxer GPU nodes of stack ${spec.stack}`,
       Tags: tagList(tags),
-    });
+    }), raced, () => ensureRole(iam, spec, true));
+    if (!('$metadata' in made)) return made;
+    const created = made;
     await iam.attachRolePolicy({ RoleName: roleName, PolicyArn: spec.ssmPolicyArn });
     await iam.putRolePolicy({ RoleName: roleName, PolicyName: NODE_INLINE_POLICY_NAME, PolicyDocument: JSON.stringify(spec.inline) });
     return { type: 'node-role', name: roleName, arn: created.Role?.Arn, action: 'created', changes };
@@ -104,7 +116,7 @@ async function ensureRole(iam: IamPort, spec: RoleSpec): Promise<SetupResource> 
   return settle({ type: 'node-role', name: roleName, arn }, changes, writes, dryRun);
 }
 
-async function ensureProfile(iam: IamPort, spec: { name: string; roleName: string; stack: string; dryRun: boolean }): Promise<SetupResource> {
+async function ensureProfile(iam: IamPort, spec: { name: string; roleName: string; stack: string; dryRun: boolean }, raced = false): Promise<SetupResource> {
   const { name, roleName, dryRun } = spec;
   const tags = fluxerTagMap(spec.stack, 'node-profile', name);
   const existing = (await absentAs(() => iam.getInstanceProfile({ InstanceProfileName: name })))?.InstanceProfile;
@@ -114,7 +126,9 @@ async function ensureProfile(iam: IamPort, spec: { name: string; roleName: strin
       { setting: 'tags', from: null, to: describeTags(tags) },
     ];
     if (dryRun) return { type: 'instance-profile', name, action: 'would-create', changes };
-    const created = await iam.createInstanceProfile({ InstanceProfileName: name, Tags: tagList(tags) });
+    const made = await orRead(() => iam.createInstanceProfile({ InstanceProfileName: name, Tags: tagList(tags) }), raced, () => ensureProfile(iam, spec, true));
+    if (!('$metadata' in made)) return made;
+    const created = made;
     await iam.addRoleToInstanceProfile({ InstanceProfileName: name, RoleName: roleName });
     return { type: 'instance-profile', name, arn: created.InstanceProfile?.Arn, action: 'created', changes };
   }
@@ -166,7 +180,7 @@ export async function findNodeSecurityGroup(ec2: Pick<Ec2Port, 'describeSecurity
   return ((await ec2.describeSecurityGroups({ Filters: filters })).SecurityGroups ?? [])[0];
 }
 
-async function ensureSecurityGroup(ec2: Ec2Port, settings: NodeIdentitySettings, stack: string, dryRun: boolean): Promise<SetupResource> {
+async function ensureSecurityGroup(ec2: Ec2Port, settings: NodeIdentitySettings, stack: string, dryRun: boolean, raced = false): Promise<SetupResource> {
   const region = settings.spotRegion ?? settings.region;
   const name = nodeSecurityGroupName(stack);
   const role: FluxerRole = 'node-security-group';
@@ -178,12 +192,14 @@ async function ensureSecurityGroup(ec2: Ec2Port, settings: NodeIdentitySettings,
       { setting: 'inbound rules', from: null, to: 'none (outbound: all)' },
     ];
     if (dryRun) return { type: 'security-group', name, action: 'would-create', changes };
-    const created = await ec2.createSecurityGroup({
+    const made = await orRead(() => ec2.createSecurityGroup({
       GroupName: name,
       Description: `fluxer GPU nodes of stack ${stack}: no inbound access (SSM reaches them from inside)`,
       VpcId: vpcId,
       TagSpecifications: [{ ResourceType: 'security-group', Tags: fluxerTags(stack, role, name) }],
-    });
+    }), raced, () => ensureSecurityGroup(ec2, settings, stack, dryRun, true));
+    if (!('$metadata' in made)) return made;
+    const created = made;
     return { type: 'security-group', name, id: created.GroupId, action: 'created', changes };
   }
   const changes: SetupChange[] = [];

@@ -42,6 +42,17 @@ async function groupOf(name: string) {
 }
 
 describe('fluxer setup: what nodes run as', () => {
+  it('two setups of one stack at once both succeed and leave one role, one profile and one group', async () => {
+    const s = newStack();
+    const [a, b] = await Promise.all([s.setup('--yes'), s.setup('--yes')]);
+    expect([a.code, b.code], a.stderr + b.stderr).toEqual([0, 0]);
+    expect(await groupOf(s.name)).toHaveLength(1);
+    const role = await awsCli('iam', 'get-role', '--role-name', s.name);
+    expect(role.Role.RoleName).toBe(s.name);
+    const again = await s.setup();
+    expect(node(JSON.parse(again.stdout)).map((x: any) => x.action)).toEqual(['unchanged', 'unchanged', 'unchanged']);
+  });
+
   it('the tests\' moto has AWS managed policies (MOTO_IAM_LOAD_MANAGED_POLICIES)', async () => {
     const { Policy } = await awsCli('iam', 'get-policy', '--policy-arn', 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore');
     expect(Policy.PolicyName).toBe('AmazonSSMManagedInstanceCore');
