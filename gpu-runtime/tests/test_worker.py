@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from typing import Any
 
@@ -360,3 +361,33 @@ def test_a_rebalance_with_action_poweroff_halts_the_node_after_the_bound(stack, 
     wait_for(lambda: off.exists(), 15, what="the power-off command")
     handle.thread.join(10)
     assert handle.result == [0]
+
+
+def test_the_heartbeat_keeps_a_message_invisible_while_s3_calls_hang(stack, start_worker, gate, monkeypatch):
+    # issue 8, defect 4: the visibility heartbeat shared a thread with cancel checks and node-record
+    # writes, so one S3 call hanging for a minute let the message reappear under a running job
+    job = stack.job()
+    gate.hold_before_image(0)
+    stack.send(job)
+    handle = start_worker(FLUXER_VISIBILITY_SECONDS=3, FLUXER_HEARTBEAT_SECONDS=1)
+    assert gate.reached.wait(30)
+    hung = threading.Event()
+    release = threading.Event()
+    real_exists = handle.worker.store.exists
+
+    def exists(bucket, key):
+        if key.endswith("/cancel"):
+            hung.set()
+            release.wait(30)  # the cancel check hangs, as an S3 call can under a network fault
+        return real_exists(bucket, key)
+
+    monkeypatch.setattr(handle.worker.store, "exists", exists)
+    assert hung.wait(10)
+    # Watch for three visibility timeouts: the message must never become receivable.
+    end = time.monotonic() + 9
+    while time.monotonic() < end:
+        assert stack.counts()[0] == 0, "the message reappeared while its job was running"
+        time.sleep(0.2)
+    release.set()
+    gate.open()
+    stack.wait_state(job["id"], "succeeded")
