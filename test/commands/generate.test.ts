@@ -8,6 +8,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { ReceiveMessageCommand, SQSClient, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { BIN, runBin, runCli, stderrWatch, testEnv } from '../support/cli.js';
+import { expectStatusDoc } from '../support/status-schema.js';
 
 const endpoint = inject('motoEndpoint');
 const cfg = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
@@ -43,7 +44,7 @@ async function stack(extra: NodeJS.ProcessEnv = {}) {
     },
     async status(id: string): Promise<any> {
       const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `fluxer/jobs/${id}/status.json` }));
-      return JSON.parse(await out.Body!.transformToString());
+      return expectStatusDoc(JSON.parse(await out.Body!.transformToString()));
     },
     put: (key: string, body: unknown) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body) })),
   };
