@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { ReceiveMessageCommand, SQSClient, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { BIN, runBin, runCli, testEnv } from '../support/cli.js';
+import { BIN, runBin, runCli, stderrWatch, testEnv } from '../support/cli.js';
+import { expectStatusDoc } from '../support/status-schema.js';
 
 const endpoint = inject('motoEndpoint');
 const cfg = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
@@ -43,7 +44,7 @@ async function stack(extra: NodeJS.ProcessEnv = {}) {
     },
     async status(id: string): Promise<any> {
       const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `fluxer/jobs/${id}/status.json` }));
-      return JSON.parse(await out.Body!.transformToString());
+      return expectStatusDoc(JSON.parse(await out.Body!.transformToString()));
     },
     put: (key: string, body: unknown) => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body) })),
   };
@@ -177,8 +178,10 @@ describe('fluxer generate --wait (no node running)', () => {
   it('Ctrl-C: exit 130, the job keeps its queued status, the hint says how to resume', async () => {
     const s = await stack();
     const ac = new AbortController();
-    const pending = s.run(['generate', 'x', '--wait'], { signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 1500));
+    const watch = stderrWatch();
+    const pending = s.run(['generate', 'x', '--wait'], { signal: ac.signal, onStderr: watch.onStderr });
+    // Interrupt once the job is submitted and the wait has begun (its first state line), not after a guess.
+    await watch.seen(/^queued$/m);
     ac.abort(new Error('interrupted'));
     const r = await pending;
     expect(r.code).toBe(130);

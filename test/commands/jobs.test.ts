@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createUuidV7 } from '../../src/core/ids.js';
-import { ANSI_ESCAPE, runCli, testEnv } from '../support/cli.js';
+import { ANSI_ESCAPE, runCli, stderrWatch, testEnv } from '../support/cli.js';
 
 const endpoint = inject('motoEndpoint');
 const s3 = new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
@@ -157,11 +157,14 @@ describe('fluxer jobs tail', () => {
     const s = await stack();
     const id = newId();
     await s.status(id, 'queued');
-    const tail = s.run(['jobs', 'tail', id, '--out', 'tty-out'], { tty: true, env: testEnv({ FLUXER_QUEUE_NAME: 'unused', FLUXER_BUCKET: s.bucket, FLUXER_ENDPOINT_URL: endpoint, TERM: 'xterm' }) });
+    const watch = stderrWatch();
+    const tail = s.run(['jobs', 'tail', id, '--out', 'tty-out'], { tty: true, onStderr: watch.onStderr, env: testEnv({ FLUXER_QUEUE_NAME: 'unused', FLUXER_BUCKET: s.bucket, FLUXER_ENDPOINT_URL: endpoint, TERM: 'xterm' }) });
     const key = `fluxer/jobs/${id}/image-0.png`;
+    // Each step is written once the tail has shown the one before (an event, not a sleep).
+    await watch.seen(/queued/);
     for (const step of [1, 2, 3]) {
-      await new Promise((r) => setTimeout(r, 400));
       await s.status(id, 'running', { progress: { image: 1, count: 1, step, steps: 4 }, node: { instanceId: 'i-tty' } });
+      await watch.seen(new RegExp(`step ${step}/4`));
     }
     await s.put(key, PNG);
     await s.status(id, 'succeeded', { outputs: [key], progress: { image: 1, count: 1, step: 4, steps: 4 } });

@@ -14,8 +14,11 @@ export class Capture {
   constructor(isTTY: boolean) {
     this.isTTY = isTTY;
   }
+  /** Called after each write with all text so far: tests wait on a line instead of sleeping. */
+  onWrite?: (text: string) => void;
   write(chunk: string | Uint8Array): boolean {
     this.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    this.onWrite?.(this.text);
     return true;
   }
 }
@@ -27,6 +30,8 @@ export interface RunOptions {
   prompter?: Prompter;
   clock?: Clock;
   signal?: AbortSignal;
+  /** Sees stderr as it grows (all text so far), e.g. to resolve a waitForText. */
+  onStderr?: (text: string) => void;
 }
 
 export interface RunResult {
@@ -52,6 +57,7 @@ export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 export async function runCli(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const stdout = new Capture(opts.tty ?? false);
   const stderr = new Capture(opts.tty ?? false);
+  stderr.onWrite = opts.onStderr;
   const code = await main(argv, {
     io: { stdout, stderr, stdin: { isTTY: opts.tty ?? false } },
     env: opts.env ?? testEnv(),
@@ -85,3 +91,22 @@ export function runBin(argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
 
 // eslint-disable-next-line no-control-regex
 export const ANSI_ESCAPE = /\u001b\[/;
+
+/** Stderr watcher for runCli's onStderr: `seen(re)` resolves once the text matches, or rejects after ms. */
+export function stderrWatch(ms = 20_000): { onStderr: (text: string) => void; seen: (re: RegExp) => Promise<void> } {
+  let text = '';
+  const waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+  return {
+    onStderr(t) {
+      text = t;
+      for (const w of waiters.splice(0)) (w.re.test(text) ? w.resolve() : waiters.push(w));
+    },
+    seen(re) {
+      if (re.test(text)) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`stderr never matched ${re} within ${ms}ms; it was:\n${text}`)), ms);
+        waiters.push({ re, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    },
+  };
+}

@@ -107,32 +107,39 @@ describe('rows', () => {
 describe('running checks', () => {
   it('checks run concurrently; a throw or a hang becomes a failed row and hides nothing', async () => {
     const started: string[] = [];
+    // A barrier that opens only once every check has started: run one after another, the first
+    // check would never see it open and would end as a timeout (bounded by timeoutMs), not ok.
+    let open!: () => void;
+    const allStarted = new Promise<void>((r) => (open = r));
     const check = (id: string, run: () => Promise<never> | Promise<{ status: 'ok'; detail: string }>): Check => ({
       id,
       title: id,
       run: () => {
         started.push(id);
+        if (started.length === 4) open();
         return run();
       },
     });
     const t0 = Date.now();
     const rows = await runChecks(
       [
+        check('waits-for-all', () => allStarted.then(() => ({ status: 'ok' as const, detail: 'all started' }))),
         check('hangs', () => new Promise<never>(() => {})),
         check('throws', () => Promise.reject(Object.assign(new Error('Queue does not exist'), { name: 'QueueDoesNotExist', $metadata: {} }))),
-        check('slow-ok', () => new Promise((r) => setTimeout(() => r({ status: 'ok', detail: 'fine' }), 100))),
+        check('ok', () => Promise.resolve({ status: 'ok' as const, detail: 'fine' })),
       ],
       { timeoutMs: 300, clock: systemClock },
     );
     expect(Date.now() - t0).toBeLessThan(2000);
-    expect(started).toEqual(['hangs', 'throws', 'slow-ok']);
+    expect(started).toEqual(['waits-for-all', 'hangs', 'throws', 'ok']);
     expect(rows.map((r) => [r.id, r.status])).toEqual([
+      ['waits-for-all', 'ok'],
       ['hangs', 'fail'],
       ['throws', 'fail'],
-      ['slow-ok', 'ok'],
+      ['ok', 'ok'],
     ]);
-    expect(rows[0]!.detail).toBe('no answer within 0.3s');
-    expect(rows[1]!.hint).toContain('fluxer setup');
+    expect(rows[1]!.detail).toBe('no answer within 0.3s');
+    expect(rows[2]!.hint).toContain('fluxer setup');
   });
 
   it('Ctrl-C ends the run instead of waiting for the slowest check', async () => {

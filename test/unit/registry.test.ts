@@ -26,7 +26,8 @@ describe('commandWords: which command argv names (only that one is loaded)', () 
     [['--help'], []],
     [['generate', '--', 'jobs'], ['generate']],
   ])('%j → %j', (argv, words) => {
-    expect(commandWords(argv).slice(0, words.length)).toEqual(words);
+    // Exact: a prefix match would pass when extra words leak in (and load the wrong command).
+    expect(commandWords(argv)).toEqual(words);
   });
 
   it('a command run with global flags before it still runs (in-process)', async () => {
