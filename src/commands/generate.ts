@@ -11,7 +11,7 @@ import { JOB_SCHEMA, MODEL_NAMES, describeModels, modelsWithNegativePrompt } fro
 import { durationFlag, parseSize } from '../cli/parse.js';
 import { buildBatch, decodeBatch, parseBatch } from '../core/batch.js';
 import { DEFAULT_OUT_DIR } from '../core/download.js';
-import { followJobs } from '../core/follow.js';
+import { followJobs, pickupHintMs } from '../core/follow.js';
 import { uuidv7 } from '../core/ids.js';
 import { buildJob, type BuildContext, type Job, type JobRequest } from '../core/job.js';
 import { jobLocation, queueUrlFor } from '../core/stack-resources.js';
@@ -132,6 +132,7 @@ export default defineCommand<GenerateOptions>({
     }
     const followed = await followJobs({ s3, loc, clock: ctx.clock, signal: ctx.signal, display: ctx.out.liveLine() }, ids, {
       timeoutMs: opts.timeout,
+      pickupHintMs: pickupHintMs(ctx.env),
       outDir: resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR),
     });
     return ctx.out.resultOrFailure(followed.document, () => followed.files.join('\n'), followed.failure);

@@ -7,7 +7,7 @@ import type { S3Port } from '../aws/s3.js';
 import type { Clock } from '../lib/clock.js';
 import { createLimiter } from '../lib/concurrency.js';
 import { formatDuration } from '../lib/duration.js';
-import { FluxerError, InterruptedError, PendingError } from '../lib/errors.js';
+import { FluxerError, InterruptedError, PendingError, UsageError } from '../lib/errors.js';
 import { DOWNLOAD_CONCURRENCY, downloadImage, imageFileName } from './download.js';
 import type { JobLocation, JobStatus } from './jobs.js';
 import { batchCounts, batchLine, describeJobError, progressBar, progressLine, tailJobs, type JobTracker, type TailOutcome } from './tail.js';
@@ -31,8 +31,13 @@ export interface FollowDeps {
   display: FollowDisplay;
 }
 
+/** After this long with every unfinished job still `queued`, say once that no node has taken it. */
+export const PICKUP_HINT_MS = 60_000;
+
 export interface FollowOptions {
   timeoutMs?: number;
+  /** When to say that no node picked the job up (default PICKUP_HINT_MS). */
+  pickupHintMs?: number;
   /** Where images go (an absolute path, made if missing); undefined: no download. */
   outDir?: string;
 }
@@ -67,6 +72,8 @@ export async function followJobs(deps: FollowDeps, ids: string[], opts: FollowOp
   const downloads: Promise<void>[] = [];
   if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
   let lastBatchLine = '';
+  const startedAt = deps.clock.now();
+  let hinted = false;
 
   const { outcome, trackers } = await tailJobs(ids, {
     s3,
@@ -99,6 +106,13 @@ export async function followJobs(deps: FollowDeps, ids: string[], opts: FollowOp
     },
     onRound(all) {
       const now = deps.clock.now();
+      if (!hinted && now - startedAt >= (opts.pickupHintMs ?? PICKUP_HINT_MS)) {
+        const open = all.filter((t) => !t.done);
+        if (open.length > 0 && open.every((t) => (t.state ?? 'queued') === 'queued')) {
+          hinted = true;
+          display.line(noPickupHint(open.map((t) => t.id), now - startedAt, loc));
+        }
+      }
       if (!single) {
         const line = batchLine(batchCounts(all));
         if (!display.live && line !== lastBatchLine) display.line(line);
@@ -112,6 +126,26 @@ export async function followJobs(deps: FollowDeps, ids: string[], opts: FollowOp
   // In the order they started: the first failure is the one reported.
   for (const done of downloads) await done;
   return settle(trackers, files, outcome, opts.timeoutMs);
+}
+
+/** FLUXER_PICKUP_HINT_SECONDS overrides PICKUP_HINT_MS (scripts that expect slow starts; tests). */
+export function pickupHintMs(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.FLUXER_PICKUP_HINT_SECONDS;
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new UsageError(`FLUXER_PICKUP_HINT_SECONDS=${JSON.stringify(raw)}: expected a number of seconds >= 0`);
+  }
+  return seconds * 1000;
+}
+
+/** Nothing took the job: no node runs, or the nodes serve another model, queue or location. */
+export function noPickupHint(ids: string[], waitedMs: number, loc: JobLocation): string {
+  const what = ids.length === 1 ? `job ${ids[0]}` : `${ids.length} jobs`;
+  return (
+    `No node has picked up ${what} after ${formatDuration(waitedMs)}. Is a node running for this stack, ` +
+    `and does it write to s3://${loc.bucket}/${loc.prefix}? \`fluxer doctor\` compares the stack with its live nodes.`
+  );
 }
 
 function resultOf(t: JobTracker, files: Map<string, string[]>): JobResult {

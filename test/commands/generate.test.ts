@@ -33,7 +33,7 @@ async function stack(extra: NodeJS.ProcessEnv = {}) {
     env,
     queueUrl,
     bucket,
-    run: (argv: string[], opts: Parameters<typeof runCli>[1] = {}) => runCli(argv, { env, cwd, ...opts }),
+    run: (argv: string[], opts: Parameters<typeof runCli>[1] = {}) => runCli(argv, { cwd, ...opts, env: { ...env, ...opts.env } }),
     async messages(): Promise<any[]> {
       const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
       return (out.Messages ?? []).map((m) => JSON.parse(m.Body!));
@@ -205,6 +205,16 @@ describe('fluxer generate --wait (no node running)', () => {
     expect(code).toBe(130);
     const id = /Submitted job (\S+):/.exec(stderr)![1]!;
     expect(stderr).toContain(`Hint: Resume with \`fluxer jobs tail ${id}\``);
+  });
+
+  it('--wait says once that no node has picked the job up, and points at fluxer doctor', async () => {
+    const s = await stack();
+    const r = await s.run(['generate', 'x', '--wait', '--timeout', '3s'], { env: { FLUXER_PICKUP_HINT_SECONDS: '1' } });
+    expect(r.code).toBe(8);
+    const hints = r.stderr.split('\n').filter((l) => l.startsWith('No node has picked up job'));
+    expect(hints).toHaveLength(1);
+    expect(hints[0]).toContain('`fluxer doctor`');
+    expect(hints[0]).toContain(`s3://${s.bucket}/fluxer/`);
   });
 
   it('--timeout: exit 8 while queued; under --json the error document names the code', async () => {

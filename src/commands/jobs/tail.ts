@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
 import { durationFlag } from '../../cli/parse.js';
 import { DEFAULT_OUT_DIR } from '../../core/download.js';
-import { followJobs } from '../../core/follow.js';
+import { followJobs, pickupHintMs } from '../../core/follow.js';
 import { checkJobId } from '../../core/ids.js';
 import { requireStatus } from '../../core/jobs.js';
 import { jobLocation } from '../../core/stack-resources.js';
@@ -25,6 +25,7 @@ export default defineCommand<{ timeout?: number; out?: string; download: boolean
     await requireStatus(s3, loc, id!);
     const followed = await followJobs({ s3, loc, clock: ctx.clock, signal: ctx.signal, display: ctx.out.liveLine() }, [id!], {
       timeoutMs: opts.timeout,
+      pickupHintMs: pickupHintMs(ctx.env),
       outDir: opts.download ? resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR) : undefined,
     });
     return ctx.out.resultOrFailure(followed.document, () => followed.files.join('\n'), followed.failure);
