@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fault suite, full form (issue 9): moto, four real runtime workers, the real CLI submitting
-# 60 jobs and waiting on them with skewed clocks, under seeded network faults (5xx, throttling,
+# 40 jobs and waiting on them with skewed clocks, under seeded network faults (5xx, throttling,
 # latency, dropped connections, for S3 and SQS), kill -9, SIGTERM, spot notices and paused workers.
 # Prints the figures; exits non-zero when any job was lost, duplicated, mis-written or hung.
 #   bash scripts/fault-suite.sh              # a random seed (printed)

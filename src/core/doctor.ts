@@ -10,6 +10,7 @@ import { hasErrorCode, isNotFound, isPermissionDenied, regionRedirect, toFluxerE
 import type { ResolvedConfig } from '../config/loader.js';
 import type { StackSettings } from '../config/schema.js';
 import { checkNodeRole, checkNodeSecurityGroup } from './doctor-node.js';
+import { checkNodeLocations } from './doctor-nodes.js';
 import { queueUrlFor } from './stack-resources.js';
 import { stackFilters } from './tags.js';
 import { formatBytes } from './userdata/payload.js';
@@ -287,6 +288,7 @@ export function buildChecks(input: DoctorInput): Check[] {
     { id: 'instance-profile', title: 'Instance profile', run: () => checkInstanceProfile(ports, settings.instanceProfile) },
     { id: 'node-role', title: 'Node role', run: () => checkNodeRole(ports, settings, stack) },
     { id: 'node-security-group', title: 'Node security group', run: () => checkNodeSecurityGroup(ports, settings, stack) },
+    { id: 'node-locations', title: 'Where live nodes write', run: () => checkNodeLocations(ports, settings) },
   ];
   if (input.userData) checks.push({ id: 'userdata', title: 'User data', run: input.userData });
   return checks;

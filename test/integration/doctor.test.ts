@@ -2,7 +2,7 @@
 // resource names and access key id, so this file never needs to reset the shared server.
 import { AuthorizeSecurityGroupIngressCommand, CreateSecurityGroupCommand, CreateTagsCommand, DescribeVpcsCommand, EC2Client, RegisterImageCommand } from '@aws-sdk/client-ec2';
 import { AddRoleToInstanceProfileCommand, AttachRolePolicyCommand, CreateInstanceProfileCommand, CreateRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
-import { CreateBucketCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand, PutPublicAccessBlockCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -14,7 +14,7 @@ import { setStandinQuotas } from '../support/aws-standin.js';
 import { ANSI_ESCAPE, runBin, runCli, testEnv } from '../support/cli.js';
 
 const endpoint = inject('awsEndpoint');
-const CHECK_IDS = ['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group', 'userdata'];
+const CHECK_IDS = ['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group', 'node-locations', 'userdata'];
 
 interface Stack {
   name: string;
@@ -140,6 +140,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(row('instance-profile').detail).toContain(`${stack.instanceProfile}-role`);
     expect(row('node-role').detail).toContain('AmazonSSMManagedInstanceCore');
     expect(row('node-security-group').detail).toContain('no inbound rules');
+    expect(row('node-locations').detail).toContain('no live nodes');
     expect(row('userdata').detail).not.toContain('assumed');
 
     // The same stack in a terminal: marks, colors, the endpoint and a summary line.
@@ -148,7 +149,18 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(tty.stdout).toMatch(ANSI_ESCAPE);
     expect(tty.stdout).toContain('✓');
     expect(tty.stdout).toContain(`endpoint ${endpoint} (not AWS)`);
-    expect(tty.stdout).toContain('10 checks: 10 ok, 0 warnings, 0 failed');
+    expect(tty.stdout).toContain('11 checks: 11 ok, 0 warnings, 0 failed');
+
+    // A live node configured for another prefix of the bucket rejects the stack's jobs: doctor says so.
+    const { s3 } = clients(stack);
+    const record = (prefix: string, id: string) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `${prefix}nodes/${id}.json`, Body: JSON.stringify({ instanceId: id, state: 'READY', bucket: stack.bucket, prefix }) }));
+    await record('fluxer/', 'i-good');
+    let again = await doctorJson(stack);
+    expect(again.row('node-locations')).toMatchObject({ status: 'ok', detail: expect.stringContaining('1 live node(s), all writing to') });
+    await record('elsewhere/', 'i-astray');
+    again = await doctorJson(stack);
+    expect(again.code).toBe(1);
+    expect(again.row('node-locations')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`i-astray writes to s3://${stack.bucket}/elsewhere/`), hint: expect.stringContaining('FLUXER_PREFIX') });
   });
 
   it('node identity drift: a security group with an inbound rule warns, a role without SSM\'s managed policy fails', async () => {
@@ -212,7 +224,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(lines.slice(1).map((l) => l.split('\t')[1])).toEqual(CHECK_IDS);
     expect(lines.find((l) => l.split('\t')[1] === 'queue')).toMatch(/^fail\tqueue\t/);
     expect(r.stderr).toContain(`stack ${stack.name}`);
-    expect(r.stderr).toMatch(/10 checks: \d+ ok, \d+ warnings?, \d+ failed/);
+    expect(r.stderr).toMatch(/11 checks: \d+ ok, \d+ warnings?, \d+ failed/);
   });
 
   it('an unreachable endpoint fails every AWS row with the same hint, and still prints one document', async () => {

@@ -47,6 +47,7 @@ function healthyPorts(over: Partial<Record<string, unknown>> = {}): DoctorPorts 
     }) as never,
     s3: port({
       headBucket: async () => ({ $metadata: {} }),
+      listObjectsV2Dated: async () => ({ Contents: [], serverDate: new Date('2026-12-02T00:00:00Z'), $metadata: {} }),
       getPublicAccessBlock: async () => ({ PublicAccessBlockConfiguration: { BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true }, $metadata: {} }),
     }) as never,
     iam: port({
@@ -67,7 +68,7 @@ async function rows(ports: DoctorPorts, s: Partial<StackSettings> = {}) {
 describe('doctor checks against AWS-shaped answers', () => {
   it('everything in order: every row ok, in a fixed order', async () => {
     const r = await rows(healthyPorts());
-    expect(Object.keys(r)).toEqual(['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group']);
+    expect(Object.keys(r)).toEqual(['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group', 'node-locations']);
     expect(Object.values(r).filter((x) => x.status !== 'ok')).toEqual([]);
     expect(r.credentials!.detail).toBe('account 111122223333, arn:aws:iam::111122223333:user/ops');
   });
