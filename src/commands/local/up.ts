@@ -4,14 +4,15 @@ import { createAwsClients } from '../../aws/factory.js';
 import { defineCommand } from '../../cli/command.js';
 import type { Context } from '../../cli/context.js';
 import { durationFlag, integerFlag } from '../../cli/parse.js';
-import { PACKAGE_ROOT } from '../../lib/paths.js';
+import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
 import { STACK_FIELDS } from '../../config/schema.js';
 import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
 import { formatLocalStatus } from '../../core/local/format.js';
 import { TINY_MODEL, resolveLocalModel } from '../../core/local/model.js';
 import { bringUp, localStatus, type SetupOutcome } from '../../core/local/stack.js';
 import { LOCAL_STACK, localPaths } from '../../core/local/state.js';
-import { findLocalTools } from '../../core/local/tools.js';
+import { runStreaming } from '../../core/local/python-env.js';
+import { findLocalTools, localToolsBin } from '../../core/local/tools.js';
 import { ensureStackResources } from '../../core/setup.js';
 
 interface UpOptions {
@@ -39,7 +40,8 @@ export default defineCommand<UpOptions>({
     const model = resolveLocalModel(opts.model, ctx.cwd);
     const configPath = projectConfigPath(ctx.cwd, ctx.globals.config);
     const paths = localPaths(configPath);
-    const tools = findLocalTools(PACKAGE_ROOT, ctx.env);
+    const venvBin = await localToolsBin({ packageRoot: PACKAGE_ROOT, shippedDir: SHIPPED_RUNTIME_DIR, env: ctx.env, run: runStreaming, progress: (m) => ctx.out.info(m) });
+    const tools = findLocalTools(venvBin, ctx.env, PACKAGE_ROOT);
 
     const result = await bringUp(
       { paths, tools, baseEnv: ctx.env, setup: (endpoint) => setupOn(ctx, endpoint), progress: (m) => ctx.out.info(m), signal: ctx.signal },
