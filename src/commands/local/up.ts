@@ -27,7 +27,8 @@ export default defineCommand<UpOptions>({
   description:
     'Starts moto on 127.0.0.1, creates the queue, dead-letter queue and bucket on it (as `fluxer setup` does), starts N runtime workers ' +
     '(the tiny model on the CPU by default, or a diffusers model directory on a local GPU) and records the `local` stack in fluxer.config.json. ' +
-    'Running it again starts only what is missing (a worker that died is restarted). State and logs: .fluxer/local/ beside the config file.',
+    'Running it again starts only what is missing (a worker that died is restarted). State and logs: .fluxer/local/ beside the config file. ' +
+    'Python: FLUXER_VENV, else a clone\'s .venv, else (an installed CLI) a venv under $XDG_DATA_HOME/fluxer built on first use from the wheel the package ships.',
   options: [
     { flags: `--model <${TINY_MODEL.model}|DIR>`, description: `"${TINY_MODEL.model}" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)` },
     { flags: '--workers <n>', description: 'number of runtime workers (1-16)', parse: integerFlag('--workers', 1, 16), default: 1 },
