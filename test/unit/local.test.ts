@@ -24,6 +24,9 @@ function executable(dir: string, name: string): string {
 describe('findLocalTools', () => {
   it('missing tools are a usage error (exit 2) whose hint is the command that installs them', () => {
     const root = temp();
+    // An installed CLI (no scripts/ shipped) is told how to rebuild its own environment instead.
+    expect(() => findLocalTools(join(root, 'venv', 'bin'), { PATH: '' }, root)).toThrow(expect.objectContaining({ hint: expect.stringContaining('run `fluxer local up` again') }));
+    executable(join(root, 'scripts'), 'python-env.sh');
     let error: unknown;
     try {
       findLocalTools(join(root, '.venv', 'bin'), { PATH: '' }, root);

@@ -86,7 +86,10 @@ export async function ensureUserVenv(opts: { shipped: ShippedRuntime; env: NodeJ
     await opts.run(join(bin, 'python'), ['-m', 'pip', 'install', '--progress-bar', 'off', '-r', opts.shipped.localRequirements, opts.shipped.wheel], {
       env,
       onLine: (line) => {
-        if (/^(Collecting|Installing collected|Successfully installed)/.test(line)) opts.progress(`pip: ${line.length > 160 ? `${line.slice(0, 157)}...` : line}`);
+        // "Successfully installed" names every package on one line (about a hundred): counted instead.
+        const installed = /^Successfully installed (.*)$/.exec(line)?.[1];
+        if (installed) opts.progress(`pip: Successfully installed ${installed.trim().split(/\s+/).length} packages`);
+        else if (/^(Collecting|Installing collected)/.test(line)) opts.progress(`pip: ${line.length > 160 ? `${line.slice(0, 157)}...` : line}`);
       },
     });
   } catch (err) {

@@ -42,7 +42,9 @@ export function findLocalTools(venvBin: string, env: NodeJS.ProcessEnv, packageR
       code: 'LocalToolsMissing',
       hint: env.FLUXER_VENV
         ? `FLUXER_VENV=${env.FLUXER_VENV} lacks them: install the runtime and moto[server] there, or unset FLUXER_VENV.`
-        : `Build the Python environment: \`bash scripts/python-env.sh\` (in ${packageRoot}).`,
+        : existsSync(join(packageRoot, 'scripts', 'python-env.sh'))
+          ? `Build the Python environment: \`bash scripts/python-env.sh\` (in ${packageRoot}).`
+          : `Remove ${join(venvBin, '..')} and run \`fluxer local up\` again: it rebuilds that environment.`,
     });
   }
   return { motoServer, runtime };
