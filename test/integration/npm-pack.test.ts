@@ -4,8 +4,8 @@
 // only for what is not there), `fluxer runtime publish` of the shipped wheel to moto, and `fluxer
 // local up` + `generate --wait` with the real runtime. What is shortened: the local stack's Python
 // environment. Building it on first use installs torch, diffusers and moto (minutes), so here
-// FLUXER_VENV reuses the project's .venv; the first-use build itself runs in
-// npm-pack-first-use.test.ts (FLUXER_TEST_FIRST_USE=1), and its steps in test/unit/local.test.ts.
+// FLUXER_VENV reuses the project's .venv; the first-use build itself runs with FLUXER_TEST_FIRST_USE=1
+// (the last case below, ~4 minutes on two cores, outside CI's budget), and its steps in test/unit/local.test.ts.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -68,7 +68,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (existsSync(join(project, '.fluxer', 'local', 'state.json'))) await fluxer(['local', 'down'], userEnv({ FLUXER_VENV: join(VENV_BIN, '..') }));
-  console.log(`npm-pack: pack ${timings.pack} ms, install ${timings.install} ms, local up ${timings.up} ms, generate ${timings.generate} ms`);
+  if (existsSync(join(project, '.fluxer', 'local', 'state.json'))) await fluxer(['local', 'down'], userEnv());
+  console.log(`npm-pack: ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
 });
 
 describe('the packed CLI, installed with npm install -g, no clone beside it', () => {
@@ -146,4 +147,32 @@ describe('the packed CLI, installed with npm install -g, no clone beside it', ()
     const down = await fluxer(['local', 'down'], env);
     expect(down.code, down.stderr).toBe(0);
   }, 150_000);
+
+  it.runIf(process.env.FLUXER_TEST_FIRST_USE === '1')(
+    'first use: local up builds its Python environment under $XDG_DATA_HOME/fluxer, with progress on stderr, then serves a job',
+    async () => {
+      const env = userEnv({ XDG_DATA_HOME: join(work, 'fresh-data') });
+      let t = Date.now();
+      const up = await fluxer(['local', 'up'], env, 570_000);
+      timings.firstUseUp = Date.now() - t;
+      expect(up.code, up.stderr).toBe(0);
+      expect(up.stderr).toContain(`Building fluxer's Python environment in ${join(work, 'fresh-data', 'fluxer', 'venv')}`);
+      expect(up.stderr).toMatch(/pip: Collecting moto\[server\]==5\.2\.1/);
+      expect(up.stderr).toMatch(/pip: Successfully installed \d+ packages/);
+      expect(up.stderr).toContain('Python environment ready');
+      const venvBin = join(work, 'fresh-data', 'fluxer', 'venv', 'bin');
+      expect(existsSync(join(venvBin, 'moto_server')) && existsSync(join(venvBin, 'fluxer-runtime'))).toBe(true);
+      const gen = await fluxer(['generate', 'a red fox in snow', '--stack', 'local', '--wait', '--size', '64x64', '--out', join(work, 'images-2')], env);
+      expect(gen.code, gen.stderr).toBe(0);
+      expect((await fluxer(['local', 'down'], env)).code).toBe(0);
+      // Second use: the environment is reused (no rebuild).
+      t = Date.now();
+      const again = await fluxer(['local', 'up'], env);
+      timings.secondUseUp = Date.now() - t;
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).not.toContain('Building');
+      expect((await fluxer(['local', 'down'], env)).code).toBe(0);
+    },
+    600_000,
+  );
 });
