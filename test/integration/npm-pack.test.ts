@@ -8,7 +8,7 @@
 // (the last case below, ~4 minutes on two cores, outside CI's budget), and its steps in test/unit/local.test.ts.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -70,6 +70,8 @@ afterAll(async () => {
   if (existsSync(join(project, '.fluxer', 'local', 'state.json'))) await fluxer(['local', 'down'], userEnv({ FLUXER_VENV: join(VENV_BIN, '..') }));
   if (existsSync(join(project, '.fluxer', 'local', 'state.json'))) await fluxer(['local', 'down'], userEnv());
   console.log(`npm-pack: ${Object.entries(timings).map(([k, v]) => `${k} ${v} ms`).join(', ')}`);
+  // The prefix holds the CLI's node_modules, and a first-use run a whole venv (~5 GB with torch).
+  rmSync(work, { recursive: true, force: true });
 });
 
 describe('the packed CLI, installed with npm install -g, no clone beside it', () => {
