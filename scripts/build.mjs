@@ -37,7 +37,9 @@ const externalImportsThroughBin = {
 };
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// Only the bundle's own files: dist/runtime/ (scripts/pack-runtime.mjs, prepack) is made before npm's
+// prepare step runs this build, and must survive it.
+for (const f of ['fluxer.cjs', 'fluxer.cjs.map', 'fluxer.cjs.v8cache']) rmSync(new URL(`../dist/${f}`, import.meta.url), { force: true });
 await build({
   entryPoints: { fluxer: 'src/cli/run.ts' },
   outfile: 'dist/fluxer.cjs',

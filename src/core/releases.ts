@@ -63,7 +63,8 @@ export function releaseId(version: string, files: Array<Pick<ReleaseFile, 'name'
 
 export interface BuildOptions {
   python: string;
-  runtimeDir: string;
+  /** Where the runtime comes from: its source (a clone's gpu-runtime/), or the wheel an installed CLI ships with its pyproject.toml. */
+  runtime: { sourceDir: string } | { wheel: string; pyproject: string };
   /** An empty temporary folder. */
   workDir: string;
   /** A requirements file used instead of the runtime's own dependencies (tests: a small offline set). */
@@ -75,20 +76,30 @@ export interface BuildOptions {
 
 export async function buildRelease(opts: BuildOptions): Promise<BuiltRelease> {
   const env = { ...opts.env, SOURCE_DATE_EPOCH, PIP_DISABLE_PIP_VERSION_CHECK: '1' };
-  // Built from a copy: setuptools writes build/ into the source tree, and the schema symlink is followed.
-  const source = join(opts.workDir, 'src');
-  cpSync(opts.runtimeDir, source, { recursive: true, dereference: true, filter: (p) => !/(\/tests|\/build|\.egg-info|__pycache__)$/.test(p) });
   const wheelDir = join(opts.workDir, 'wheel');
   const wheelhouse = join(opts.workDir, 'wheelhouse');
   mkdirSync(wheelhouse, { recursive: true });
+  mkdirSync(wheelDir, { recursive: true });
   const pip = (args: string[]) => opts.run(opts.python, ['-m', 'pip', 'wheel', '--no-cache-dir', ...args], { env });
-  opts.progress?.('Building the runtime wheel');
-  await pip(['--no-deps', '--no-build-isolation', '--no-index', '--wheel-dir', wheelDir, source]);
+  let pyproject: string;
+  if ('sourceDir' in opts.runtime) {
+    // Built from a copy: setuptools writes build/ into the source tree, and the schema symlink is followed.
+    const source = join(opts.workDir, 'src');
+    cpSync(opts.runtime.sourceDir, source, { recursive: true, dereference: true, filter: (p) => !/(\/tests|\/build|\.egg-info|__pycache__)$/.test(p) });
+    opts.progress?.('Building the runtime wheel');
+    await pip(['--no-deps', '--no-build-isolation', '--no-index', '--wheel-dir', wheelDir, source]);
+    pyproject = join(source, 'pyproject.toml');
+  } else {
+    // The installed CLI's wheel was built at pack time the same way (SOURCE_DATE_EPOCH), so the same
+    // source gives the same bytes and the same release id either way.
+    cpSync(opts.runtime.wheel, join(wheelDir, basenameOf(opts.runtime.wheel)));
+    pyproject = opts.runtime.pyproject;
+  }
   opts.progress?.('Building the wheelhouse (dependencies except torch)');
   if (opts.requirementsFile) {
     await pip(['--no-build-isolation', '--wheel-dir', wheelhouse, '-r', opts.requirementsFile]);
   } else {
-    await pip(['--wheel-dir', wheelhouse, ...runtimeRequirements(readFileSync(join(source, 'pyproject.toml'), 'utf8')), ...EXTRA]);
+    await pip(['--wheel-dir', wheelhouse, ...runtimeRequirements(readFileSync(pyproject, 'utf8')), ...EXTRA]);
     await pip(['--no-deps', '--wheel-dir', wheelhouse, ...WITHOUT_DEPS]);
   }
   const wheels = readdirSync(wheelDir).filter((f) => f.endsWith('.whl'));

@@ -28,3 +28,10 @@ export function fluxerVersion(): string {
       : (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   return version;
 }
+
+/**
+ * What an installed CLI (npm install -g, npx) carries of the Python side: the runtime's wheel, its
+ * pyproject.toml and the local stack's pinned requirements, made by scripts/pack-runtime.mjs when
+ * the package is packed. A clone has gpu-runtime/ instead (and this folder only after `npm pack`).
+ */
+export const SHIPPED_RUNTIME_DIR = join(PACKAGE_ROOT, 'dist', 'runtime');

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/lib/errors.js';
 import { localStackSettings, recordLocalStack } from '../../src/core/local/config.js';
 import { resolveLocalModel } from '../../src/core/local/model.js';
-import { findLocalTools } from '../../src/core/local/tools.js';
+import { findLocalTools, localToolsBin } from '../../src/core/local/tools.js';
+import { ensureUserVenv, pickPython, userVenvDir, type RunStreaming } from '../../src/core/local/python-env.js';
 import { readWorkerHealth } from '../../src/core/local/worker-health.js';
 
 const temp = () => mkdtempSync(join(tmpdir(), 'fluxer-local-unit-'));
@@ -23,9 +24,12 @@ function executable(dir: string, name: string): string {
 describe('findLocalTools', () => {
   it('missing tools are a usage error (exit 2) whose hint is the command that installs them', () => {
     const root = temp();
+    // An installed CLI (no scripts/ shipped) is told how to rebuild its own environment instead.
+    expect(() => findLocalTools(join(root, 'venv', 'bin'), { PATH: '' }, root)).toThrow(expect.objectContaining({ hint: expect.stringContaining('run `fluxer local up` again') }));
+    executable(join(root, 'scripts'), 'python-env.sh');
     let error: unknown;
     try {
-      findLocalTools(root, { PATH: '' });
+      findLocalTools(join(root, '.venv', 'bin'), { PATH: '' }, root);
     } catch (e) {
       error = e;
     }
@@ -41,7 +45,65 @@ describe('findLocalTools', () => {
     executable(onPath, 'moto_server');
     const pathRuntime = executable(onPath, 'fluxer-runtime');
     const venvMoto = executable(join(root, '.venv', 'bin'), 'moto_server');
-    expect(findLocalTools(root, { PATH: onPath })).toEqual({ motoServer: venvMoto, runtime: pathRuntime });
+    expect(findLocalTools(join(root, '.venv', 'bin'), { PATH: onPath }, root)).toEqual({ motoServer: venvMoto, runtime: pathRuntime });
+  });
+});
+
+describe('localToolsBin: which Python environment the local stack uses', () => {
+  /** An installed CLI's package: dist/runtime/ and no gpu-runtime/ beside it. */
+  function installedPackage(): { root: string; shipped: string } {
+    const root = temp();
+    const shipped = join(root, 'dist', 'runtime');
+    mkdirSync(shipped, { recursive: true });
+    writeFileSync(join(shipped, 'fluxer_runtime-0.1.0-py3-none-any.whl'), 'wheel');
+    writeFileSync(join(shipped, 'local-requirements.txt'), 'moto[server]==5.2.1\n');
+    writeFileSync(join(shipped, 'pyproject.toml'), '');
+    return { root, shipped };
+  }
+  const noRun: RunStreaming = async () => {
+    throw new Error('nothing may run');
+  };
+
+  it('FLUXER_VENV wins; a clone uses its .venv even when dist/runtime/ exists', async () => {
+    const { root, shipped } = installedPackage();
+    expect(await localToolsBin({ packageRoot: root, shippedDir: shipped, env: { FLUXER_VENV: '/opt/v' }, run: noRun, progress: () => {} })).toBe('/opt/v/bin');
+    mkdirSync(join(root, 'gpu-runtime'));
+    expect(await localToolsBin({ packageRoot: root, shippedDir: shipped, env: {}, run: noRun, progress: () => {} })).toBe(join(root, '.venv', 'bin'));
+  });
+
+  it('an installed CLI builds a venv under $XDG_DATA_HOME/fluxer once, with progress, and reuses it', async () => {
+    const { root, shipped } = installedPackage();
+    const data = temp();
+    const env = { XDG_DATA_HOME: data, FLUXER_PYTHON: 'python-x' };
+    const calls: string[] = [];
+    const run: RunStreaming = async (cmd, args, opts) => {
+      calls.push([cmd, ...args].join(' '));
+      if (args[0] === '-m' && args[1] === 'venv') executable(join(args[2]!, 'bin'), 'python');
+      if (args.includes('install')) opts.onLine?.('Collecting moto[server]==5.2.1');
+    };
+    const progress: string[] = [];
+    const bin = await localToolsBin({ packageRoot: root, shippedDir: shipped, env, run, progress: (m) => progress.push(m) });
+    expect(bin).toBe(join(data, 'fluxer', 'venv', 'bin'));
+    expect(calls[0]).toMatch(/^python-x -c /);
+    expect(calls[1]).toBe(`python-x -m venv ${join(data, 'fluxer', 'venv')}`);
+    expect(calls[2]).toContain(`-r ${join(shipped, 'local-requirements.txt')} ${join(shipped, 'fluxer_runtime-0.1.0-py3-none-any.whl')}`);
+    expect(progress.join('\n')).toMatch(/Building fluxer's Python environment[\s\S]*pip: Collecting moto[\s\S]*ready/);
+    // Second use: nothing runs.
+    expect(await localToolsBin({ packageRoot: root, shippedDir: shipped, env, run: noRun, progress: () => {} })).toBe(bin);
+    // A new CLI (other shipped files) rebuilds.
+    writeFileSync(join(shipped, 'local-requirements.txt'), 'moto[server]==5.2.2\n');
+    calls.length = 0;
+    await ensureUserVenv({ shipped: { wheel: join(shipped, 'fluxer_runtime-0.1.0-py3-none-any.whl'), pyproject: '', localRequirements: join(shipped, 'local-requirements.txt') }, env, run, progress: () => {} });
+    expect(calls).toHaveLength(3);
+  });
+
+  it('with no Python >= 3.10 it says exactly that, exit 2, and what to install', async () => {
+    const err = await pickPython({}, noRun).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(/^Python >= 3\.10 .*not found: tried python3\.11, python3\.12, python3\.10, python3$/);
+    expect(err.hint).toMatch(/install python3\.11.*FLUXER_PYTHON/i);
+    expect(userVenvDir({ HOME: '/home/u' })).toBe('/home/u/.local/share/fluxer/venv');
   });
 });
 

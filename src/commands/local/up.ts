@@ -4,14 +4,15 @@ import { createAwsClients } from '../../aws/factory.js';
 import { defineCommand } from '../../cli/command.js';
 import type { Context } from '../../cli/context.js';
 import { durationFlag, integerFlag } from '../../cli/parse.js';
-import { PACKAGE_ROOT } from '../../lib/paths.js';
+import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
 import { STACK_FIELDS } from '../../config/schema.js';
 import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
 import { formatLocalStatus } from '../../core/local/format.js';
 import { TINY_MODEL, resolveLocalModel } from '../../core/local/model.js';
 import { bringUp, localStatus, type SetupOutcome } from '../../core/local/stack.js';
 import { LOCAL_STACK, localPaths } from '../../core/local/state.js';
-import { findLocalTools } from '../../core/local/tools.js';
+import { runStreaming } from '../../core/local/python-env.js';
+import { findLocalTools, localToolsBin } from '../../core/local/tools.js';
 import { ensureStackResources } from '../../core/setup.js';
 
 interface UpOptions {
@@ -26,7 +27,8 @@ export default defineCommand<UpOptions>({
   description:
     'Starts moto on 127.0.0.1, creates the queue, dead-letter queue and bucket on it (as `fluxer setup` does), starts N runtime workers ' +
     '(the tiny model on the CPU by default, or a diffusers model directory on a local GPU) and records the `local` stack in fluxer.config.json. ' +
-    'Running it again starts only what is missing (a worker that died is restarted). State and logs: .fluxer/local/ beside the config file.',
+    'Running it again starts only what is missing (a worker that died is restarted). State and logs: .fluxer/local/ beside the config file. ' +
+    'Python: FLUXER_VENV, else a clone\'s .venv, else (an installed CLI) a venv under $XDG_DATA_HOME/fluxer built on first use from the wheel the package ships.',
   options: [
     { flags: `--model <${TINY_MODEL.model}|DIR>`, description: `"${TINY_MODEL.model}" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)` },
     { flags: '--workers <n>', description: 'number of runtime workers (1-16)', parse: integerFlag('--workers', 1, 16), default: 1 },
@@ -39,7 +41,8 @@ export default defineCommand<UpOptions>({
     const model = resolveLocalModel(opts.model, ctx.cwd);
     const configPath = projectConfigPath(ctx.cwd, ctx.globals.config);
     const paths = localPaths(configPath);
-    const tools = findLocalTools(PACKAGE_ROOT, ctx.env);
+    const venvBin = await localToolsBin({ packageRoot: PACKAGE_ROOT, shippedDir: SHIPPED_RUNTIME_DIR, env: ctx.env, run: runStreaming, progress: (m) => ctx.out.info(m) });
+    const tools = findLocalTools(venvBin, ctx.env, PACKAGE_ROOT);
 
     const result = await bringUp(
       { paths, tools, baseEnv: ctx.env, setup: (endpoint) => setupOn(ctx, endpoint), progress: (m) => ctx.out.info(m), signal: ctx.signal },

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
 import { buildRelease, publishRelease, runProgram, type PublishResult } from '../../core/releases.js';
 import { requireBucket } from '../../core/stack-resources.js';
-import { PACKAGE_ROOT } from '../../lib/paths.js';
+import { shippedRuntime, userVenvDir } from '../../core/local/python-env.js';
+import { UsageError } from '../../lib/errors.js';
+import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
 
 interface PublishOpts {
   promote?: boolean;
@@ -20,7 +22,8 @@ export default defineCommand<PublishOpts>({
     'Deep Learning AMI brings torch), and uploads them under <prefix>releases/<release-id>/ with SHA256SUMS. The\n' +
     'release id is the version plus a hash of the content: identical content is the same release (nothing is\n' +
     'uploaded again). --promote records it in SSM /fluxer/<stack>/runtime-release, which nodes install; the\n' +
-    'stack\'s first release is promoted anyway. Python: FLUXER_PYTHON, else the project\'s .venv, else python3.\n' +
+    'stack\'s first release is promoted anyway. Python: FLUXER_PYTHON, else the project\'s .venv (an installed CLI:\n' +
+    'the one `local up` built), else python3. An installed CLI publishes the wheel it ships (built when packed).\n' +
     'See docs/releases.md.',
   options: [
     { flags: '--promote', description: 'make this release the one new nodes install' },
@@ -30,8 +33,8 @@ export default defineCommand<PublishOpts>({
   async handler(ctx, _args, opts) {
     const { settings, stack } = ctx.config();
     const bucket = requireBucket(settings, stack);
-    const venvPython = join(PACKAGE_ROOT, '.venv', 'bin', 'python');
-    const python = ctx.env.FLUXER_PYTHON || (existsSync(venvPython) ? venvPython : 'python3');
+    const python = ctx.env.FLUXER_PYTHON || [join(PACKAGE_ROOT, '.venv', 'bin', 'python'), join(userVenvDir(ctx.env), 'bin', 'python')].find((p) => existsSync(p)) || 'python3';
+    const runtime = runtimeSource();
     const workDir = mkdtempSync(join(tmpdir(), 'fluxer-release-'));
     let result: PublishResult;
     try {
@@ -39,7 +42,7 @@ export default defineCommand<PublishOpts>({
       try {
         const built = await buildRelease({
           python,
-          runtimeDir: join(PACKAGE_ROOT, 'gpu-runtime'),
+          runtime,
           workDir,
           ...(ctx.env.FLUXER_RELEASE_REQUIREMENTS ? { requirementsFile: ctx.env.FLUXER_RELEASE_REQUIREMENTS } : {}),
           run: runProgram,
@@ -63,6 +66,18 @@ export default defineCommand<PublishOpts>({
     );
   },
 });
+
+/** A clone builds from gpu-runtime/; an installed CLI (npm install -g, npx) has no source, and ships the wheel. */
+function runtimeSource(): { sourceDir: string } | { wheel: string; pyproject: string } {
+  const sourceDir = join(PACKAGE_ROOT, 'gpu-runtime');
+  if (existsSync(join(sourceDir, 'pyproject.toml'))) return { sourceDir };
+  const shipped = shippedRuntime(SHIPPED_RUNTIME_DIR);
+  if (shipped) return { wheel: shipped.wheel, pyproject: shipped.pyproject };
+  throw new UsageError(`This fluxer has neither the runtime's source (${sourceDir}) nor its wheel (${SHIPPED_RUNTIME_DIR})`, {
+    code: 'RuntimeNotShipped',
+    hint: 'Reinstall the CLI from its package (`npm install -g fluxer`), or publish from a clone of the repository.',
+  });
+}
 
 function formatPublish(r: PublishResult): string {
   const lines = [`release   ${r.id}`, `location  s3://${r.bucket}/${r.prefix}`, `promoted  ${r.promoted ? 'yes' : 'no'} (${r.parameter}: ${r.promoted ? `${r.previous ?? 'none'} → ${r.id}` : (r.previous ?? 'none')})`];
