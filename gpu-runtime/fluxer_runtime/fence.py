@@ -56,7 +56,9 @@ def write_status(store: Store, lease: Lease, doc: dict[str, Any]) -> None:
             current = store.read(lease.bucket, lease.key)
             if current is None or current.writer != lease.writer:
                 raise Fenced(f"another attempt wrote {lease.key} ({conflict})") from None
-            # our own earlier write, whose response was lost: adopt it and write again on top
             seq = current.doc.get("seq", lease.seq)
             lease.etag, lease.seq = current.etag, seq if isinstance(seq, int) else lease.seq
+            if seq == body["seq"]:
+                return  # this very write landed, its answer was lost: writing it again would duplicate it
+            # an earlier write of ours is there (409: ours raced nothing but S3's lock): write on top
     raise Fenced(f"{lease.key}: conditional write refused twice")

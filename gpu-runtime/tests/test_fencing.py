@@ -91,8 +91,12 @@ def test_a_write_whose_answer_was_lost_is_recognised_as_ours_and_a_rivals_fences
 
     taken_at = ours.etag
     write_status(store, ours, doc)
+    landed = store.read(stack.bucket, key)
     ours.etag, ours.seq = taken_at, 0  # the response was lost: we still hold the old ETag
-    write_status(store, ours, doc)  # refused (412), re-read: our token, so ours; written on top
+    write_status(store, ours, doc)  # the SDK's retry: refused (412), re-read: this write, landed
+    assert store.read(stack.bucket, key) == landed  # not written a second time
+    assert (ours.etag, ours.seq) == (landed.etag, 1)
+    write_status(store, ours, {**doc, "state": "succeeded"})  # and the attempt goes on from there
     assert store.read(stack.bucket, key).doc["seq"] == 2
 
     with pytest.raises(Fenced):

@@ -109,6 +109,20 @@ export function isThrottling(err: unknown): boolean {
   return THROTTLING.has(awsErrorName(err)) || httpStatus(err) === 429;
 }
 
+const NETWORK = /ECONNRESET|ETIMEDOUT|EPIPE|EAI_AGAIN|socket hang up|TimeoutError|RequestTimeout|NetworkingError/i;
+
+/**
+ * Worth trying again later: throttling, a 5xx, or the connection failing under the request (reset,
+ * timed out, hung up). The SDK has already retried a few times when a caller sees one.
+ */
+export function isTransient(err: unknown): boolean {
+  if (isThrottling(err)) return true;
+  const status = httpStatus(err);
+  if (status !== undefined && status >= 500) return true;
+  const e = shape(err);
+  return NETWORK.test(`${awsErrorName(err)} ${e.code ?? ''} ${e.message ?? ''}`);
+}
+
 /** AWS refuses a signature more than 5 minutes (15 for some services) off; the SDK corrects from 4. */
 const SKEW_THRESHOLD_MS = 4 * 60_000;
 /** Always about the clock, whatever the measured difference. */

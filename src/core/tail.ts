@@ -2,6 +2,7 @@
 // and `jobs tail` do from any machine. Two parts: a pure per-job state machine that turns a series
 // of status documents into ordered events (state changes, progress that never goes back within an
 // attempt, new outputs), and the polling loop with its timeout and Ctrl-C handling.
+import { isTransient } from '../aws/errors.js';
 import type { S3Port } from '../aws/s3.js';
 import type { Clock } from '../lib/clock.js';
 import { mapConcurrent } from '../lib/concurrency.js';
@@ -197,8 +198,10 @@ export interface TailOptions {
   /** Status GETs in flight at once (batches). */
   concurrency?: number;
   onEvent(tracker: JobTracker, event: TailEvent): void;
-  /** Status reads failing in a row before the wait gives up (default 5). */
+  /** Status reads failing in a row, for other than transient reasons, before the wait gives up (default 5). */
   maxConsecutiveFailures?: number;
+  /** How long transient failures (throttling, 5xx, dropped connections) may last without a success (default 2 min). */
+  transientGraceMs?: number;
   /** Called after every poll round (the TTY view redraws its bar here). */
   onRound?(trackers: JobTracker[]): void;
 }
@@ -210,6 +213,7 @@ export async function tailJobs(ids: readonly string[], opts: TailOptions): Promi
   const trackers = ids.map((id) => new JobTracker(id));
   const etags = new Map<string, string>();
   let failures = 0;
+  let failingSince: number | undefined;
   const interval = opts.intervalMs ?? (ids.length > 8 ? 500 : 250);
   const deadline = opts.timeoutMs === undefined ? Infinity : opts.clock.now() + opts.timeoutMs;
   for (;;) {
@@ -221,9 +225,14 @@ export async function tailJobs(ids: readonly string[], opts: TailOptions): Promi
       try {
         read = await readStatus(opts.s3, opts.loc, t.id, etags.get(t.id));
         failures = 0;
+        failingSince = undefined;
       } catch (err) {
-        // A long wait should not die of one network blip (the SDK has retried already); a failure
-        // that persists for several rounds in a row is real.
+        // A long wait should not die of network blips or throttling (the SDK has retried already):
+        // they are tried again next round for as long as the grace lasts. Other failures that
+        // persist for several rounds in a row are real.
+        const now = opts.clock.now();
+        failingSince ??= now;
+        if (isTransient(err) && now - failingSince < (opts.transientGraceMs ?? 120_000)) return;
         failures += 1;
         if (failures >= (opts.maxConsecutiveFailures ?? 5)) throw err;
         return;

@@ -158,6 +158,24 @@ describe('tailJobs loop', () => {
     await expect(tailJobs([ID], { s3: down, loc: { bucket: 'b', prefix: '' }, clock: clock(), signal: new AbortController().signal, onEvent: () => {}, maxConsecutiveFailures: 3 })).rejects.toThrow('ECONNREFUSED');
   });
 
+  it('transient failures (5xx, throttling, dropped connections) are ridden out for the grace, then end the wait', async () => {
+    // The fault suite saw `--wait` exit 1 on a run of S3 500s and hung-up sockets while the job went on.
+    let calls = 0;
+    const stormy = {
+      getObject: async () => {
+        calls += 1;
+        if (calls <= 20) throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+        return { ETag: '"x"', Body: { transformToString: async () => JSON.stringify(doc('succeeded')) } };
+      },
+    } as unknown as S3Port;
+    const ok = await tailJobs([ID], { s3: stormy, loc: { bucket: 'b', prefix: '' }, clock: clock(), signal: new AbortController().signal, onEvent: () => {} });
+    expect(ok.outcome).toBe('done');
+    const down = { getObject: async () => Promise.reject(Object.assign(new Error('socket hang up'), { name: 'TimeoutError' })) } as unknown as S3Port;
+    const c = clock();
+    await expect(tailJobs([ID], { s3: down, loc: { bucket: 'b', prefix: '' }, clock: c, signal: new AbortController().signal, onEvent: () => {}, transientGraceMs: 10_000 })).rejects.toThrow('socket hang up');
+    expect(c.now()).toBeGreaterThanOrEqual(10_000);
+  });
+
   it('an abort (Ctrl-C) ends the wait as interrupted', async () => {
     const ac = new AbortController();
     ac.abort();
