@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,15 @@ class Config:
 
     def local_instance_id(self) -> str:
         return self.instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
+
+
+def installed_release() -> str | None:
+    """The release the bootstrap installed this environment from: it runs as
+    /opt/fluxer/releases/<id>/venv, beside the `.installed` marker that names <id>."""
+    try:
+        return (Path(sys.prefix).parent / ".installed").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def read_env_file(path: str) -> dict[str, str]:
@@ -152,6 +162,6 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         rebalance_action=choice("FLUXER_REBALANCE_ACTION", REBALANCE_ACTIONS, "resume") or "resume",
         failed_poweroff_seconds=number("FLUXER_FAILED_POWEROFF_SECONDS", 600, minimum=0),
         ready_deadline_seconds=number("FLUXER_READY_DEADLINE_SECONDS", 1200, minimum=0.1),
-        release=text("FLUXER_RELEASE"),
+        release=text("FLUXER_RELEASE") or installed_release(),
         env_file=env_file,
     )

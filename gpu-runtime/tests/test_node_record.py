@@ -183,3 +183,14 @@ def test_a_runtime_ready_in_time_disarms_the_switch(stack, start_worker, tmp_pat
     time.sleep(1.0)
     assert not off.exists() and handle.get()["state"] == "READY"
     assert json.dumps(latest(stack, "i-0intime")).count("FAILED") == 0
+
+
+def test_the_release_comes_from_the_installed_environment(tmp_path, monkeypatch):
+    from fluxer_runtime import config
+
+    release = tmp_path / "releases" / "0.1.0-abc"
+    (release / "venv").mkdir(parents=True)
+    (release / ".installed").write_text("0.1.0-abc\n")
+    monkeypatch.setattr(config.sys, "prefix", str(release / "venv"))
+    assert config.load_config({"FLUXER_ENV_FILE": "/nonexistent"}).release == "0.1.0-abc"
+    assert config.load_config({"FLUXER_ENV_FILE": "/nonexistent", "FLUXER_RELEASE": "x"}).release == "x"
