@@ -126,8 +126,9 @@ class Control:
         if self._ready_or_done.wait(self.cfg.ready_deadline_seconds):
             return
         with self._cond:
-            if self._ready_or_done.is_set() or self._failed:
-                return
+            if self._ready_or_done.is_set() or self._failed or self._state not in ("STARTING", "PULLING",
+                                                                                     "LOADING"):
+                return  # READY just now, or failed its own way
             self._failed = self._stopping = self._deadman_fired = True
             phase = self._state
             self._cond.notify_all()
