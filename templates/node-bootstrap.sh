@@ -30,6 +30,22 @@ case "$RELEASE" in *[!A-Za-z0-9._+-]*|'') fail "release id \"$RELEASE\" is not a
 BASE="$ROOT/opt/fluxer"
 DEST="$BASE/releases/$RELEASE"
 
+# The node record's first version (schema/node.v1.schema.json): a node is visible from boot. Written
+# only where none exists (If-None-Match): a rerun never resets the counts a runtime wrote there.
+ID="${FLUXER_INSTANCE_ID:-}"
+if [ -z "$ID" ] && [ -z "$ROOT" ]; then
+  TOK="$(curl -sf -m 2 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' http://169.254.169.254/latest/api/token)" \
+    && ID="$(curl -sf -m 2 -H "X-aws-ec2-metadata-token: $TOK" http://169.254.169.254/latest/meta-data/instance-id)" || ID=""
+fi
+if [ -n "$ID" ]; then
+  NOW="$(date -u +%Y-%m-%dT%H:%M:%S.000Z)"; REC="$(mktemp)"
+  printf '{"instanceId":"%s","state":"BOOTSTRAPPING","stateReason":"installing release %s","release":"%s","stack":"%s","bucket":"%s","prefix":"%s","region":"%s","firstSeenAt":"%s","lastSeenAt":"%s","seq":1}' \
+    "$ID" "$RELEASE" "$RELEASE" "$FLUXER_STACK" "$FLUXER_BUCKET" "$PREFIX" "$FLUXER_REGION" "$NOW" "$NOW" > "$REC"
+  "${AWS[@]}" s3api put-object --bucket "$FLUXER_BUCKET" --key "${PREFIX}nodes/$ID.json" --body "$REC" \
+    --content-type application/json --if-none-match '*' >/dev/null 2>&1 || log "node record kept (one exists) or not written"
+  rm -f "$REC"
+fi
+
 if [ -f "$DEST/.installed" ]; then
   log "release $RELEASE already installed (baked): no download"
 else

@@ -70,6 +70,14 @@ class Message:
     receipt_handle: str
     body: str
     receive_count: int
+    sent_at: float | None = None  # SQS SentTimestamp, epoch seconds: the start of the queue wait
+
+
+def _sent_at(millis: str | None) -> float | None:
+    try:
+        return int(millis) / 1000 if millis else None
+    except ValueError:
+        return None
 
 
 class Queue:
@@ -83,7 +91,7 @@ class Queue:
             MaxNumberOfMessages=max_messages,
             WaitTimeSeconds=wait_seconds,
             VisibilityTimeout=visibility_seconds,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
         )
         return [
             Message(
@@ -91,6 +99,7 @@ class Queue:
                 receipt_handle=m["ReceiptHandle"],
                 body=m.get("Body", ""),
                 receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", "1")),
+                sent_at=_sent_at(m.get("Attributes", {}).get("SentTimestamp")),
             )
             for m in response.get("Messages", [])
         ]

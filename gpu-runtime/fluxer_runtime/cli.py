@@ -64,7 +64,8 @@ def _identity(cfg: Any) -> Any:
     if cfg.imds_url:
         try:
             identity = Imds(cfg.imds_url).identity()
-            return Node(cfg.instance_id or identity.instance_id, identity.instance_type, identity.az)
+            return Node(cfg.instance_id or identity.instance_id, identity.instance_type, identity.az,
+                        identity.az_id, identity.region, identity.lifecycle, identity.launch_time)
         except Exception as exc:
             log.warning("IMDS identity not available; using a local id", error=str(exc))
     return Node(cfg.local_instance_id(), "local", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +50,21 @@ class Config:
     rebalance_seconds: float  # after a rebalance recommendation with no interruption notice...
     rebalance_action: str  # ...resume taking jobs, or power off
     failed_poweroff_seconds: float  # how long a FAILED runtime stays up to be looked at
+    ready_deadline_seconds: float  # the dead-man's switch: READY by then, or FAILED and off
+    release: str | None  # the runtime release id the bootstrap installed, for the node record
     env_file: str
 
     def local_instance_id(self) -> str:
         return self.instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
+
+
+def installed_release() -> str | None:
+    """The release the bootstrap installed this environment from: it runs as
+    /opt/fluxer/releases/<id>/venv, beside the `.installed` marker that names <id>."""
+    try:
+        return (Path(sys.prefix).parent / ".installed").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def read_env_file(path: str) -> dict[str, str]:
@@ -149,5 +161,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         rebalance_seconds=number("FLUXER_REBALANCE_SECONDS", 600, minimum=0),
         rebalance_action=choice("FLUXER_REBALANCE_ACTION", REBALANCE_ACTIONS, "resume") or "resume",
         failed_poweroff_seconds=number("FLUXER_FAILED_POWEROFF_SECONDS", 600, minimum=0),
+        ready_deadline_seconds=number("FLUXER_READY_DEADLINE_SECONDS", 1200, minimum=0.1),
+        release=text("FLUXER_RELEASE") or installed_release(),
         env_file=env_file,
     )

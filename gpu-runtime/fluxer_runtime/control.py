@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .imds import Notice
-from .logs import log
+from .logs import log, utc_now
 from .power import power_off
 
 
@@ -71,6 +71,12 @@ class Control:
                 self._start("rebalance", self._rebalance_wait)
             return
         self._spot_notice = True
+        interruption = {"action": notice.action or "unknown", "noticedAt": utc_now()}
+        if notice.time is not None:
+            interruption["time"] = notice.time.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        with self._lock:
+            self.counters.interruption = interruption
+        self._node_record_due = True
         seconds = 0.0
         if notice.time is not None:
             seconds = (notice.time - datetime.now(timezone.utc)).total_seconds()
@@ -111,3 +117,23 @@ class Control:
         if self._stop_requested.wait(self.cfg.failed_poweroff_seconds):
             return  # stopped by hand (SIGTERM): the operator is on it
         power_off(self.cfg.poweroff_command, f"runtime FAILED: {self._state_reason}")
+
+    def _ready_deadline_watch(self) -> None:
+        """The dead-man's switch: a runtime not READY FLUXER_READY_DEADLINE_SECONDS after it started
+        (a model load or download that hangs) says why in its record and halts the node. Counted
+        from the runtime's start, not the boot: a runtime restarted on a node up for hours still
+        gets its whole bound."""
+        if self._ready_or_done.wait(self.cfg.ready_deadline_seconds):
+            return
+        with self._cond:
+            if self._ready_or_done.is_set() or self._failed or self._state not in ("STARTING", "PULLING",
+                                                                                     "LOADING"):
+                return  # READY just now, or failed its own way
+            self._failed = self._stopping = self._deadman_fired = True
+            phase = self._state
+            self._cond.notify_all()
+        reason = (f"not READY {self.cfg.ready_deadline_seconds:g}s after the runtime started, still "
+                  f"{phase} (FLUXER_READY_DEADLINE_SECONDS)")
+        log.error("runtime failed", reason=reason)
+        self._set_phase("FAILED", reason)  # written to the node record before the power-off
+        power_off(self.cfg.poweroff_command, f"dead-man's switch: {reason}")

@@ -22,6 +22,10 @@ class Identity:
     instance_id: str
     instance_type: str | None
     az: str | None
+    az_id: str | None = None
+    region: str | None = None
+    lifecycle: str | None = None  # "spot" or "on-demand"
+    launch_time: str | None = None  # the identity document's pendingTime
 
 
 @dataclass(frozen=True)
@@ -49,14 +53,14 @@ class Imds:
         self._token, self._token_expires = token, time.monotonic() + TOKEN_TTL_SECONDS - 60
         return token
 
-    def get(self, path: str) -> str | None:
+    def get(self, path: str, root: str = "meta-data") -> str | None:
         """The metadata at `path`, None on 404 (a notice not issued yet). A rejected token (401) is
         renewed once; other failures raise."""
         for attempt in range(2):
             token = self._token if self._token and time.monotonic() < self._token_expires else None
             token = token or self._fetch_token()
             request = urllib.request.Request(
-                f"{self.base_url}/latest/meta-data/{path}", headers={"X-aws-ec2-metadata-token": token}
+                f"{self.base_url}/latest/{root}/{path}", headers={"X-aws-ec2-metadata-token": token}
             )
             try:
                 with urllib.request.urlopen(request, timeout=self._timeout) as response:
@@ -74,7 +78,18 @@ class Imds:
         instance_id = self.get("instance-id")
         if not instance_id:
             raise OSError("IMDS returned no instance-id")
-        return Identity(instance_id, self.get("instance-type"), self.get("placement/availability-zone"))
+        lifecycle = self.get("instance-life-cycle")
+        launch_time = None
+        try:
+            document = json.loads(self.get("instance-identity/document", root="dynamic") or "{}")
+            launch_time = document.get("pendingTime") if isinstance(document, dict) else None
+        except (OSError, ValueError):
+            pass  # the record just lacks the launch time
+        return Identity(
+            instance_id, self.get("instance-type"), self.get("placement/availability-zone"),
+            az_id=self.get("placement/availability-zone-id"), region=self.get("placement/region"),
+            lifecycle=lifecycle if lifecycle in ("spot", "on-demand") else None, launch_time=launch_time,
+        )
 
     def notice(self) -> Notice | None:
         action = self.get("spot/instance-action")

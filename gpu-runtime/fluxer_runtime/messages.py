@@ -33,6 +33,11 @@ class Messages:
         with self._lock:
             self._held.pop(message.message_id, None)
 
+    def _count(self, outcome: str) -> None:
+        """A job this node ended (or handed back): the node record's `jobs` by outcome."""
+        with self._lock:
+            self.counters.count(outcome)
+
     def _release(self, message: Message, seconds: int, why: str, job_id: str | None = None) -> None:
         try:
             self.queue.set_visibility(message, seconds)
@@ -49,7 +54,6 @@ class Messages:
             # Redelivered later, it meets its final status and is acknowledged then.
             log.warning("message not deleted", job_id=job_id, error=str(exc))
         self._unhold(message)
-
 
     def _extend_held(self) -> None:
         with self._lock:
@@ -82,6 +86,7 @@ class Messages:
                     reason=rejection.message)
         if rejection.job_id is None or bucket is None:
             self._delete(message, None)  # nothing names the job: there is nowhere to say why
+            self._count("rejected")
             return
         error = {"type": rejection.error_type, "message": rejection.message}
         doc = terminal_doc(rejection.job_id, "rejected", self.node, attempt, error)
@@ -99,6 +104,7 @@ class Messages:
             self._retry_later(rejection.job_id, message, attempt, exc)
             return
         self._delete(message, rejection.job_id)
+        self._count("rejected")
 
     def _settle(
         self, job: Job, message: Message, state: str, error: dict[str, str] | None, attempt: int,
@@ -110,6 +116,7 @@ class Messages:
                      terminal_doc(job.id, state, self.node, attempt, error, job.model))
         log.info("job settled before start", job_id=job.id, state=state, error=error)
         self._delete(message, job.id)
+        self._count(state)
 
     def _fenced(self, job_id: str | None, message: Message, fenced: Fenced) -> None:
         # Another attempt owns the job now. Releasing the message would cause yet another
@@ -133,6 +140,7 @@ class Messages:
         log.warning("transient error, job retried later", job_id=job_id, type=error_type, error=text,
                     retryInSeconds=delay, attempt=attempt)
         self._release(message, delay, "transient error", job_id)
+        self._count("requeued")
 
     def _fail_permanently(
         self, job_id: str | None, message: Message, attempt: int, exc: BaseException, job: Job | None
@@ -151,3 +159,4 @@ class Messages:
             except (Fenced, *TRANSIENT_ERRORS) as write_error:
                 log.warning("failed status not written", job_id=job_id, error=str(write_error))
         self._delete(message, job_id)
+        self._count("failed")

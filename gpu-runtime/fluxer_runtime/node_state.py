@@ -24,7 +24,7 @@ class NodeState:
                 state = "FAILED"
             elif self._stopped:
                 state = "STOPPED"
-            elif self._state in ("STARTING", "LOADING"):
+            elif self._state in ("STARTING", "PULLING", "LOADING"):
                 state = self._state
             elif self._draining:
                 state = "DRAINING"
@@ -45,11 +45,14 @@ class NodeState:
             self._write_state_file()
 
     def _set_phase(self, state: str, reason: str | None = None) -> None:
+        """STARTING, PULLING, LOADING, READY, FAILED: set by serve() itself, each written to the node
+        record at once (the ticker does not run before READY)."""
         with self._lock:
             self._state = state
             self._state_reason = reason
         log.info("state", state=state, reason=reason)
         self._write_state_file()
+        self._write_node_record()
 
     @property
     def state(self) -> str:
@@ -93,37 +96,80 @@ class NodeState:
         with self._lock:
             self.last_error = {"type": error_type, "message": message, "jobId": job_id, "at": utc_now()}
 
+    # ----- the node record (schema/node.v1.schema.json) -------------------------------------
+
+    @property
+    def jobs_done(self) -> int:
+        return self.counters.jobs["succeeded"]
+
+    @property
+    def images_done(self) -> int:
+        return self.counters.images_done
+
+    @property
+    def busy_seconds(self) -> float:
+        return self.counters.busy_seconds
+
+    def _record_key(self) -> str:
+        return f"{self.cfg.prefix}nodes/{self.node.instance_id}.json"
+
     def node_record(self) -> dict[str, Any]:
         health = self.health()
+        node = self.node
+        with self._lock:
+            counters = self.counters.doc()
         record = {
-            "instanceId": self.node.instance_id,
-            "instanceType": self.node.instance_type,
-            "az": self.node.az,
-            "bucket": self.cfg.bucket,
-            "prefix": self.cfg.prefix,
+            "instanceId": node.instance_id,
+            "state": health["state"],
+            "stateReason": health["stateReason"],
+            "instanceType": node.instance_type,
+            "az": node.az,
+            "azId": node.az_id,
+            "region": node.region or self.cfg.region,
+            "lifecycle": node.lifecycle,
+            "launchTime": node.launch_time,
+            "release": self.cfg.release,
             "stack": self.cfg.stack,
             "model": self.cfg.model,
-            "state": health["state"],
+            "memoryPolicy": health["memoryPolicy"],
+            "bucket": self.cfg.bucket,
+            "prefix": self.cfg.prefix,
             "version": __version__,
             "startedAt": self.started_at,
             "lastSeenAt": utc_now(),
-            "jobsDone": health["jobsDone"],
-            "imagesDone": health["imagesDone"],
-            "busySeconds": health["busySeconds"],
             "currentJob": health["currentJob"],
-            "stateReason": health["stateReason"],
-            "memoryPolicy": health["memoryPolicy"],
+            **counters,
             "device": health["device"],
         }
         # unknown fields are omitted, never null; currentJob stays: null there means idle
         return {k: v for k, v in record.items() if v is not None or k == "currentJob"}
 
-    def _write_node_record(self) -> None:
+    def _restore_node_record(self) -> None:
+        """Continue this node's counts from its last record (a restart; the bootstrap's record):
+        a restart must not reset what a cost report adds up."""
+        with self._lock:
+            self.counters.first_seen_at = self.counters.first_seen_at or self.started_at
         if not self.cfg.bucket:
             return
         try:
-            self.store.put_json(
-                self.cfg.bucket, f"{self.cfg.prefix}nodes/{self.node.instance_id}.json", self.node_record()
-            )
+            previous = self.store.get_json(self.cfg.bucket, self._record_key())
         except TRANSIENT_ERRORS as exc:
-            log.warning("node record not written", error=str(exc))
+            log.warning("node record not read back; counts start at zero", error=str(exc))
+            return
+        if not previous or previous.get("instanceId") != self.node.instance_id:
+            return
+        with self._lock:
+            self.counters.restore(previous)
+        log.info("node record read back", seq=self.counters.seq, jobs=self.counters.jobs,
+                 firstSeenAt=self.counters.first_seen_at)
+
+    def _write_node_record(self) -> None:
+        if not self.cfg.bucket:
+            return
+        with self._record_lock:  # one writer at a time, so seq and the object agree
+            with self._lock:
+                self.counters.seq += 1
+            try:
+                self.store.put_json(self.cfg.bucket, self._record_key(), self.node_record())
+            except TRANSIENT_ERRORS as exc:
+                log.warning("node record not written", error=str(exc))

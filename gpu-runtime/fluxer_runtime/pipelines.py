@@ -109,6 +109,7 @@ class Engine:
         self._hf_token = hf_token
         self.pipe: Any = None
         self._fp8 = False
+        self.on_download: Callable[[], None] | None = None  # the worker's PULLING phase
 
     @property
     def dtype(self) -> Any:
@@ -153,6 +154,8 @@ class Engine:
                     f"and downloads are off: {local_error}"
                 ) from None
             log.info("model not on disk, downloading", model=self.model, repo=source, cache_dir=cache_dir)
+            if self.on_download is not None:
+                self.on_download()
             try:
                 return cls.from_pretrained(source, token=self._hf_token, **common)
             except Exception as exc:

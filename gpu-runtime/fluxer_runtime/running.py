@@ -49,6 +49,8 @@ class Running:
         started = time.monotonic()
         with self._lock:
             self._current = run
+            if prepared.message.sent_at is not None:
+                self.counters.queue_wait.observe(time.time() - prepared.message.sent_at)
         self._refresh_state()
         log.info("job started", job_id=job.id, attempt=prepared.attempt, resumeFrom=run.image,
                  count=job.count, steps=job.steps, size=f"{job.width}x{job.height}")
@@ -65,6 +67,8 @@ class Running:
                 run.pipeline_seconds += time.monotonic() - t0
                 if image is None:
                     break
+                with self._lock:
+                    self.counters.generation.observe(time.monotonic() - t0)
                 log.info("image generated", job_id=job.id, index=index, attempt=prepared.attempt,
                          seconds=round(time.monotonic() - t0, 4))
                 self._io.submit(lambda r=run, i=index, im=image: self._upload(r, i, im))
@@ -91,7 +95,7 @@ class Running:
         finally:
             elapsed = time.monotonic() - started
             with self._lock:
-                self.busy_seconds += elapsed
+                self.counters.busy_seconds += elapsed
                 self._current = None
         self._io.submit(lambda: self._finish(run, outcome, error, started))
         self._refresh_state()
@@ -175,7 +179,7 @@ class Running:
         with run.lock:
             run.uploaded.add(index)
         with self._lock:
-            self.images_done += 1
+            self.counters.images_done += 1
 
     def _finish(self, run: JobRun, outcome: str, error: dict[str, str] | None, started: float) -> None:
         job, message, attempt = run.job, run.prepared.message, run.prepared.attempt
@@ -205,11 +209,10 @@ class Running:
             self._retry_later(job.id, message, attempt, error or {"type": "Error", "message": "retry"})
         elif outcome == "requeued":
             self._release(message, 0, "interrupted", job.id)
+            self._count(outcome)
         else:
             self._delete(message, job.id)
-            if outcome == "succeeded":
-                with self._lock:
-                    self.jobs_done += 1
+            self._count(outcome)
         wall = time.monotonic() - started
         log.info("job finished", job_id=job.id, state=state, attempt=attempt, images=len(run.outputs()),
                  wallSeconds=round(wall, 4), pipelineSeconds=round(run.pipeline_seconds, 4), error=error)

@@ -23,6 +23,10 @@ class Node:
     instance_id: str
     instance_type: str | None
     az: str | None
+    az_id: str | None = None
+    region: str | None = None
+    lifecycle: str | None = None
+    launch_time: str | None = None
 
     def doc(self) -> dict[str, Any]:
         # the schema forbids null: a field the node does not know (no IMDS) is left out

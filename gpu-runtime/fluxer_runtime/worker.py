@@ -25,6 +25,7 @@ from .control import Control
 from .iolane import IoLane
 from .logs import log, utc_now
 from .messages import Messages
+from .node_record import Counters
 from .node_state import NodeState
 from .pipelines import Engine
 from .power import power_off
@@ -71,13 +72,14 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self._current: JobRun | None = None
         self._held: dict[str, Message] = {}
 
-        self.jobs_done = 0
-        self.images_done = 0
-        self.busy_seconds = 0.0
+        self.counters = Counters()  # jobs by outcome, images, busy time, histograms: the node record
+        self._record_lock = threading.Lock()
+        self._ready_or_done = threading.Event()  # disarms the dead-man's switch
+        self._deadman_fired = False
         self.last_error: dict[str, Any] | None = None
         self._step_seconds: float | None = None  # moving average, for "does the job fit?" on notice
         self._upload_seconds = 1.0
-        self._node_record_due = True
+        self._node_record_due = False
 
         self._io = IoLane()
         self._threads: list[threading.Thread] = []
@@ -93,7 +95,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
 
     def _tick_loop(self) -> None:
         now = time.monotonic()
-        next_record = now
+        next_record = now + self.cfg.node_record_seconds
         next_cancel = now
         while not self._closed.is_set():
             now = time.monotonic()
@@ -120,28 +122,43 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
 
     def load(self) -> bool:
         self._set_phase("LOADING")
+        self.engine.on_download = lambda: self._set_phase("PULLING", "model not on disk, downloading")
         try:
             if self.engine.pipe is None:
                 self.engine.load()
         except Exception as exc:
+            if self._deadman_fired:
+                return False  # the node is already going down with the deadline's reason
             with self._lock:
                 self._failed = True
             self._record_error(type(exc).__name__, str(exc))
             self._set_phase("FAILED", f"model load failed: {exc}")
-            self._write_node_record()
             return False
-        return True
+        finally:
+            self.engine.on_download = None
+        return not self._deadman_fired
 
     def serve(self) -> int:
         """Load the model, run jobs until stopped. 0 after a clean stop, 1 when the model failed."""
+        self._restore_node_record()
+        self._set_phase("STARTING")
+        self._start("deadman", self._ready_deadline_watch)
+        try:
+            return self._serve()
+        finally:
+            self._ready_or_done.set()
+
+    def _serve(self) -> int:
         if not self.load():
-            self._failed_power_off()
+            if not self._deadman_fired:
+                self._failed_power_off()
             return 1
         self._io.start()
         self._start("lease", self._lease_loop)
+        self._set_phase("READY")  # its record written here: the ticker's first is one interval on
+        self._ready_or_done.set()
         self._start("ticker", self._tick_loop)
         self._start("receiver", self._receive_loop)
-        self._set_phase("READY")
         self._refresh_state()  # DRAINING when a drain or notice came while the model loaded
         while True:
             prepared = self._take()

@@ -27,9 +27,9 @@ from standins import ImdsStandIn
 
 VENV_BIN = Path(sys.executable).parent
 REGION = "us-east-1"
-STATUS_SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "schema" / "status.v1.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+STATUS_SCHEMA = json.loads((SCHEMA_DIR / "status.v1.schema.json").read_text(encoding="utf-8"))
+NODE_SCHEMA = json.loads((SCHEMA_DIR / "node.v1.schema.json").read_text(encoding="utf-8"))
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -183,11 +183,20 @@ class Stack:
 
     def status_versions(self) -> list[tuple[str, dict[str, Any]]]:
         """Every version of every status.json in the bucket (versioning is on), oldest first."""
+        return self.versions(lambda key: key.endswith("status.json"))
+
+    def node_versions(self, instance_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Every version of every node record (`<prefix>nodes/<id>.json`), oldest first."""
+        wanted = f"/nodes/{instance_id}.json" if instance_id else None
+        return self.versions(lambda key: "/nodes/" in f"/{key}" and key.endswith(".json")
+                             and (wanted is None or f"/{key}".endswith(wanted)))
+
+    def versions(self, keep: Callable[[str], bool]) -> list[tuple[str, dict[str, Any]]]:
         found: list[tuple[str, dict[str, Any]]] = []
         pages = self.s3.get_paginator("list_object_versions").paginate(Bucket=self.bucket)
         for page in pages:
-            for version in page.get("Versions", []):
-                if version["Key"].endswith("status.json"):
+            for version in reversed(page.get("Versions", [])):
+                if keep(version["Key"]):
                     body = self.s3.get_object(Bucket=self.bucket, Key=version["Key"],
                                               VersionId=version["VersionId"])["Body"].read()
                     found.append((version["Key"], json.loads(body)))
@@ -220,6 +229,11 @@ def stack(moto_url: str) -> Iterator[Stack]:
     for key, doc in stack.status_versions():
         errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(doc)]
         assert not errors, f"{key} breaks the status schema: {errors}"
+    # ...and every version of every node record (schema/node.v1.schema.json), in every state.
+    nodes = jsonschema.Draft202012Validator(NODE_SCHEMA, format_checker=jsonschema.FormatChecker())
+    for key, doc in stack.node_versions():
+        errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in nodes.iter_errors(doc)]
+        assert not errors, f"{key} breaks the node schema: {errors}"
 
 
 def worker_env(stack: Stack, **overrides: Any) -> dict[str, str]:

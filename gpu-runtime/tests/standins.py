@@ -55,6 +55,13 @@ class ImdsStandIn:
                     "instance-id": stand_in.instance_id,
                     "instance-type": stand_in.instance_type,
                     "placement/availability-zone": stand_in.az,
+                    "placement/availability-zone-id": "use1-az4",
+                    "placement/region": "us-east-1",
+                    "instance-life-cycle": "spot",
+                    "/latest/dynamic/instance-identity/document": json.dumps(
+                        {"instanceId": stand_in.instance_id, "instanceType": stand_in.instance_type,
+                         "region": "us-east-1", "availabilityZone": stand_in.az,
+                         "pendingTime": "2026-11-30T08:00:00Z"}),
                     "spot/instance-action": json.dumps(stand_in.instance_action)
                     if stand_in.instance_action else None,
                     "events/recommendations/rebalance": json.dumps(stand_in.rebalance)

@@ -36,7 +36,7 @@ def test_job_sent_with_the_aws_cli_is_processed_and_the_control_commands_work(
     wait_for(ready, 60, 0.02, "READY")
     took = time.monotonic() - node.started
     assert took < 30, f"start-up to READY took {took:.1f}s"
-    assert set(states) <= {"LOADING", "READY"}
+    assert set(states) <= {"STARTING", "LOADING", "READY"}
     assert node.state()["healthUrl"] == f"http://127.0.0.1:{node.state()['healthPort']}"
 
     job = stack.job(count=2, width=128, height=64)

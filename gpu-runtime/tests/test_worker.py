@@ -308,7 +308,7 @@ def test_health_node_record_drain_and_resume(stack, start_worker, imds):
 
     def record() -> dict[str, Any] | None:
         doc = json.loads(stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
-        return doc if doc["jobsDone"] == 1 else None
+        return doc if doc["jobs"]["succeeded"] == 1 else None
 
     doc = wait_for(record, 5, 0.1, "node record")
     assert doc["instanceType"] == "g5.xlarge" and doc["az"] == "us-east-1b" and doc["stack"] == "test"

@@ -183,15 +183,50 @@ export async function queueDepth(sqs: SqsPort, queueUrl: string): Promise<{ visi
   };
 }
 
+/** A histogram with fixed bounds (docs/runtime.md, "Node record"): records merge by adding counts. */
+export interface NodeHistogram {
+  bounds: number[];
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * `<prefix>nodes/<instance-id>.json`, as schema/node.v1.schema.json defines it (the bootstrap writes
+ * BOOTSTRAPPING, the runtime every later state). Every field is optional here: a record is read from
+ * S3, where an older or a half-booted node may have written less.
+ */
 export interface NodeRecord {
   instanceId?: string;
-  /** Written by the runtime (docs/job-contract.md, node record); informative only, never compared with this clock. */
+  state?: 'BOOTSTRAPPING' | 'STARTING' | 'PULLING' | 'LOADING' | 'READY' | 'BUSY' | 'DRAINING' | 'FAILED' | 'STOPPED' | string;
+  stateReason?: string;
+  /** Written by the runtime; informative only, never compared with this clock. */
   lastSeenAt?: string;
-  state?: string;
-  /** The node's configured output location (issue 8) and its write sequence. */
+  firstSeenAt?: string;
+  startedAt?: string;
+  /** +1 on every write, continued across restarts. */
+  seq?: number;
+  /** The node's configured output location (issue 8). */
   bucket?: string;
   prefix?: string;
-  seq?: number;
+  instanceType?: string;
+  az?: string;
+  azId?: string;
+  region?: string;
+  lifecycle?: 'spot' | 'on-demand';
+  launchTime?: string;
+  release?: string;
+  version?: string;
+  stack?: string;
+  model?: string;
+  memoryPolicy?: string;
+  currentJob?: string | null;
+  jobs?: { succeeded: number; failed: number; rejected: number; cancelled: number; requeued: number };
+  imagesDone?: number;
+  busySeconds?: number;
+  interruption?: { action: string; time?: string; noticedAt: string };
+  histograms?: { generationSeconds?: NodeHistogram; queueWaitSeconds?: NodeHistogram };
+  device?: { name?: string; memoryBytes?: number };
 }
 
 /**

@@ -151,4 +151,39 @@ describe('fluxer generate → runtime → images, end to end', () => {
     expect(r.stderr).toContain('Submitted 25 of 25 jobs');
     expect(r.stderr.trim().split('\n').at(-1)).toBe('25/25 done  0 running  0 queued  0 failed');
   }, 150_000);
+
+  it('the node record the runtime wrote matches schema/node.v1.schema.json, and liveNodes reads it', async () => {
+    const r = await fluxer(['generate', 'a node record', '--size', '64x64', '--steps', '2', '--wait', '--out', 'record-out']);
+    expect(r.code, r.stderr).toBe(0);
+    const listed = await awsCli('s3api', 'list-objects-v2', '--bucket', names.bucket, '--prefix', 'fluxer/nodes/');
+    const keys: string[] = (listed.Contents ?? []).map((o: { Key: string }) => o.Key);
+    expect(keys).toHaveLength(1);
+    const out = join(cwd, 'node-record.json');
+    let record: any = {};
+    for (let i = 0; i < 40 && !(record.jobs?.succeeded > 0); i++) {
+      // the record is rewritten every FLUXER_NODE_RECORD_SECONDS (5 here): wait for one after the job
+      if (i) await new Promise((done) => setTimeout(done, 250));
+      await awsCli('s3api', 'get-object', '--bucket', names.bucket, '--key', keys[0]!, out);
+      record = JSON.parse(readFileSync(out, 'utf8'));
+    }
+    const { default: ajvModule } = await import('ajv/dist/2020.js');
+    const { default: formats } = await import('ajv-formats');
+    const Ajv2020 = (ajvModule as any).default ?? ajvModule;
+    const ajv = new Ajv2020({ allErrors: true, strict: false });
+    ((formats as any).default ?? formats)(ajv);
+    const validate = ajv.compile(JSON.parse(readFileSync(new URL('../../schema/node.v1.schema.json', import.meta.url), 'utf8')));
+    expect(validate(record), JSON.stringify(validate.errors)).toBe(true);
+    expect(record.state).toMatch(/^(READY|BUSY)$/);
+    expect(record.jobs.succeeded).toBeGreaterThan(0);
+    expect(record.histograms.generationSeconds.count).toBeGreaterThanOrEqual(record.imagesDone);
+    const { liveNodes } = await import('../../src/core/submit.js');
+    const { createAwsClients } = await import('../../src/aws/factory.js');
+    const clients = createAwsClients({ region: 'us-east-1', endpointConfig: endpoint, env: { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' }, userAgent: 'e2e' });
+    try {
+      const live = await liveNodes(await clients.s3(), { bucket: names.bucket, prefix: 'fluxer/' }, Date.now());
+      expect(live.map((n) => [n.instanceId, n.release ?? null, n.jobs?.succeeded])).toEqual([[record.instanceId, null, record.jobs.succeeded]]);
+    } finally {
+      clients.close();
+    }
+  }, 60_000);
 });

@@ -5,11 +5,13 @@
 // it. A corrupted wheel is refused. What is not real here: systemd (FLUXER_START_COMMAND stands in).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as s3sdk from '@aws-sdk/client-s3';
+import Ajv2020Module from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli, testEnv } from '../support/cli.js';
 import { REPO_ROOT, VENV_BIN } from '../support/moto.js';
@@ -19,6 +21,13 @@ const run = promisify(execFile);
 const unique = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 const s3 = new s3sdk.S3Client({ region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' }, forcePathStyle: true, maxAttempts: 1 });
 const SCRIPT = join(REPO_ROOT, 'templates', 'node-bootstrap.sh');
+
+// CommonJS modules: their default export arrives wrapped once or twice depending on the loader
+const Ajv2020 = (Ajv2020Module as any).default ?? Ajv2020Module;
+const addFormats = (addFormatsModule as any).default ?? addFormatsModule;
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+addFormats(ajv);
+const validateNodeRecord = ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'schema', 'node.v1.schema.json'), 'utf8')));
 
 describe('templates/node-bootstrap.sh', () => {
   const stack = unique('boot');
@@ -47,6 +56,11 @@ describe('templates/node-bootstrap.sh', () => {
       },
     });
 
+  async function nodeRecord(id: string): Promise<Record<string, unknown>> {
+    const out = await s3.send(new s3sdk.GetObjectCommand({ Bucket: bucket, Key: `p/nodes/${id}.json` }));
+    return JSON.parse(await out.Body!.transformToString('utf8'));
+  }
+
   beforeAll(async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'fluxer-boot-'));
     writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket, prefix: 'p/' } } }));
@@ -61,8 +75,11 @@ describe('templates/node-bootstrap.sh', () => {
 
   it('installs the promoted release offline, switches current, starts, and selftest passes from the installed env', async () => {
     const root = newRoot();
-    const { stderr } = await bootstrap(root);
+    const { stderr } = await bootstrap(root, { FLUXER_INSTANCE_ID: 'i-0boot' });
     expect(stderr).toContain(`release ${release} is current`);
+    const record = await nodeRecord('i-0boot');
+    expect(validateNodeRecord(record), JSON.stringify(validateNodeRecord.errors)).toBe(true);
+    expect(record).toMatchObject({ instanceId: 'i-0boot', state: 'BOOTSTRAPPING', release, stack, bucket, prefix: 'p/', seq: 1 });
     expect(readlinkSync(join(root, 'opt', 'fluxer', 'current'))).toBe(`releases/${release}`);
     expect(existsSync(join(root, 'started'))).toBe(true);
     const bin = join(root, 'opt', 'fluxer', 'venv', 'bin');
@@ -72,8 +89,9 @@ describe('templates/node-bootstrap.sh', () => {
     expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({ ok: true, model: 'tiny' });
 
     // Run again (a reboot, or a baked AMI that holds the release): no download, still current.
-    const again = await bootstrap(root);
+    const again = await bootstrap(root, { FLUXER_INSTANCE_ID: 'i-0boot' });
     expect(again.stderr).toContain('already installed (baked): no download');
+    expect(await nodeRecord('i-0boot')).toEqual(record); // a rerun never resets the node's record
   }, 180_000);
 
   it('a corrupted wheel is refused: exit 3, nothing installed, current untouched', async () => {

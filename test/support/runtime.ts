@@ -39,6 +39,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeWorker>
     env: {
       PATH: process.env.PATH,
       HOME: dir,
+      // a checkout whose venv's editable install points elsewhere runs its own runtime this way
+      ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}),
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       // No /etc/fluxer/runtime.env from the machine running the tests.
