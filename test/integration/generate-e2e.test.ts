@@ -181,7 +181,9 @@ describe('fluxer generate → runtime → images, end to end', () => {
     const clients = createAwsClients({ region: 'us-east-1', endpointConfig: endpoint, env: { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' }, userAgent: 'e2e' });
     try {
       const live = await liveNodes(await clients.s3(), { bucket: names.bucket, prefix: 'fluxer/' }, Date.now());
-      expect(live.map((n) => [n.instanceId, n.release ?? null, n.jobs?.succeeded])).toEqual([[record.instanceId, null, record.jobs.succeeded]]);
+      // the worker goes on with this file's other jobs meanwhile: its counts only grow
+      expect(live.map((n) => [n.instanceId, n.release ?? null])).toEqual([[record.instanceId, null]]);
+      expect(live[0]!.jobs!.succeeded).toBeGreaterThanOrEqual(record.jobs.succeeded);
     } finally {
       clients.close();
     }

@@ -150,7 +150,9 @@ describe('the packed CLI, installed with npm install -g, no clone beside it', ()
     expect(down.code, down.stderr).toBe(0);
   }, 150_000);
 
-  it.runIf(process.env.FLUXER_TEST_FIRST_USE === '1')(
+  // The first-use build takes ~6 minutes (torch): past CI's budget, so it is registered only on
+  // demand (FLUXER_TEST_FIRST_USE=1) rather than reported as a skip in every run.
+  if (process.env.FLUXER_TEST_FIRST_USE === '1') it(
     'first use: local up builds its Python environment under $XDG_DATA_HOME/fluxer, with progress on stderr, then serves a job',
     async () => {
       const env = userEnv({ XDG_DATA_HOME: join(work, 'fresh-data') });
