@@ -7,6 +7,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VENV_BIN } from './moto.js';
 
+// Every runtime this test process started, killed when it ends however it ends: a test that times
+// out never reaches its own cleanup, and an orphaned worker would go on polling for the whole run.
+const running = new Set<ChildProcess>();
+const killAll = () => {
+  for (const child of running) child.kill('SIGKILL');
+};
+process.once('exit', killAll);
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+  });
+}
+
 export interface RuntimeWorker {
   process: ChildProcess;
   instanceId: string;
@@ -67,7 +81,13 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeWorker>
   let logs = '';
   child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  running.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
   const worker: RuntimeWorker = {
     process: child,
     instanceId,
