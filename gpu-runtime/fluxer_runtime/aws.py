@@ -198,9 +198,6 @@ class Store:
             CacheControl="no-cache",
         )
 
-    def put_png(self, bucket: str, key: str, data: bytes) -> None:
-        self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="image/png")
-
     def exists(self, bucket: str, key: str) -> bool:
         try:
             self._s3.head_object(Bucket=bucket, Key=key)
