@@ -10,6 +10,8 @@ export interface Ec2Port {
   createSecurityGroup(input: Sdk.CreateSecurityGroupCommandInput): Promise<Sdk.CreateSecurityGroupCommandOutput>;
   revokeSecurityGroupIngress(input: Sdk.RevokeSecurityGroupIngressCommandInput): Promise<Sdk.RevokeSecurityGroupIngressCommandOutput>;
   createTags(input: Sdk.CreateTagsCommandInput): Promise<Sdk.CreateTagsCommandOutput>;
+  describeInstanceTypeOfferings(input: Sdk.DescribeInstanceTypeOfferingsCommandInput): Promise<Sdk.DescribeInstanceTypeOfferingsCommandOutput>;
+  describeSpotPriceHistory(input: Sdk.DescribeSpotPriceHistoryCommandInput): Promise<Sdk.DescribeSpotPriceHistoryCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -22,5 +24,7 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     createSecurityGroup: (input) => client.send(new sdk.CreateSecurityGroupCommand(input)),
     revokeSecurityGroupIngress: (input) => client.send(new sdk.RevokeSecurityGroupIngressCommand(input)),
     createTags: (input) => client.send(new sdk.CreateTagsCommand(input)),
+    describeInstanceTypeOfferings: (input) => client.send(new sdk.DescribeInstanceTypeOfferingsCommand(input)),
+    describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
   };
 }

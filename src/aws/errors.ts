@@ -76,6 +76,14 @@ export function isAlreadyExists(err: unknown): boolean {
   return hasErrorCode(err, 'EntityAlreadyExists', 'InvalidGroup.Duplicate', 'QueueAlreadyExists', 'BucketAlreadyOwnedByYou');
 }
 
+/**
+ * AddRoleToInstanceProfile on a profile that already holds a role (a profile holds one): IAM answers
+ * LimitExceeded "Cannot exceed quota for InstanceSessionsPerInstanceProfile: 1".
+ */
+export function isProfileFull(err: unknown): boolean {
+  return awsErrorName(err) === 'LimitExceeded' && /InstanceSessionsPerInstanceProfile/i.test(shape(err).message ?? '');
+}
+
 /** A conditional GET whose object did not change (If-None-Match matched). */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || awsErrorName(err) === 'NotModified';

@@ -15,10 +15,10 @@ export default defineCommand<SetupOpts>({
   description:
     'Creates, or corrects where they drifted, the resources a stack needs: the SQS job queue and its dead-letter\n' +
     'queue (redrive after 10 receives, 20 s long polling, 4-day retention; DLQ 14 days) and the S3 results bucket\n' +
-    '(public access blocked, default encryption, jobs/ expiring after jobRetentionDays); and what nodes run as: the\n' +
-    'IAM role and instance profile <instanceProfile> and the security group fluxer-<stack>-node (no inbound rule;\n' +
-    'docs/permissions.md). Everything is tagged\n' +
-    'fluxer:managed=true and fluxer:stack=<stack>. A second run changes nothing. See docs/setup.md.',
+    '(public access blocked, default encryption, jobs/ expiring after jobRetentionDays, nodes/ after nodeRetentionDays);\n' +
+    'and what nodes run as: the IAM role and instance profile <instanceProfile> and the security group\n' +
+    'fluxer-<stack>-node (no inbound rule; docs/permissions.md). Everything is tagged fluxer:managed=true and\n' +
+    'fluxer:stack=<stack>. A second run changes nothing. See docs/setup.md.',
   options: [{ flags: '--dry-run', description: 'say what would be created or changed, and change nothing' }],
   examples: ['fluxer setup', 'fluxer setup --dry-run', 'fluxer setup --stack prod --json'],
   async handler(ctx, _args, opts) {

@@ -136,6 +136,13 @@ export const STACK_FIELDS = {
     default: () => 30,
     check: (v: number) => (v >= 1 && v <= 3650 ? undefined : `${v} must be between 1 and 3650 days`),
   },
+  nodeRetentionDays: {
+    type: 'integer',
+    description: 'Days after which node records (nodes/) expire once a node stops writing them (bucket lifecycle rule)',
+    env: ['FLUXER_NODE_RETENTION_DAYS'],
+    default: () => 90,
+    check: (v: number) => (v >= 1 && v <= 3650 ? undefined : `${v} must be between 1 and 3650 days`),
+  },
   visibilityTimeout: {
     type: 'integer',
     description: 'Seconds a received job stays invisible before another node may take it (the runtime extends it while working)',
@@ -173,6 +180,7 @@ export interface StackSettings {
   model: ModelName;
   hfTokenParameter: string;
   jobRetentionDays: number;
+  nodeRetentionDays: number;
   visibilityTimeout: number;
   heartbeatSeconds: number;
 }

@@ -2,7 +2,7 @@
 // apply): the IAM role and instance profile (EC2 may assume the role; SSM's managed policy and an
 // inline policy scoped to the stack) and a security group with no inbound rule in the stack's VPC.
 import type { Ec2Port } from '../aws/ec2.js';
-import { isAlreadyExists, isInstanceProfilePropagating, isNotFound } from '../aws/errors.js';
+import { isAlreadyExists, isInstanceProfilePropagating, isNotFound, isProfileFull } from '../aws/errors.js';
 import type { IamPort } from '../aws/iam.js';
 import type { StsPort } from '../aws/sts.js';
 import type { StackSettings } from '../config/schema.js';
@@ -129,7 +129,7 @@ async function ensureProfile(iam: IamPort, spec: { name: string; roleName: strin
     const made = await orRead(() => iam.createInstanceProfile({ InstanceProfileName: name, Tags: tagList(tags) }), raced, () => ensureProfile(iam, spec, true));
     if (!('$metadata' in made)) return made;
     const created = made;
-    await iam.addRoleToInstanceProfile({ InstanceProfileName: name, RoleName: roleName });
+    await addRoleOnce(iam, name, roleName);
     return { type: 'instance-profile', name, arn: created.InstanceProfile?.Arn, action: 'created', changes };
   }
   const changes: SetupChange[] = [];
@@ -144,12 +144,26 @@ async function ensureProfile(iam: IamPort, spec: { name: string; roleName: strin
       });
     }
     changes.push({ setting: 'role', from: null, to: roleName });
-    writes.push(() => iam.addRoleToInstanceProfile({ InstanceProfileName: name, RoleName: roleName }));
+    writes.push(() => addRoleOnce(iam, name, roleName));
   }
   const currentTags = Object.fromEntries((existing.Tags ?? []).map((t) => [t.Key, t.Value]));
   const missing = missingTags(tags, currentTags, changes);
   if (missing.length) writes.push(() => iam.tagInstanceProfile({ InstanceProfileName: name, Tags: missing }));
   return settle({ type: 'instance-profile', name, arn: existing.Arn }, changes, writes, dryRun);
+}
+
+/**
+ * Two setups at once both see the new profile empty and both add the role: the one IAM refuses
+ * (the profile is full) succeeds if the role it holds is ours.
+ */
+async function addRoleOnce(iam: IamPort, name: string, roleName: string): Promise<void> {
+  try {
+    await iam.addRoleToInstanceProfile({ InstanceProfileName: name, RoleName: roleName });
+  } catch (err) {
+    if (!isProfileFull(err)) throw err;
+    const roles = (await iam.getInstanceProfile({ InstanceProfileName: name })).InstanceProfile?.Roles ?? [];
+    if (!roles.some((r) => r.RoleName === roleName)) throw err;
+  }
 }
 
 /** The VPC nodes launch into: the configured subnets' VPC, else the region's default VPC. */

@@ -4,13 +4,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../lib/atomic-write.js';
+import { fluxerStateDir } from '../lib/state-dir.js';
 import type { RedriveJournal } from './queue.js';
 
 /** $XDG_STATE_HOME/fluxer/redrive (default ~/.local/state/fluxer/redrive), one file per DLQ URL. */
 export function redriveJournalPath(env: NodeJS.ProcessEnv, dlqUrl: string, dlqName: string): string {
-  const base = env.XDG_STATE_HOME || join(env.HOME ?? '', '.local', 'state');
   const key = createHash('sha256').update(dlqUrl).digest('hex').slice(0, 12);
-  return join(base, 'fluxer', 'redrive', `${dlqName}-${key}.json`);
+  return join(fluxerStateDir(env, 'redrive'), `${dlqName}-${key}.json`);
 }
 
 /** Throws when the folder cannot be created, so the caller can decide to go on without one. */

@@ -36,7 +36,7 @@ export interface SetupResource {
   changes: SetupChange[];
 }
 
-export type SetupSettings = Pick<StackSettings, 'region' | 'queueName' | 'bucket' | 'prefix' | 'jobRetentionDays' | 'visibilityTimeout'>;
+export type SetupSettings = Pick<StackSettings, 'region' | 'queueName' | 'bucket' | 'prefix' | 'jobRetentionDays' | 'nodeRetentionDays' | 'visibilityTimeout'>;
 
 export interface SetupOptions {
   dryRun?: boolean;
@@ -50,6 +50,8 @@ export const QUEUE_RETENTION_SECONDS = 4 * 24 * 3600;
 /** The DLQ keeps messages for the maximum so an operator has two weeks to look and redrive. */
 export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
 export const LIFECYCLE_RULE_ID = 'fluxer-expire-jobs';
+/** Node records: a running node rewrites its record, so only a stopped node's record ages out. */
+export const NODE_LIFECYCLE_RULE_ID = 'fluxer-expire-node-records';
 /** Encryption algorithms that satisfy "encrypted at rest": SSE-S3 is what we set; KMS is never downgraded. */
 const ACCEPTED_SSE = new Set(['AES256', 'aws:kms', 'aws:kms:dsse']);
 
@@ -107,12 +109,10 @@ interface BucketSpec {
 async function ensureBucket(s3: S3Port, spec: BucketSpec): Promise<SetupResource> {
   const { bucket, settings, dryRun } = spec;
   const arn = `arn:aws:s3:::${bucket}`;
-  const lifecycleRule = {
-    ID: LIFECYCLE_RULE_ID,
-    Status: 'Enabled' as const,
-    Filter: { Prefix: `${settings.prefix}jobs/` },
-    Expiration: { Days: settings.jobRetentionDays },
-  };
+  const fluxerRules = [
+    { ID: LIFECYCLE_RULE_ID, Status: 'Enabled' as const, Filter: { Prefix: `${settings.prefix}jobs/` }, Expiration: { Days: settings.jobRetentionDays } },
+    { ID: NODE_LIFECYCLE_RULE_ID, Status: 'Enabled' as const, Filter: { Prefix: `${settings.prefix}nodes/` }, Expiration: { Days: settings.nodeRetentionDays } },
+  ];
   const tags = fluxerTagMap(spec.stack, 'bucket' satisfies FluxerRole, bucket);
   const exists = await bucketExists(s3, bucket, settings.region);
 
@@ -121,14 +121,14 @@ async function ensureBucket(s3: S3Port, spec: BucketSpec): Promise<SetupResource
       { setting: 'bucket', from: null, to: `${bucket} in ${settings.region}` },
       { setting: 'public access block', from: null, to: 'all four blocked' },
       { setting: 'default encryption', from: null, to: 'AES256' },
-      { setting: `lifecycle rule ${LIFECYCLE_RULE_ID}`, from: null, to: describeRule(lifecycleRule) },
+      ...fluxerRules.map((r) => ({ setting: `lifecycle rule ${r.ID}`, from: null, to: describeRule(r) })),
       { setting: 'tags', from: null, to: describeTags(tags) },
     ];
     if (dryRun) return { type: 'bucket', name: bucket, arn, action: 'would-create', changes };
     await createBucket(s3, bucket, settings.region);
     await s3.putPublicAccessBlock({ Bucket: bucket, PublicAccessBlockConfiguration: ALL_BLOCKED });
     await s3.putBucketEncryption({ Bucket: bucket, ServerSideEncryptionConfiguration: SSE_S3 });
-    await s3.putBucketLifecycleConfiguration({ Bucket: bucket, LifecycleConfiguration: { Rules: [lifecycleRule] } });
+    await s3.putBucketLifecycleConfiguration({ Bucket: bucket, LifecycleConfiguration: { Rules: fluxerRules } });
     await s3.putBucketTagging({ Bucket: bucket, Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) } });
     return { type: 'bucket', name: bucket, arn, action: 'created', changes };
   }
@@ -153,17 +153,23 @@ async function ensureBucket(s3: S3Port, spec: BucketSpec): Promise<SetupResource
 
   const lifecycle = await readOrUndefined(() => s3.getBucketLifecycleConfiguration({ Bucket: bucket }), ['NoSuchLifecycleConfiguration']);
   const rules = lifecycle?.Rules ?? [];
-  const ours = rules.find((r) => r.ID === LIFECYCLE_RULE_ID);
-  const oursMatches =
-    ours !== undefined &&
-    ours.Status === 'Enabled' &&
-    (ours.Filter?.Prefix ?? ours.Prefix) === lifecycleRule.Filter.Prefix &&
-    ours.Expiration?.Days === lifecycleRule.Expiration.Days;
-  if (!oursMatches) {
-    changes.push({ setting: `lifecycle rule ${LIFECYCLE_RULE_ID}`, from: ours ? describeRule(ours) : null, to: describeRule(lifecycleRule) });
+  let lifecycleDrift = false;
+  for (const want of fluxerRules) {
+    const ours = rules.find((r) => r.ID === want.ID);
+    const matches =
+      ours !== undefined &&
+      ours.Status === 'Enabled' &&
+      (ours.Filter?.Prefix ?? ours.Prefix) === want.Filter.Prefix &&
+      ours.Expiration?.Days === want.Expiration.Days;
+    if (matches) continue;
+    lifecycleDrift = true;
+    changes.push({ setting: `lifecycle rule ${want.ID}`, from: ours ? describeRule(ours) : null, to: describeRule(want) });
+  }
+  if (lifecycleDrift) {
     // PutBucketLifecycleConfiguration replaces every rule: keep the ones that are not fluxer's.
-    const others = rules.filter((r) => r.ID !== LIFECYCLE_RULE_ID);
-    writes.push(() => s3.putBucketLifecycleConfiguration({ Bucket: bucket, LifecycleConfiguration: { Rules: [...others, lifecycleRule] } }));
+    const ids = new Set(fluxerRules.map((r) => r.ID));
+    const others = rules.filter((r) => !ids.has(r.ID ?? ''));
+    writes.push(() => s3.putBucketLifecycleConfiguration({ Bucket: bucket, LifecycleConfiguration: { Rules: [...others, ...fluxerRules] } }));
   }
 
   const tagging = await readOrUndefined(() => s3.getBucketTagging({ Bucket: bucket }), ['NoSuchTagSet', 'NoSuchTagSetError']);

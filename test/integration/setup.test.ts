@@ -98,7 +98,10 @@ describe('fluxer setup', () => {
 
     expect(pab.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true });
     expect(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
-    expect(lc.Rules).toEqual([expect.objectContaining({ ID: 'fluxer-expire-jobs', Status: 'Enabled', Filter: { Prefix: 'fluxer/jobs/' }, Expiration: { Days: 7 } })]);
+    expect(lc.Rules).toEqual([
+      expect.objectContaining({ ID: 'fluxer-expire-jobs', Status: 'Enabled', Filter: { Prefix: 'fluxer/jobs/' }, Expiration: { Days: 7 } }),
+      expect.objectContaining({ ID: 'fluxer-expire-node-records', Status: 'Enabled', Filter: { Prefix: 'fluxer/nodes/' }, Expiration: { Days: 90 } }),
+    ]);
     expect(Object.fromEntries(tagging.TagSet.map((t: any) => [t.Key, t.Value]))).toEqual({
       'fluxer:managed': 'true',
       'fluxer:stack': 'blue',
@@ -151,8 +154,28 @@ describe('fluxer setup', () => {
     const doc = JSON.parse(fix.stdout);
     expect(doc.resources.map((x: any) => x.action)).toEqual(['updated', 'unchanged', 'updated', 'unchanged', 'unchanged', 'unchanged']);
     expect(doc.resources[0].changes).toEqual([{ setting: 'VisibilityTimeout', from: '30', to: '300' }]);
-    expect(doc.resources[2].changes.map((c: any) => c.setting)).toEqual(['lifecycle rule fluxer-expire-jobs']);
+    expect(doc.resources[2].changes.map((c: any) => c.setting)).toEqual(['lifecycle rule fluxer-expire-jobs', 'lifecycle rule fluxer-expire-node-records']);
     expect(await visibilityTimeout(first.resources[0].url)).toBe('300');
+  });
+
+  it('expires node records after nodeRetentionDays: a changed value is drift of that rule alone, and the owner\'s own rules are kept', async () => {
+    const n = names();
+    expect((await setup(n)).code).toBe(0);
+    const { Rules = [] } = await s3().send(new s3sdk.GetBucketLifecycleConfigurationCommand({ Bucket: n.bucket }));
+    const own = { ID: 'owner-archive', Status: 'Enabled' as const, Filter: { Prefix: 'archive/' }, Expiration: { Days: 400 } };
+    await s3().send(new s3sdk.PutBucketLifecycleConfigurationCommand({ Bucket: n.bucket, LifecycleConfiguration: { Rules: [own, ...Rules] } }));
+
+    const dry = JSON.parse((await setup(n, ['--dry-run', '--json'], { FLUXER_NODE_RETENTION_DAYS: '7' })).stdout);
+    expect(dry.resources[2]).toMatchObject({ action: 'would-update', changes: [{ setting: 'lifecycle rule fluxer-expire-node-records', from: 'expire fluxer/nodes/ after 90 days', to: 'expire fluxer/nodes/ after 7 days' }] });
+    const fix = JSON.parse((await setup(n, ['--json'], { FLUXER_NODE_RETENTION_DAYS: '7' })).stdout);
+    expect(fix.resources[2].action).toBe('updated');
+    const lc = await awsCli('us-east-1', 's3api', 'get-bucket-lifecycle-configuration', '--bucket', n.bucket);
+    expect(Object.fromEntries(lc.Rules.map((r: any) => [r.ID, [r.Filter.Prefix, r.Expiration.Days]]))).toEqual({
+      'owner-archive': ['archive/', 400],
+      'fluxer-expire-jobs': ['fluxer/jobs/', 30],
+      'fluxer-expire-node-records': ['fluxer/nodes/', 7],
+    });
+    expect(JSON.parse((await setup(n, ['--json'], { FLUXER_NODE_RETENTION_DAYS: '7' })).stdout).resources[2].action).toBe('unchanged');
   });
 
   it('a queue redriving after fewer receives than 10 is drift (a few preemptions would dead-letter a job); a higher count is kept', async () => {

@@ -21,6 +21,7 @@ const settings: StackSettings = {
   model: 'flux-dev',
   hfTokenParameter: '/fluxer/t/hf-token',
   jobRetentionDays: 30,
+  nodeRetentionDays: 90,
   visibilityTimeout: 300, heartbeatSeconds: 30,
 };
 

@@ -7,7 +7,7 @@ import { FluxerError } from '../../src/lib/errors.js';
 import { ensureStackResources } from '../../src/core/setup.js';
 import { dlqNameFor } from '../../src/core/stack-resources.js';
 
-const settings = { region: 'eu-west-1', queueName: 'q', bucket: 'taken', prefix: 'fluxer/', jobRetentionDays: 30, visibilityTimeout: 300 };
+const settings = { region: 'eu-west-1', queueName: 'q', bucket: 'taken', prefix: 'fluxer/', jobRetentionDays: 30, nodeRetentionDays: 90, visibilityTimeout: 300 };
 
 function sqsWithQueues(): SqsPort {
   const attrs = (name: string) => ({ QueueArn: `arn:aws:sqs:eu-west-1:1:${name}` });

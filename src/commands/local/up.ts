@@ -75,7 +75,7 @@ async function setupOn(ctx: Context, endpoint: string): Promise<SetupOutcome> {
   let resources;
   try {
     const [sqs, s3] = await Promise.all([aws.sqs(), aws.s3()]);
-    resources = await ensureStackResources({ sqs, s3 }, { ...settings, bucket: settings.bucket!, jobRetentionDays: STACK_FIELDS.jobRetentionDays.default() }, LOCAL_STACK);
+    resources = await ensureStackResources({ sqs, s3 }, { ...settings, bucket: settings.bucket!, jobRetentionDays: STACK_FIELDS.jobRetentionDays.default(), nodeRetentionDays: STACK_FIELDS.nodeRetentionDays.default() }, LOCAL_STACK);
   } finally {
     aws.close();
   }
