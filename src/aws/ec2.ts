@@ -11,6 +11,7 @@ export interface Ec2Port {
   revokeSecurityGroupIngress(input: Sdk.RevokeSecurityGroupIngressCommandInput): Promise<Sdk.RevokeSecurityGroupIngressCommandOutput>;
   createTags(input: Sdk.CreateTagsCommandInput): Promise<Sdk.CreateTagsCommandOutput>;
   describeInstanceTypeOfferings(input: Sdk.DescribeInstanceTypeOfferingsCommandInput): Promise<Sdk.DescribeInstanceTypeOfferingsCommandOutput>;
+  getSpotPlacementScores(input: Sdk.GetSpotPlacementScoresCommandInput): Promise<Sdk.GetSpotPlacementScoresCommandOutput>;
   describeSpotPriceHistory(input: Sdk.DescribeSpotPriceHistoryCommandInput): Promise<Sdk.DescribeSpotPriceHistoryCommandOutput>;
 }
 
@@ -25,6 +26,7 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     revokeSecurityGroupIngress: (input) => client.send(new sdk.RevokeSecurityGroupIngressCommand(input)),
     createTags: (input) => client.send(new sdk.CreateTagsCommand(input)),
     describeInstanceTypeOfferings: (input) => client.send(new sdk.DescribeInstanceTypeOfferingsCommand(input)),
+    getSpotPlacementScores: (input) => client.send(new sdk.GetSpotPlacementScoresCommand(input)),
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
   };
 }
