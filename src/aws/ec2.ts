@@ -4,6 +4,8 @@ import type * as Sdk from '@aws-sdk/client-ec2';
 export interface Ec2Port {
   describeInstanceTypes(input: Sdk.DescribeInstanceTypesCommandInput): Promise<Sdk.DescribeInstanceTypesCommandOutput>;
   describeImages(input: Sdk.DescribeImagesCommandInput): Promise<Sdk.DescribeImagesCommandOutput>;
+  describeInstances(input: Sdk.DescribeInstancesCommandInput): Promise<Sdk.DescribeInstancesCommandOutput>;
+  terminateInstances(input: Sdk.TerminateInstancesCommandInput): Promise<Sdk.TerminateInstancesCommandOutput>;
   describeVpcs(input: Sdk.DescribeVpcsCommandInput): Promise<Sdk.DescribeVpcsCommandOutput>;
   describeSubnets(input: Sdk.DescribeSubnetsCommandInput): Promise<Sdk.DescribeSubnetsCommandOutput>;
   describeSecurityGroups(input: Sdk.DescribeSecurityGroupsCommandInput): Promise<Sdk.DescribeSecurityGroupsCommandOutput>;
@@ -19,6 +21,8 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
   return {
     describeInstanceTypes: (input) => client.send(new sdk.DescribeInstanceTypesCommand(input)),
     describeImages: (input) => client.send(new sdk.DescribeImagesCommand(input)),
+    describeInstances: (input) => client.send(new sdk.DescribeInstancesCommand(input)),
+    terminateInstances: (input) => client.send(new sdk.TerminateInstancesCommand(input)),
     describeVpcs: (input) => client.send(new sdk.DescribeVpcsCommand(input)),
     describeSubnets: (input) => client.send(new sdk.DescribeSubnetsCommand(input)),
     describeSecurityGroups: (input) => client.send(new sdk.DescribeSecurityGroupsCommand(input)),

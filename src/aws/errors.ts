@@ -84,6 +84,16 @@ export function isProfileFull(err: unknown): boolean {
   return awsErrorName(err) === 'LimitExceeded' && /InstanceSessionsPerInstanceProfile/i.test(shape(err).message ?? '');
 }
 
+/**
+ * EC2's answer to a call made with `DryRun: true` that would have succeeded: DryRunOperation ("Request
+ * would have succeeded, but DryRun flag is set"). A dry run that would fail answers the real error
+ * (UnauthorizedOperation, InvalidInstanceID.NotFound …) instead.
+ * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+ */
+export function isDryRunOperation(err: unknown): boolean {
+  return awsErrorName(err) === 'DryRunOperation';
+}
+
 /** A conditional GET whose object did not change (If-None-Match matched). */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || awsErrorName(err) === 'NotModified';

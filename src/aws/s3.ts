@@ -20,6 +20,8 @@ export interface S3Port {
   listObjectsV2(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput>;
   /** ListObjectsV2 plus the response's `Date` header: S3's own clock, to compare with LastModified. */
   listObjectsV2Dated(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput & { serverDate?: Date }>;
+  /** GetObject plus the response's `Date` header (S3's clock, to compare with LastModified). */
+  getObjectDated(input: Sdk.GetObjectCommandInput): Promise<Sdk.GetObjectCommandOutput & { serverDate?: Date }>;
 }
 
 export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
@@ -38,21 +40,25 @@ export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
     getObject: (input) => client.send(new sdk.GetObjectCommand(input)),
     deleteObject: (input) => client.send(new sdk.DeleteObjectCommand(input)),
     listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
-    listObjectsV2Dated: async (input) => {
-      const command = new sdk.ListObjectsV2Command(input);
-      let serverDate: Date | undefined;
-      command.middlewareStack.add(
-        (next) => async (args) => {
-          const result = await next(args);
-          const date = (result.response as { headers?: Record<string, string> }).headers?.date;
-          const ms = date ? Date.parse(date) : NaN;
-          if (Number.isFinite(ms)) serverDate = new Date(ms);
-          return result;
-        },
-        { step: 'deserialize', name: 'fluxerServerDate' },
-      );
-      const out = await client.send(command);
-      return { ...out, serverDate };
-    },
+    listObjectsV2Dated: (input) => sendDated(client, new sdk.ListObjectsV2Command(input)),
+    getObjectDated: (input) => sendDated(client, new sdk.GetObjectCommand(input)),
   };
+}
+
+/** Sends a command and keeps the response's `Date` header: S3's own clock at the time of the answer. */
+async function sendDated<O extends object>(
+  client: Sdk.S3Client,
+  command: { middlewareStack: { add: (mw: never, opts: { step: 'deserialize'; name: string }) => void } },
+): Promise<O & { serverDate?: Date }> {
+  let serverDate: Date | undefined;
+  const middleware = (next: (args: unknown) => Promise<{ response: unknown }>) => async (args: unknown) => {
+    const result = await next(args);
+    const date = (result.response as { headers?: Record<string, string> }).headers?.date;
+    const ms = date ? Date.parse(date) : NaN;
+    if (Number.isFinite(ms)) serverDate = new Date(ms);
+    return result;
+  };
+  command.middlewareStack.add(middleware as never, { step: 'deserialize', name: 'fluxerServerDate' });
+  const out = (await client.send(command as never)) as O;
+  return { ...out, serverDate };
 }

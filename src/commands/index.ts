@@ -73,6 +73,14 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'spot',
+    summary: "The stack's spot GPU nodes: list them with their cost so far, terminate them",
+    commands: [
+      { name: 'list', summary: "List the stack's GPU nodes: state, uptime, spot price, cost so far (estimate), runtime state from the node record", load: spec(() => import('./spot/list.js')) },
+      { name: 'terminate', summary: "Terminate the stack's nodes (IDs, --launch-id or --all) and wait until EC2 confirms; others refused unless --force", load: spec(() => import('./spot/terminate.js')) },
+    ],
+  },
+  {
     name: 'userdata',
     summary: 'Render and check cloud-init user data for GPU nodes (size limit, gzip, secret scan)',
     commands: [
