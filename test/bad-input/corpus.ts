@@ -93,6 +93,12 @@ export const CORPUS: BadInput[] = [
   { name: 'queue redrive not interactive without --yes', argv: ['queue', 'redrive'], names: '--yes' },
   { name: 'queue stats unknown flag', argv: ['queue', 'stats', '--watch'], names: '--watch' },
   { name: 'runtime publish unknown flag', argv: ['runtime', 'publish', '--force'], names: '--force' },
+  // spot
+  { name: 'spot terminate a malformed instance id', argv: ['spot', 'terminate', 'i-bad', '--yes'], names: '"i-bad"' },
+  { name: 'spot terminate without IDs, --all or --launch-id', argv: ['spot', 'terminate', '--yes'], names: '--launch-id' },
+  { name: 'spot terminate with two selectors', argv: ['spot', 'terminate', '--all', '--launch-id', 'l1', '--yes'], names: '--all and --launch-id' },
+  { name: 'spot terminate not interactive without --yes', argv: ['spot', 'terminate', '--all'], names: '--yes' },
+  { name: 'spot list with an unexpected argument', argv: ['spot', 'list', 'i-0123456789abcdef0'], names: '"i-0123456789abcdef0"' },
   // init
   { name: 'init --bucket not a bucket name', argv: ['init', '--stack', 'new', '--bucket', 'Bad_Bucket', '--yes'], names: 'bucket' },
   { name: 'init --max-price negative', argv: ['init', '--stack', 'new', '--bucket', 'ok-bucket', '--max-price', '-1', '--yes'], names: '--max-price' },
