@@ -16,6 +16,15 @@ fail() { log "FAILED: $*"; exit "${2:-1}"; }
 [ -r "$ENV_FILE" ] || fail "no settings file $ENV_FILE"
 # shellcheck disable=SC1090
 set -a; . "$ENV_FILE"; set +a
+# The hard lifetime (config nodeLifetimeMinutes; 0: none) is scheduled before anything else can fail,
+# so the node powers itself off after N minutes whatever happens to the install or the runtime; nodes
+# launch with shutdown behaviour terminate, so off means terminated. FLUXER_LIFETIME_COMMAND: tests.
+LIFETIME="${FLUXER_NODE_LIFETIME_MINUTES:-0}"
+case "$LIFETIME" in ''|*[!0-9]*) fail "FLUXER_NODE_LIFETIME_MINUTES=\"$LIFETIME\" is not a whole number of minutes" 2 ;; esac
+if [ "$LIFETIME" -gt 0 ]; then
+  ${FLUXER_LIFETIME_COMMAND:-shutdown -P} "+$LIFETIME" "fluxer: node lifetime of $LIFETIME minutes is over" \
+    && log "powers off in $LIFETIME minutes (FLUXER_NODE_LIFETIME_MINUTES)" || log "could not schedule the power-off in $LIFETIME minutes"
+fi
 : "${FLUXER_BUCKET:?}" "${FLUXER_STACK:?}" "${FLUXER_REGION:?}"
 PREFIX="${FLUXER_PREFIX:-}"
 AWS=(aws --region "$FLUXER_REGION")

@@ -157,6 +157,13 @@ export const STACK_FIELDS = {
     default: () => 30,
     check: (v: number) => (v >= 0.1 && v <= 21600 ? undefined : `${v} must be between 0.1 and 21600 seconds`),
   },
+  nodeLifetimeMinutes: {
+    type: 'integer',
+    description: 'Minutes after its bootstrap starts at which a node powers itself off (and so terminates), whatever happens; 0: no limit',
+    env: ['FLUXER_NODE_LIFETIME_MINUTES'],
+    default: () => 0,
+    check: (v: number) => (v >= 0 && v <= 10080 ? undefined : `${v} must be between 0 (no limit) and 10080 minutes (a week)`),
+  },
 } satisfies Record<string, FieldSpec>;
 
 export type StackKey = keyof typeof STACK_FIELDS;
@@ -183,6 +190,8 @@ export interface StackSettings {
   nodeRetentionDays: number;
   visibilityTimeout: number;
   heartbeatSeconds: number;
+  /** Always set once loaded (default 0); optional so settings written out by hand in tests need not name it. */
+  nodeLifetimeMinutes?: number;
 }
 
 /** Checks one value's type and range. Returns an error message or undefined. */

@@ -21,6 +21,7 @@ export const STACK_VARIABLES: Readonly<Record<string, StackKey>> = {
   visibility_seconds: 'visibilityTimeout',
   heartbeat_seconds: 'heartbeatSeconds',
   instance_profile: 'instanceProfile',
+  node_lifetime_minutes: 'nodeLifetimeMinutes',
 };
 
 /** Resolved on demand (it needs an AWS call), never read from the config. */
