@@ -87,13 +87,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+existing="$(leftovers)"
+[ -z "$existing" ] || die "stack $STACK already has nodes ($existing): use a stack of its own (STACK=...), so the clean-up cannot touch them" 2
+
 log "1/6 setup"
 fx setup --yes >&2 || die "fluxer setup failed" $?
 log "2/6 runtime publish --promote"
 fx runtime publish --promote >&2 || die "fluxer runtime publish failed" $?
-
-existing="$(leftovers)"
-[ -z "$existing" ] || die "stack $STACK already has nodes ($existing): use a stack of its own (STACK=...), so the clean-up cannot touch them" 2
 
 log "3/6 spot launch --count 1 --wait (the cheapest pool that fits $MODEL; powers off after $MINUTES min)"
 LAUNCH_STARTED=1
@@ -114,6 +114,7 @@ IMAGE="$(jget files.0 < "$WORK/job.json")"
 log "image: $IMAGE"
 
 log "5/6 spot terminate --launch-id $LAUNCH_ID"
+fx spot list >&2 || true   # the node, its runtime state and its cost so far (an estimate)
 fx spot terminate --launch-id "$LAUNCH_ID" --yes --json > "$WORK/terminate.json" || die "fluxer spot terminate failed: $(cat "$WORK/terminate.json")" $?
 
 log "6/6 nothing tagged for stack $STACK is left"
