@@ -12,8 +12,6 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EC2Client, RegisterImageCommand, RunInstancesCommand } from '@aws-sdk/client-ec2';
-import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'fluxer');
@@ -57,7 +55,10 @@ const env = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   FLUXER_MAX_ATTEMPTS: '1',
 };
-Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' });
+Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+// Imported here, after the variable that silences the SDK's Node-version notice is set.
+const { EC2Client, RegisterImageCommand, RunInstancesCommand } = await import('@aws-sdk/client-ec2');
+const { CreateBucketCommand, PutObjectCommand, S3Client } = await import('@aws-sdk/client-s3');
 
 // 50 nodes as `fluxer spot launch` leaves them, each with a node record (schema/node.v1.schema.json).
 const stack = 'bench';
