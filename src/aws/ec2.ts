@@ -12,7 +12,6 @@ export interface Ec2Port {
   createSecurityGroup(input: Sdk.CreateSecurityGroupCommandInput): Promise<Sdk.CreateSecurityGroupCommandOutput>;
   revokeSecurityGroupIngress(input: Sdk.RevokeSecurityGroupIngressCommandInput): Promise<Sdk.RevokeSecurityGroupIngressCommandOutput>;
   createTags(input: Sdk.CreateTagsCommandInput): Promise<Sdk.CreateTagsCommandOutput>;
-  describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
   describeInstanceTypeOfferings(input: Sdk.DescribeInstanceTypeOfferingsCommandInput): Promise<Sdk.DescribeInstanceTypeOfferingsCommandOutput>;
   getSpotPlacementScores(input: Sdk.GetSpotPlacementScoresCommandInput): Promise<Sdk.GetSpotPlacementScoresCommandOutput>;
   describeSpotPriceHistory(input: Sdk.DescribeSpotPriceHistoryCommandInput): Promise<Sdk.DescribeSpotPriceHistoryCommandOutput>;
@@ -30,7 +29,6 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     createSecurityGroup: (input) => client.send(new sdk.CreateSecurityGroupCommand(input)),
     revokeSecurityGroupIngress: (input) => client.send(new sdk.RevokeSecurityGroupIngressCommand(input)),
     createTags: (input) => client.send(new sdk.CreateTagsCommand(input)),
-    describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
     describeInstanceTypeOfferings: (input) => client.send(new sdk.DescribeInstanceTypeOfferingsCommand(input)),
     getSpotPlacementScores: (input) => client.send(new sdk.GetSpotPlacementScoresCommand(input)),
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),

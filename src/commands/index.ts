@@ -74,9 +74,8 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'spot',
-    summary: "The stack's spot GPU nodes: prices per pool, list them with their cost so far, terminate them",
+    summary: "The stack's spot GPU nodes: list them with their cost so far, terminate them",
     commands: [
-      { name: 'prices', summary: 'Spot price now per instance type and AZ, against on-demand, with GPU, vCPUs, offering and placement score', load: spec(() => import('./spot/prices.js')) },
       { name: 'list', summary: "List the stack's GPU nodes: state, uptime, spot price, cost so far (estimate), runtime state from the node record", load: spec(() => import('./spot/list.js')) },
       { name: 'terminate', summary: "Terminate the stack's nodes (IDs, --launch-id or --all) and wait until EC2 confirms; others refused unless --force", load: spec(() => import('./spot/terminate.js')) },
     ],

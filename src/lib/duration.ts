@@ -1,4 +1,4 @@
-// Durations as people read them: "250ms", "1.5s", "5m", "1h30m", "7d" (the format --timeout and friends take).
+// Durations as people read them: "250ms", "1.5s", "5m", "1h30m" (the format --timeout and friends take).
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   const s = ms / 1000;
@@ -7,7 +7,5 @@ export function formatDuration(ms: number): string {
   const rest = Math.round(s % 60);
   if (m < 60) return rest ? `${m}m${rest}s` : `${m}m`;
   const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
-  const d = Math.floor(h / 24);
-  return h % 24 ? `${d}d${h % 24}h` : `${d}d`;
+  return m % 60 ? `${h}h${m % 60}m` : `${h}h`;
 }

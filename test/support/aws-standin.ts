@@ -6,21 +6,16 @@
 //   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
 //     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
 //
-//   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores; Pricing GetProducts   (test/support/standin-prices.ts)
-//
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
 //   DELETE /_standin/quotas[?accessKeyId=KEY]                    → clears the table (or one key's entries)
 //   GET    /_standin/quotas                                      → the table, for debugging
-//   POST|DELETE /_standin/spot-prices, /_standin/placement-scores, /_standin/on-demand[?accessKeyId=KEY]
-//   GET    /_standin/calls                                       → requests the price stand-ins answered, by operation
 //
 // To add a stand-in: add a handler to HANDLERS keyed by X-Amz-Target (JSON protocols) or match on
 // method/path in `route`, and add its row to test/README.md.
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PriceStandin, type Answer } from './standin-prices.js';
 
 export interface QuotaEntry {
   serviceCode: string;
@@ -177,7 +172,6 @@ const HANDLERS: Record<string, JsonHandler> = {
 export async function startAwsStandin(opts: { upstream: string; port?: number }): Promise<AwsStandin> {
   const upstream = new URL(opts.upstream);
   const quotas = new QuotaTable();
-  const prices = new PriceStandin();
   const agent = new Agent({ keepAlive: true });
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
@@ -189,16 +183,6 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       ...(errorType ? { 'X-Amzn-ErrorType': errorType } : {}),
     });
     res.end(text);
-  };
-
-  const sendAnswer = (res: ServerResponse, a: Answer) => {
-    res.writeHead(a.status, {
-      'Content-Type': a.contentType,
-      'Content-Length': Buffer.byteLength(a.body),
-      'x-amzn-RequestId': randomUUID(),
-      ...(a.errorType ? { 'X-Amzn-ErrorType': a.errorType } : {}),
-    });
-    res.end(a.body);
   };
 
   const readBody = (req: IncomingMessage) =>
@@ -227,7 +211,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const path = (req.url ?? '/').split('?')[0];
     if (path === '/_standin/quotas') {
       if (req.method === 'POST') {
         const parsed: unknown = JSON.parse((await readBody(req)).toString('utf8') || '[]');
@@ -240,23 +224,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       }
       return sendJson(res, 200, { quotas: quotas.list() });
     }
-    if (path.startsWith('/_standin/')) {
-      const body = req.method === 'POST' ? (JSON.parse((await readBody(req)).toString('utf8') || '[]') as unknown) : undefined;
-      const key = new URL(req.url ?? '/', 'http://standin').searchParams.get('accessKeyId') ?? undefined;
-      const answer = prices.control(path, req.method ?? 'GET', body, key);
-      if (answer !== undefined) return sendJson(res, 200, answer);
-    }
     const target = req.headers['x-amz-target'];
-    if (target === 'AWSPriceListService.GetProducts') {
-      return sendAnswer(res, prices.getProducts(JSON.parse((await readBody(req)).toString('utf8') || '{}') as Record<string, unknown>, signedScope(req)));
-    }
-    // EC2's query protocol: a form-encoded POST naming its Action. Buffered to see the Action; what the
-    // stand-ins do not answer goes to moto with the same bytes.
-    if (req.method === 'POST' && typeof target !== 'string' && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
-      const body = await readBody(req);
-      const answer = prices.query(new URLSearchParams(body.toString('utf8')), signedScope(req));
-      return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
-    }
     const handler = typeof target === 'string' ? HANDLERS[target] : undefined;
     if (!handler) return passThrough(req, res);
     // Only JSON-protocol requests are buffered, and only the ones a handler might answer.

@@ -44,36 +44,3 @@ export async function currentSpotPrices(ec2: SpotPricePort, clock: Clock, types:
   } while (token);
   return [...latest.values()].sort((a, b) => a.price - b.price || a.instanceType.localeCompare(b.instanceType) || a.az.localeCompare(b.az));
 }
-
-export interface PricePoint {
-  /** ms since the epoch (AWS's clock). */
-  at: number;
-  price: number;
-}
-
-/**
- * Every price change of `types` (Linux/UNIX) from `sinceMs` to now, per pool keyed `type\taz`, oldest
- * first; the first point of each pool is the price in force at `sinceMs`. EC2 keeps 90 days.
- */
-export async function spotPriceHistory(ec2: SpotPricePort, clock: Clock, types: readonly string[], sinceMs: number): Promise<Map<string, PricePoint[]>> {
-  const series = new Map<string, PricePoint[]>();
-  let token: string | undefined;
-  do {
-    const page = await ec2.describeSpotPriceHistory({
-      InstanceTypes: [...types] as TypeNames,
-      ProductDescriptions: ['Linux/UNIX'],
-      StartTime: new Date(sinceMs),
-      EndTime: new Date(clock.now()),
-      ...(token ? { NextToken: token } : {}),
-    });
-    for (const row of page.SpotPriceHistory ?? []) {
-      const price = Number(row.SpotPrice);
-      if (!row.InstanceType || !row.AvailabilityZone || !row.Timestamp || !Number.isFinite(price)) continue;
-      const key = `${row.InstanceType}\t${row.AvailabilityZone}`;
-      series.set(key, [...(series.get(key) ?? []), { at: new Date(row.Timestamp).getTime(), price }]);
-    }
-    token = page.NextToken || undefined;
-  } while (token);
-  for (const points of series.values()) points.sort((a, b) => a.at - b.at);
-  return series;
-}
