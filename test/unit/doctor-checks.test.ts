@@ -58,6 +58,7 @@ function healthyPorts(over: Partial<Record<string, unknown>> = {}): DoctorPorts 
       listAttachedRolePolicies: async () => ({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }] }),
       getRolePolicy: async () => ({ PolicyDocument: encodeURIComponent(JSON.stringify(INLINE)) }),
     }) as never,
+    ssm: port({ getParameter: async () => Promise.reject(Object.assign(new Error('not found'), { name: 'ParameterNotFound', $metadata: { httpStatusCode: 400 } })) }) as never,
   };
 }
 
