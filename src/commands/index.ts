@@ -73,6 +73,11 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'spot',
+    summary: 'Spot GPU nodes: launch them in the cheapest pool with capacity',
+    commands: [{ name: 'launch', summary: 'Launch spot GPU nodes: cheapest pool first, quota checked first, failover, never twice (--launch-id resumes)', load: spec(() => import('./spot/launch.js')) }],
+  },
+  {
     name: 'userdata',
     summary: 'Render and check cloud-init user data for GPU nodes (size limit, gzip, secret scan)',
     commands: [

@@ -5,6 +5,8 @@
 // Served here:
 //   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
 //     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
+//   EC2 RunInstances capacity errors and ClientToken idempotency, the Deep Learning AMI's public SSM
+//     parameter: test/support/standin-ec2.ts (its own control API is listed there).
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
@@ -16,6 +18,33 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ec2Standin } from './standin-ec2.js';
+
+/** A request as a stand-in module (test/support/standin-<area>.ts) sees it: buffered, with its signer's scope. */
+export interface StandinRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  scope: SignedScope;
+  /** Query-protocol (EC2) parameters, when the body is form-encoded. */
+  form?: URLSearchParams;
+  /** X-Amz-Target, for JSON protocols. */
+  target?: string;
+}
+
+/** Sends a request to moto as given; the answer is buffered. */
+export type Upstream = (req: { method: string; path: string; headers: IncomingMessage['headers']; body: Buffer }) => Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>;
+
+/** Answers a request itself (true), or leaves it to the next module and then moto (false). */
+export interface StandinModule {
+  handle(req: StandinRequest, res: ServerResponse, upstream: Upstream): Promise<boolean>;
+}
+
+/** Whether a module may want this request (only those are buffered; everything else streams through). */
+function moduleMayServe(req: IncomingMessage): boolean {
+  return /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.') || (req.url ?? '').startsWith('/_standin/ec2') || (req.url ?? '').startsWith('/_standin/capacity');
+}
 
 export interface QuotaEntry {
   serviceCode: string;
@@ -58,7 +87,7 @@ const SERVICE_NAMES: Record<string, string> = { ec2: 'Amazon Elastic Compute Clo
 /** moto's default account; the ARN in the response carries it as AWS's would carry yours. */
 const ACCOUNT_ID = '123456789012';
 
-interface SignedScope {
+export interface SignedScope {
   accessKeyId?: string;
   region?: string;
 }
@@ -210,8 +239,30 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     else req.pipe(upstreamReq);
   };
 
+  const upstreamCall: Upstream = (r) =>
+    new Promise((resolve, reject) => {
+      const headers = { ...r.headers, 'content-length': String(r.body.length) };
+      const upstreamReq = request({ protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: r.method, path: r.path, headers, agent }, (upstreamRes) => {
+        const chunks: Buffer[] = [];
+        upstreamRes.on('data', (c: Buffer) => chunks.push(c));
+        upstreamRes.on('end', () => resolve({ status: upstreamRes.statusCode ?? 502, headers: upstreamRes.headers, body: Buffer.concat(chunks) }));
+        upstreamRes.on('error', reject);
+      });
+      upstreamReq.on('error', reject);
+      upstreamReq.end(r.body);
+    });
+  const modules: StandinModule[] = [ec2Standin()];
+
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (modules.length && moduleMayServe(req)) {
+      const body = await readBody(req);
+      const isForm = /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '');
+      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
+      const sreq: StandinRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, scope: signedScope(req), ...(isForm ? { form: new URLSearchParams(body.toString('utf8')) } : {}), ...(target ? { target } : {}) };
+      for (const m of modules) if (await m.handle(sreq, res, upstreamCall)) return;
+      return passThrough(req, res, body);
+    }
     if (path === '/_standin/quotas') {
       if (req.method === 'POST') {
         const parsed: unknown = JSON.parse((await readBody(req)).toString('utf8') || '[]');

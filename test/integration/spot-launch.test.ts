@@ -1,0 +1,167 @@
+// `fluxer spot launch` against moto behind the stand-in (capacity errors per pool, ClientToken
+// idempotency, quota values, the Deep Learning AMI's public parameter): what launch leaves, read back
+// with the real AWS CLI; failover and the 3-minute memory; quota and bad input refused before any
+// RunInstances. moto's spot prices are one flat 0.00001 for every pool, so pools rank by type order
+// then AZ here (price ranking itself: test/unit/launch-pools.test.ts).
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { setStandinQuotas } from '../support/aws-standin.js';
+import { standinEc2Calls, setStandinCapacity } from '../support/standin-ec2.js';
+import { runCli, testEnv } from '../support/cli.js';
+import { VENV_BIN } from '../support/moto.js';
+import type { Clock } from '../../src/lib/clock.js';
+import { systemClock } from '../../src/lib/clock.js';
+
+const endpoint = inject('awsEndpoint');
+const run = promisify(execFile);
+const accessKeyId = `spotlaunch${randomBytes(3).toString('hex')}`;
+const unique = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
+
+async function awsCli(...args: string[]): Promise<any> {
+  const { stdout } = await run(join(VENV_BIN, 'aws'), ['--endpoint-url', endpoint, '--region', 'us-east-1', '--output', 'json', ...args], {
+    env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: 'testing', HOME: '/nonexistent-home' },
+  });
+  return stdout.trim() === '' ? {} : JSON.parse(stdout);
+}
+
+const stack = unique('sl');
+const cwd = mkdtempSync(join(tmpdir(), 'fluxer-spot-launch-'));
+const state = mkdtempSync(join(tmpdir(), 'fluxer-spot-state-'));
+const env = testEnv({ AWS_ACCESS_KEY_ID: accessKeyId, XDG_STATE_HOME: state });
+const cli = (args: string[], opts: { clock?: Clock } = {}) => runCli([...args, '--endpoint-url', endpoint], { cwd, env, ...opts });
+const launch = (...args: string[]) => cli(['spot', 'launch', '--json', ...args]);
+const tags = (list: any[]) => Object.fromEntries((list ?? []).map((t: any) => [t.Key, t.Value]));
+
+async function instancesOf(launchId: string): Promise<any[]> {
+  const out = await awsCli('ec2', 'describe-instances', '--filters', `Name=tag:fluxer:launch-id,Values=${launchId}`, 'Name=instance-state-name,Values=pending,running');
+  return out.Reservations.flatMap((r: any) => r.Instances);
+}
+
+beforeAll(async () => {
+  writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket: unique('sl-bkt'), prefix: 'p/', instanceTypes: ['g5.xlarge', 'g6e.xlarge'] } } }));
+  const setup = await cli(['setup', '--yes', '--json']);
+  expect(setup.code, setup.stderr).toBe(0);
+  // A promoted release, as `runtime publish` leaves it (publishing for real is runtime-publish.test.ts's).
+  await awsCli('ssm', 'put-parameter', '--name', `/fluxer/${stack}/runtime-release`, '--type', 'String', '--value', '0.1.0-test', '--overwrite');
+}, 120_000);
+
+describe('fluxer spot launch', () => {
+  it('launches a node as the spec says: IMDSv2 only, no key pair, only the node group, the profile, tags on instance and volume, encrypted gp3 root', async () => {
+    const r = await launch('--yes');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(r.stderr.split('\n')[0]).toContain(`Launch ${doc.launchId}`);
+    expect(doc.instances).toHaveLength(1);
+    expect(doc.instances[0]).toMatchObject({ instanceType: 'g5.xlarge', az: 'us-east-1a', state: expect.any(String) });
+    expect(doc.attempts).toEqual([{ instanceType: 'g5.xlarge', az: 'us-east-1a', outcome: 'launched', code: null, message: '1 of 1' }]);
+
+    const [i] = await instancesOf(doc.launchId);
+    expect(i.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1, HttpEndpoint: 'enabled' });
+    expect(i.KeyName).toBeUndefined();
+    expect(i.InstanceLifecycle).toBe('spot');
+    const groups = await awsCli('ec2', 'describe-security-groups', '--filters', `Name=group-name,Values=fluxer-${stack}-node`);
+    expect(i.SecurityGroups.map((g: any) => g.GroupId)).toEqual([groups.SecurityGroups[0].GroupId]);
+    expect(groups.SecurityGroups[0].IpPermissions).toEqual([]);
+    expect(i.IamInstanceProfile.Arn).toContain(`instance-profile/fluxer-${stack}-node`);
+    expect(tags(i.Tags)).toMatchObject({ 'fluxer:managed': 'true', 'fluxer:stack': stack, 'fluxer:role': 'gpu-node', 'fluxer:launch-id': doc.launchId });
+
+    const root = i.BlockDeviceMappings.find((b: any) => b.DeviceName === i.RootDeviceName);
+    const { Volumes } = await awsCli('ec2', 'describe-volumes', '--volume-ids', root.Ebs.VolumeId);
+    expect(Volumes[0]).toMatchObject({ Encrypted: true, VolumeType: 'gp3', Size: 100 });
+    expect(tags(Volumes[0].Tags)).toMatchObject({ 'fluxer:stack': stack, 'fluxer:launch-id': doc.launchId });
+
+    // The launch record, for the cost report.
+    const config = JSON.parse(JSON.stringify({ bucket: JSON.parse((await import('node:fs')).readFileSync(join(cwd, 'fluxer.config.json'), 'utf8')).stacks[stack].bucket }));
+    const dest = join(state, 'record.json');
+    await awsCli('s3api', 'get-object', '--bucket', config.bucket, '--key', `p/launches/${doc.launchId}.json`, dest);
+    const record = JSON.parse((await import('node:fs')).readFileSync(dest, 'utf8'));
+    expect(record).toMatchObject({ launchId: doc.launchId, stack, count: 1, instances: [{ instanceId: i.InstanceId }] });
+  }, 60_000);
+
+  it('fails over to the next pool on a capacity error, remembers the pool for 3 minutes, and tries it again after', async () => {
+    await setStandinCapacity(endpoint, [{ instanceType: 'g5.xlarge', az: 'us-east-1a', code: 'InsufficientInstanceCapacity', accessKeyId }]);
+    const first = await launch('--yes');
+    expect(first.code, first.stderr).toBe(0);
+    const a = JSON.parse(first.stdout);
+    expect(a.attempts.map((x: any) => [x.az, x.outcome, x.code])).toEqual([
+      ['us-east-1a', 'capacity', 'InsufficientInstanceCapacity'],
+      ['us-east-1b', 'launched', null],
+    ]);
+    expect(a.instances.map((x: any) => x.az)).toEqual(['us-east-1b']);
+
+    const second = await launch('--yes');
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/skipped g5\.xlarge in us-east-1a: failed recently \(InsufficientInstanceCapacity\)/);
+    expect(JSON.parse(second.stdout).attempts.map((x: any) => x.az)).toEqual(['us-east-1b']);
+
+    const later: Clock = { now: () => Date.now() + 181_000, sleep: systemClock.sleep };
+    const third = await cli(['spot', 'launch', '--json', '--yes'], { clock: later });
+    expect(JSON.parse(third.stdout).attempts.map((x: any) => [x.az, x.outcome])).toEqual([
+      ['us-east-1a', 'capacity'],
+      ['us-east-1b', 'launched'],
+    ]);
+    await fetch(`${endpoint}/_standin/capacity?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+  }, 90_000);
+
+  it('every pool out of capacity: exit 5 listing each attempt', async () => {
+    const azs = ['us-east-1a', 'us-east-1b', 'us-east-1c', 'us-east-1d', 'us-east-1e', 'us-east-1f'];
+    await setStandinCapacity(endpoint, ['g5.xlarge', 'g6e.xlarge'].flatMap((instanceType) => azs.map((az) => ({ instanceType, az, code: 'InsufficientInstanceCapacity', accessKeyId }))));
+    const r = await launch('--yes', '--retry-failed-pools');
+    expect(r.code, r.stderr).toBe(5);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.instances).toEqual([]);
+    expect(doc.attempts.length).toBeGreaterThanOrEqual(10);
+    expect(doc.attempts.every((x: any) => x.outcome === 'capacity')).toBe(true);
+    expect(r.stderr).toMatch(/No capacity in any pool/);
+    await fetch(`${endpoint}/_standin/capacity?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+  }, 90_000);
+
+  it('over the spot vCPU quota: exit 5 naming the quota, its value, the vCPUs in use and the command, with no RunInstances sent', async () => {
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 8, accessKeyId }]);
+    const before = (await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0;
+    const r = await launch('--yes', '--count', '2', '--retry-failed-pools');
+    expect(r.code, r.stderr).toBe(5);
+    const error = JSON.parse(r.stdout).error;
+    expect(error.message).toMatch(/L-3819A6DF .* is 8 vCPUs; \d+ in use by running spot instances, and this launch needs 8 more/);
+    expect(error.hint).toContain('aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-3819A6DF');
+    expect((await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0).toBe(before);
+    await fetch(`${endpoint}/_standin/quotas?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+  }, 60_000);
+
+  it.each([
+    [['--count', '0'], /--count "0": must be an integer from 1 to 100/],
+    [['--count', '101'], /--count "101"/],
+    [['--max-price', '-1'], /--max-price "-1"/],
+    [['--type', 'nosuch.xlarge'], /nosuch\.xlarge/],
+    [['--type', 'm5.large'], /m5\.large has no GPU/],
+    [['--type', 'g4ad.xlarge'], /no type holds flux-dev: g4ad\.xlarge: .* 8\.0 GiB per GPU; flux-dev needs at least 14 GiB/],
+    [['--launch-id', 'nope'], /--launch-id/],
+  ])('bad input %j: exit 2, no launch call', async (args, message) => {
+    const before = (await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0;
+    const r = await launch('--yes', ...args);
+    expect(r.code, r.stderr).toBe(2);
+    expect(JSON.parse(r.stdout).error.message).toMatch(message);
+    expect((await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0).toBe(before);
+  }, 30_000);
+
+  it('without --yes and without a terminal: exit 2 before any call', async () => {
+    const r = await launch();
+    expect(r.code).toBe(2);
+  });
+
+  it('--dry-run: EC2 DryRun on the first pool plus the plan; nothing launched', async () => {
+    const before = await awsCli('ec2', 'describe-instances', '--filters', `Name=tag:fluxer:stack,Values=${stack}`);
+    const r = await launch('--dry-run', '--retry-failed-pools');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc).toMatchObject({ dryRun: true, check: { ok: true, code: 'DryRunOperation' } });
+    expect(doc.plan.pools[0]).toMatchObject({ instanceType: 'g5.xlarge', az: 'us-east-1a' });
+    const after = await awsCli('ec2', 'describe-instances', '--filters', `Name=tag:fluxer:stack,Values=${stack}`);
+    expect(after.Reservations.length).toBe(before.Reservations.length);
+  }, 30_000);
+});
