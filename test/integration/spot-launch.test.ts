@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { setStandinQuotas } from '../support/aws-standin.js';
 import { standinEc2Calls, setStandinCapacity } from '../support/standin-ec2.js';
-import { runCli, testEnv } from '../support/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runCli, testEnv } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { systemClock } from '../../src/lib/clock.js';
@@ -115,7 +116,9 @@ describe('fluxer spot launch', () => {
     expect(r.code, r.stderr).toBe(5);
     const doc = JSON.parse(r.stdout);
     expect(doc.instances).toEqual([]);
-    expect(doc.attempts.length).toBeGreaterThanOrEqual(10);
+    // Every offered pool of both types (g5.xlarge is not offered in us-east-1e), each tried once.
+    expect(new Set(doc.attempts.map((x: any) => x.instanceType))).toEqual(new Set(['g5.xlarge', 'g6e.xlarge']));
+    expect(new Set(doc.attempts.map((x: any) => `${x.instanceType} ${x.az}`)).size).toBe(doc.attempts.length);
     expect(doc.attempts.every((x: any) => x.outcome === 'capacity')).toBe(true);
     expect(r.stderr).toMatch(/No capacity in any pool/);
     await fetch(`${endpoint}/_standin/capacity?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
@@ -164,4 +167,35 @@ describe('fluxer spot launch', () => {
     const after = await awsCli('ec2', 'describe-instances', '--filters', `Name=tag:fluxer:stack,Values=${stack}`);
     expect(after.Reservations.length).toBe(before.Reservations.length);
   }, 30_000);
+
+  it('a CLI killed while its launch call is in flight, resumed with --launch-id, leaves exactly --count instances', async () => {
+    // The stand-in lets moto make the instances, then holds EC2's answer: the CLI dies not knowing what it got.
+    await setStandinCapacity(endpoint, [{ instanceType: 'g5.xlarge', az: 'us-east-1a', delayMs: 60_000, accessKeyId }]);
+    const child = spawn(process.execPath, [BIN, 'spot', 'launch', '--json', '--yes', '--count', '2', '--retry-failed-pools', '--endpoint-url', endpoint], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const launchId = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /Launch (l-\d{14}-[0-9a-f]{8})/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on('close', () => reject(new Error(`the CLI ended before printing its launch id: ${stderr}`)));
+    });
+    // Event, not sleep: wait until moto holds the instances the held call made, then kill.
+    const deadline = Date.now() + 20_000;
+    while ((await instancesOf(launchId)).length < 2) {
+      if (Date.now() > deadline) throw new Error(`no instances for ${launchId}: ${stderr} ${JSON.stringify(await standinEc2Calls(endpoint, accessKeyId))} ${JSON.stringify((await awsCli("ec2", "describe-instances", "--filters", `Name=tag:fluxer:launch-id,Values=${launchId}`)).Reservations)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    await fetch(`${endpoint}/_standin/capacity?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+
+    const resumed = await launch('--yes', '--launch-id', launchId);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resumed from its saved plan');
+    expect(JSON.parse(resumed.stdout).instances).toHaveLength(2);
+    expect(await instancesOf(launchId)).toHaveLength(2);
+  }, 60_000);
 });

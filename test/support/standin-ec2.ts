@@ -8,6 +8,8 @@
 //     - ClientToken idempotency (moto ignores it): the same token with the same parameters answers
 //       with the same reservation; with other parameters, IdempotentParameterMismatch (HTTP 400).
 //       https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html
+//     - AWS's count semantics: as many instances as capacity allows from MinCount up to MaxCount (moto
+//       makes MinCount); a pool's `available` models one with room for fewer (a partial launch)
 //     - an optional delay of the answer per pool (after moto made the instances), so a test can kill
 //       the CLI while a launch call is in flight
 //   SSM GetParameter (AWS JSON 1.1) for AWS's public Deep Learning AMI parameters
@@ -34,6 +36,8 @@ export interface CapacityEntry {
   accessKeyId?: string;
   /** Forward to moto, then hold the answer this long (ms). */
   delayMs?: number;
+  /** The pool has room for this many instances per call (fewer than MinCount: InsufficientInstanceCapacity). */
+  available?: number;
 }
 
 const SERVER_ERROR_CODES = new Set(['InsufficientInstanceCapacity', 'InsufficientCapacity', 'InsufficientAddressCapacity', 'InsufficientHostCapacity', 'InsufficientReservedInstanceCapacity', 'Unavailable', 'InternalError']);
@@ -106,11 +110,23 @@ export function ec2Standin(): StandinModule {
       ec2Error(res, entry.code, entry.message ?? `We currently do not have sufficient ${type} capacity in the Availability Zone you requested (${az}). Our system will be working on provisioning additional capacity.`);
       return true;
     }
-    const answer = await upstream({ method: req.method, path: req.path, headers: req.headers, body: req.body });
+    // AWS launches as many as capacity allows, from MinCount up to MaxCount; moto launches MinCount.
+    // `available` on the pool's entry models a pool with room for fewer than asked (a partial launch).
+    const forwarded = new URLSearchParams(form);
+    const max = Number(form.get('MaxCount') ?? '1');
+    const room = entry?.available !== undefined ? Math.min(max, entry.available) : max;
+    if (entry?.available !== undefined && room < Number(form.get('MinCount') ?? '1')) {
+      ec2Error(res, 'InsufficientInstanceCapacity', `There is not enough capacity to fulfill your request for ${type} in ${az}.`);
+      return true;
+    }
+    forwarded.set('MinCount', String(room));
+    forwarded.set('MaxCount', String(room));
+    const answer = await upstream({ method: req.method, path: req.path, headers: req.headers, body: Buffer.from(forwarded.toString()) });
     const headers = Object.fromEntries(Object.entries(answer.headers).filter(([k, v]) => typeof v === 'string' && !['transfer-encoding', 'connection', 'content-length'].includes(k))) as Record<string, string>;
     headers['content-length'] = String(answer.body.length);
     if (tokenKey && answer.status === 200) tokens.set(tokenKey, { params: createHash('sha256').update(params).digest('hex'), status: answer.status, body: answer.body, headers });
-    if (entry?.delayMs) await new Promise((r) => setTimeout(r, entry.delayMs));
+    // unref: a held answer never keeps the test run alive after its client is gone.
+    if (entry?.delayMs) await new Promise((r) => setTimeout(r, entry.delayMs).unref());
     res.writeHead(answer.status, headers);
     res.end(answer.body);
     return true;
