@@ -27,6 +27,14 @@ const batch = (text: string | Buffer): Record<string, string | Buffer> => ({ 'pr
 const gen = (...flags: string[]) => ['generate', 'a red fox', ...flags];
 
 export const CORPUS: BadInput[] = [
+  // spot launch: flag values refused before any read (a type's checks read DescribeInstanceTypes: test/integration/spot-launch.test.ts)
+  { name: 'spot launch --count 0', argv: ['spot', 'launch', '--yes', '--count', '0'], names: '--count' },
+  { name: 'spot launch --count above 100', argv: ['spot', 'launch', '--yes', '--count', '101'], names: '--count' },
+  { name: 'spot launch --max-price negative', argv: ['spot', 'launch', '--yes', '--max-price', '-1'], names: '--max-price' },
+  { name: 'spot launch --type not a type name', argv: ['spot', 'launch', '--yes', '--type', 'G5 XL'], names: '--type' },
+  { name: 'spot launch --launch-id malformed', argv: ['spot', 'launch', '--yes', '--launch-id', 'yesterday'], names: '--launch-id' },
+  { name: 'spot launch --ami malformed', argv: ['spot', 'launch', '--yes', '--ami', 'ubuntu'], names: '--ami' },
+  { name: 'spot launch without --yes, not on a terminal', argv: ['spot', 'launch'], names: '--yes' },
   // generate: flag values
   { name: 'generate --steps not a number', argv: gen('--steps', 'abc'), names: '--steps' },
   { name: 'generate --steps 0', argv: gen('--steps', '0'), names: '--steps' },
