@@ -5,7 +5,7 @@
 // then AZ here (price ranking itself: test/unit/launch-pools.test.ts).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -198,4 +198,53 @@ describe('fluxer spot launch', () => {
     expect(JSON.parse(resumed.stdout).instances).toHaveLength(2);
     expect(await instancesOf(launchId)).toHaveLength(2);
   }, 60_000);
+
+  // Node records are written here as a node's bootstrap and runtime would; the emulated region with
+  // real node processes (local nodes behind the launch) comes with a later issue.
+  const fast: Clock = { now: () => Date.now(), sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 50), signal) };
+  const bucket = () => JSON.parse(readFileSync(join(cwd, 'fluxer.config.json'), 'utf8')).stacks[stack].bucket as string;
+  const putRecord = async (instanceId: string, state: string) => {
+    const file = join(cwd, `${instanceId}-${state}.json`);
+    writeFileSync(file, JSON.stringify({ instanceId, state, lastSeenAt: new Date().toISOString(), seq: 1 }));
+    await awsCli('s3api', 'put-object', '--bucket', bucket(), '--key', `p/nodes/${instanceId}.json`, '--body', file);
+  };
+
+  it('--wait follows each node\'s record from BOOTSTRAPPING to READY, with progress on stderr', async () => {
+    let launchId: string | undefined;
+    const writer = (async () => {
+      for (let i = 0; i < 400 && !launchId; i++) await new Promise((r) => setTimeout(r, 25));
+      let ids: string[] = [];
+      for (let i = 0; i < 400 && !ids.length; i++) {
+        ids = (await instancesOf(launchId!)).map((x) => x.InstanceId);
+        if (!ids.length) await new Promise((r) => setTimeout(r, 50));
+      }
+      for (const id of ids) await putRecord(id, 'BOOTSTRAPPING');
+      await new Promise((r) => setTimeout(r, 300));
+      for (const id of ids) await putRecord(id, 'READY');
+    })();
+    const r = await runCli(['spot', 'launch', '--json', '--yes', '--retry-failed-pools', '--wait', '--timeout', '60s', '--endpoint-url', endpoint], {
+      cwd, env, clock: fast,
+      onStderr: (text) => { launchId ??= /Launch (l-\d{14}-[0-9a-f]{8})/.exec(text)?.[1]; },
+    });
+    await writer;
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.nodes).toEqual([{ instanceId: doc.instances[0].instanceId, state: 'READY' }]);
+    expect(r.stderr).toMatch(new RegExp(`${doc.instances[0].instanceId}: (BOOTSTRAPPING[\\s\\S]*)?READY`));
+  }, 60_000);
+
+  it('--wait past --timeout: exit 8, the nodes keep running, the hint says how to follow or terminate them', async () => {
+    const r = await runCli(['spot', 'launch', '--json', '--yes', '--retry-failed-pools', '--wait', '--timeout', '1s', '--endpoint-url', endpoint], { cwd, env, clock: fast });
+    expect(r.code, r.stderr).toBe(8);
+    const id = JSON.parse(r.stdout).instances[0].instanceId;
+    expect(r.stderr).toMatch(/--launch-id l-\d{14}-[0-9a-f]{8} --wait/);
+    expect(r.stderr).toContain('spot terminate --launch-id');
+    expect((await awsCli('ec2', 'describe-instances', '--instance-ids', id)).Reservations[0].Instances[0].State.Name).toBe('running');
+  }, 60_000);
+
+  it('--timeout is validated (exit 2)', async () => {
+    const r = await launch('--yes', '--wait', '--timeout', 'soon');
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.stdout).error.message).toContain('--timeout');
+  });
 });

@@ -1,19 +1,21 @@
 // `fluxer spot launch`: GPU nodes in the cheapest pool that has capacity, failing over within the
 // command, the spot quota checked first, never launched twice (src/core/launch/ does the work).
 import { defineCommand } from '../../cli/command.js';
-import { integerFlag, numberFlag } from '../../cli/parse.js';
+import { durationFlag, integerFlag, numberFlag } from '../../cli/parse.js';
 import { confirmAction, requireConfirmable } from '../../cli/prompter.js';
 import { CapacityCache, poolKey } from '../../core/launch/capacity-cache.js';
 import { checkLaunchId, LaunchJournal, newLaunchId, type LaunchPlan } from '../../core/launch/journal.js';
 import { checkLaunchTypes, checkSpotQuota, noPoolError, planLaunchPools } from '../../core/launch/prepare.js';
 import { formatPlan, formatResult, launchFailure, writeLaunchRecord } from '../../core/launch/report.js';
-import { dryRunPool, runLaunch } from '../../core/launch/run.js';
+import { dryRunPool, listLaunchInstances, runLaunch } from '../../core/launch/run.js';
 import { amiMissingError, buildLaunchSpec, resolveAmi, resolveNodeNetwork } from '../../core/launch/spec.js';
+import { waitForNodes } from '../../core/launch/wait.js';
 import { launchZones } from '../../core/launch/zones.js';
 import { ensureRuntimeRelease } from '../../core/launch/first-release.js';
 import { renderUserData } from '../../core/userdata/render.js';
 import { stackVariables } from '../../core/userdata/variables.js';
-import { UsageError } from '../../lib/errors.js';
+import { FluxerError, PendingError, UsageError } from '../../lib/errors.js';
+import { formatDuration } from '../../lib/duration.js';
 import { TEMPLATES_DIR } from '../../lib/paths.js';
 import { fluxerStateDir } from '../../lib/state-dir.js';
 
@@ -26,6 +28,8 @@ interface LaunchOpts {
   allowPartial?: boolean;
   retryFailedPools?: boolean;
   dryRun?: boolean;
+  wait?: boolean;
+  timeout: number;
 }
 
 const typeFlag = (v: string, previous: unknown) => {
@@ -50,6 +54,8 @@ export default defineCommand<LaunchOpts>({
     { flags: '--allow-partial', description: 'exit 0 when fewer than --count nodes could be launched' },
     { flags: '--retry-failed-pools', description: 'try pools that failed for capacity in the last 3 minutes' },
     { flags: '--dry-run', description: 'show the plan and ask EC2 (DryRun) whether the first pool would launch; launch nothing' },
+    { flags: '--wait', description: 'follow each node\'s record from BOOTSTRAPPING to READY (progress on stderr)' },
+    { flags: '--timeout <duration>', description: 'how long --wait waits (exit 8 after; the nodes keep running)', parse: durationFlag('--timeout', { minMs: 1000, maxMs: 24 * 3_600_000 }), default: 20 * 60_000, defaultLabel: '20m' },
   ],
   examples: ['fluxer spot launch --yes', 'fluxer spot launch --count 3 --type g6e.xlarge --type g5.xlarge --max-price 1.2 --yes --json', 'fluxer spot launch --dry-run', 'fluxer spot launch --launch-id l-20261203074500-1a2b3c4d --yes'],
   async handler(ctx, _args, opts) {
@@ -114,7 +120,9 @@ export default defineCommand<LaunchOpts>({
       plan = { version: 1, launchId, stack, region, count: opts.count, imageId: image.imageId, rootDeviceName: image.rootDeviceName, createdAt: new Date(ctx.clock.now()).toISOString(), pools: pools.pools, attempts: [] };
     }
     for (const n of notes) ctx.out.info(n);
-    const quotas = await checkSpotQuota({ ec2, quotas: await aws.quotas(region) }, plan.pools, info, plan.count, region);
+    // A resumed launch asks the quota only for what it still lacks (its running nodes are in use already).
+    const missing = resumed ? plan.count - (await listLaunchInstances(ec2, stack, launchId)).length : plan.count;
+    const quotas = missing > 0 ? await checkSpotQuota({ ec2, quotas: await aws.quotas(region) }, plan.pools, info, missing, region) : [];
     for (const q of quotas) if (q.note) ctx.out.warn(`${q.code}: ${q.note}`);
     ctx.out.info(formatPlan(plan, image.source, quotas));
 
@@ -136,7 +144,19 @@ export default defineCommand<LaunchOpts>({
       onPoolFailure: (pool, code, message) => cache.remember(cacheKey(pool), { code, message }),
     });
     await writeLaunchRecord(await aws.s3(), settings, plan, result, ctx.clock).catch((err: Error) => ctx.out.warn(`launch record not written: ${err.message}`));
-    const doc = { launchId, instances: result.instances, attempts: result.attempts.map((a) => ({ instanceType: a.instanceType, az: a.az, outcome: a.outcome, code: a.code ?? null, message: a.message ?? null })) };
-    return ctx.out.resultOrFailure(doc, () => formatResult(ctx.out, doc), launchFailure(plan, result, { allowPartial: opts.allowPartial ?? false, region }));
+    const doc: Record<string, unknown> & Parameters<typeof formatResult>[1] = { launchId, instances: result.instances, attempts: result.attempts.map((a) => ({ instanceType: a.instanceType, az: a.az, outcome: a.outcome, code: a.code ?? null, message: a.message ?? null })) };
+    let failure = launchFailure(plan, result, { allowPartial: opts.allowPartial ?? false, region });
+    if (opts.wait && !failure && result.instances.length && settings.bucket) {
+      ctx.out.info(`Waiting up to ${formatDuration(opts.timeout)} for ${result.instances.length} node(s) to be READY`);
+      const waited = await waitForNodes(await aws.s3(), { bucket: settings.bucket, prefix: settings.prefix }, result.instances.map((i) => i.instanceId), {
+        clock: ctx.clock, timeoutMs: opts.timeout, signal: ctx.signal,
+        onChange: (n) => ctx.out.info(`${n.instanceId}: ${n.state}${n.reason ? ` (${n.reason})` : ''}`),
+      });
+      doc.nodes = waited.nodes;
+      const follow = `follow them with \`fluxer spot launch --launch-id ${launchId} --wait --yes\` (launches nothing more), or \`fluxer spot terminate --launch-id ${launchId}\``;
+      if (waited.failed.length) failure = new FluxerError(`${waited.failed.map((n) => `${n.instanceId} ${n.state}${n.reason ? `: ${n.reason}` : ''}`).join('; ')}`, { code: 'NodeFailed', hint: `A failed node powers itself off; ${follow}.` });
+      else if (waited.timedOut) failure = new PendingError(`Not every node was READY after ${formatDuration(opts.timeout)}: ${waited.nodes.map((n) => `${n.instanceId} ${n.state}`).join(', ')}`, { hint: `The nodes keep running; ${follow}.` });
+    }
+    return ctx.out.resultOrFailure(doc, () => formatResult(ctx.out, doc), failure);
   },
 });
