@@ -124,6 +124,36 @@ describe('fluxer spot launch', () => {
     await fetch(`${endpoint}/_standin/capacity?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
   }, 90_000);
 
+  it('a partial launch keeps what it got, lists it, exits 5 with the hint to resume or terminate; 0 with --allow-partial', async () => {
+    const azs = ['us-east-1b', 'us-east-1c', 'us-east-1d', 'us-east-1e', 'us-east-1f'];
+    const full = ['g5.xlarge', 'g6e.xlarge'].flatMap((instanceType) => azs.map((az) => ({ instanceType, az, code: 'InsufficientInstanceCapacity', accessKeyId })));
+    await setStandinCapacity(endpoint, [{ instanceType: 'g5.xlarge', az: 'us-east-1a', available: 1, accessKeyId }, { instanceType: 'g6e.xlarge', az: 'us-east-1a', code: 'InsufficientInstanceCapacity', accessKeyId }, ...full]);
+    const r = await launch('--yes', '--count', '3', '--retry-failed-pools');
+    expect(r.code, r.stderr).toBe(5);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.instances.map((i: any) => [i.instanceType, i.az])).toEqual([['g5.xlarge', 'us-east-1a']]);
+    expect(doc.attempts[0]).toMatchObject({ az: 'us-east-1a', outcome: 'partial', message: '1 of 3' });
+    expect(r.stderr).toMatch(/Launched 1 of 3/);
+    expect(r.stderr).toContain(`--launch-id ${doc.launchId}`);
+    expect(await instancesOf(doc.launchId)).toHaveLength(1);
+
+    const allowed = await launch('--yes', '--count', '2', '--retry-failed-pools', '--allow-partial');
+    expect(allowed.code, allowed.stderr).toBe(0);
+    expect(JSON.parse(allowed.stdout).instances).toHaveLength(1);
+    await fetch(`${endpoint}/_standin/capacity?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+  }, 60_000);
+
+  it('the stand-in honours ClientToken as EC2 does: same token and parameters → the same reservation; other parameters → IdempotentParameterMismatch', async () => {
+    const { ImageId } = (await awsCli('ec2', 'describe-images', '--owners', '898082745236')).Images[0];
+    const token = unique('tok');
+    const a = await awsCli('ec2', 'run-instances', '--image-id', ImageId, '--instance-type', 't3.micro', '--count', '1', '--client-token', token);
+    const b = await awsCli('ec2', 'run-instances', '--image-id', ImageId, '--instance-type', 't3.micro', '--count', '1', '--client-token', token);
+    expect(b.ReservationId).toBe(a.ReservationId);
+    const err = await awsCli('ec2', 'run-instances', '--image-id', ImageId, '--instance-type', 't3.small', '--count', '1', '--client-token', token).catch((e: Error & { stderr?: string }) => e.stderr ?? e.message);
+    expect(String(err)).toContain('IdempotentParameterMismatch');
+    await awsCli('ec2', 'terminate-instances', '--instance-ids', a.Instances[0].InstanceId);
+  }, 30_000);
+
   it('over the spot vCPU quota: exit 5 naming the quota, its value, the vCPUs in use and the command, with no RunInstances sent', async () => {
     await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 8, accessKeyId }]);
     const before = (await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0;
