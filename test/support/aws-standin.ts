@@ -5,6 +5,7 @@
 // Served here:
 //   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
 //     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
+//   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
@@ -16,6 +17,8 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pricesStandin } from './standin-prices.js';
+import type { StandinModule } from './standin-prices.js';
 
 export interface QuotaEntry {
   serviceCode: string;
@@ -173,6 +176,8 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   const upstream = new URL(opts.upstream);
   const quotas = new QuotaTable();
   const agent = new Agent({ keepAlive: true });
+  // Stand-ins kept in their own files (test/support/standin-<area>.ts): one line each.
+  const modules: StandinModule[] = [pricesStandin()];
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
     const text = JSON.stringify(body);
@@ -183,6 +188,11 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       ...(errorType ? { 'X-Amzn-ErrorType': errorType } : {}),
     });
     res.end(text);
+  };
+
+  const sendAnswer = (res: ServerResponse, a: NonNullable<ReturnType<StandinModule['control']>>) => {
+    res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body), 'x-amzn-RequestId': randomUUID(), ...a.headers });
+    res.end(a.body);
   };
 
   const readBody = (req: IncomingMessage) =>
@@ -224,7 +234,36 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       }
       return sendJson(res, 200, { quotas: quotas.list() });
     }
+    if (path?.startsWith('/_standin/')) {
+      const body = (await readBody(req)).toString('utf8');
+      const url = new URL(req.url ?? '/', 'http://standin');
+      for (const m of modules) {
+        const answer = m.control(req.method ?? 'GET', url, body);
+        if (answer) return sendAnswer(res, answer);
+      }
+    }
     const target = req.headers['x-amz-target'];
+    const moduleJson = typeof target === 'string' ? modules.find((m) => m.json[target])?.json[target] : undefined;
+    if (moduleJson) {
+      const body = await readBody(req);
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        return sendJson(res, 400, { __type: 'SerializationException', Message: 'request body is not JSON' }, 'SerializationException');
+      }
+      const answer = moduleJson(parsed, signedScope(req));
+      return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
+    }
+    // EC2's query protocol: a form-encoded POST naming its Action; only these are buffered.
+    if (req.method === 'POST' && !target && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      const body = await readBody(req);
+      const params = new URLSearchParams(body.toString('utf8'));
+      const action = params.get('Action') ?? '';
+      const ec2 = modules.find((m) => m.ec2[action])?.ec2[action];
+      const answer = ec2?.(params, signedScope(req));
+      return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
+    }
     const handler = typeof target === 'string' ? HANDLERS[target] : undefined;
     if (!handler) return passThrough(req, res);
     // Only JSON-protocol requests are buffered, and only the ones a handler might answer.
