@@ -13,6 +13,7 @@ export interface Ec2Port {
   describeInstanceTypeOfferings(input: Sdk.DescribeInstanceTypeOfferingsCommandInput): Promise<Sdk.DescribeInstanceTypeOfferingsCommandOutput>;
   getSpotPlacementScores(input: Sdk.GetSpotPlacementScoresCommandInput): Promise<Sdk.GetSpotPlacementScoresCommandOutput>;
   describeSpotPriceHistory(input: Sdk.DescribeSpotPriceHistoryCommandInput): Promise<Sdk.DescribeSpotPriceHistoryCommandOutput>;
+  describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -28,5 +29,6 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeInstanceTypeOfferings: (input) => client.send(new sdk.DescribeInstanceTypeOfferingsCommand(input)),
     getSpotPlacementScores: (input) => client.send(new sdk.GetSpotPlacementScoresCommand(input)),
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
+    describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
   };
 }

@@ -73,6 +73,13 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'spot',
+    summary: 'Spot GPU nodes: prices per type and AZ',
+    commands: [
+      { name: 'prices', summary: 'Spot price now, on-demand, savings, GPU, offering and placement score per type and AZ, cheapest first', load: spec(() => import('./spot/prices.js')) },
+    ],
+  },
+  {
     name: 'userdata',
     summary: 'Render and check cloud-init user data for GPU nodes (size limit, gzip, secret scan)',
     commands: [
