@@ -56,6 +56,15 @@ describe('price and placement stand-ins', () => {
     expect(rows.map((r: any) => r.SpotPrice)).toEqual(['0.410000', '0.510000']);
   });
 
+  it('DescribeSpotPriceHistory: a request no entry is for goes on to moto', async () => {
+    const { stdout } = await run(join(VENV_BIN, 'aws'), ['--endpoint-url', endpoint, '--region', 'us-east-1', '--output', 'json', 'ec2', 'describe-spot-price-history', '--instance-types', 'g5.xlarge', '--no-paginate'], {
+      env: { PATH: process.env.PATH, AWS_ACCESS_KEY_ID: 'AKNOBODYSEEDED', AWS_SECRET_ACCESS_KEY: 'testing', HOME: '/nonexistent-home' },
+    });
+    const rows = JSON.parse(stdout).SpotPriceHistory;
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((r: any) => Number(r.SpotPrice) < 0.001)).toBe(true);
+  });
+
   it('GetSpotPlacementScores: scores per AZ id, or per region', async () => {
     const perAz = await awsCli('ec2', 'get-spot-placement-scores', '--instance-types', 'g5.xlarge', 'g6.xlarge', 'g6e.xlarge', '--target-capacity', '1', '--single-availability-zone', '--region-names', 'us-east-1');
     expect(perAz.SpotPlacementScores).toEqual([

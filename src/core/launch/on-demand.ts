@@ -85,7 +85,7 @@ export function onDemandCachePath(cacheDir: string, endpoint: string | undefined
 
 export interface OnDemandOptions {
   pricing: () => Promise<PricingPort>;
-  clock: Clock;
+  clock: Pick<Clock, 'now'>;
   region: string;
   /** The endpoint the Pricing client talks to (undefined: AWS itself); part of the cache key. */
   endpoint: string | undefined;
