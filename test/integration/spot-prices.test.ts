@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli, testEnv } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
-import { setStandinOnDemandPrices, setStandinPlacementScores, setStandinSpotPrices, standinGetProductsCalls } from '../support/standin-prices.js';
+import { setStandinOnDemandPrices, setStandinPlacementScores, setStandinSpotPrices, standinGetProductsCalls, standinRequests } from '../support/standin-prices.js';
 
 const endpoint = inject('awsEndpoint');
 const run = promisify(execFile);
@@ -103,13 +103,18 @@ describe('fluxer spot prices', () => {
   });
 
   it('rejects a bad --history and an unknown type with exit 2, naming the flag', async () => {
+    const sentBefore = (await standinRequests(endpoint, accessKeyId)).length;
     for (const bad of ['30m', '91d', 'soon']) {
       const r = await prices('--history', bad);
       expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(/--history/);
+      expect(r.stderr).toMatch(/--history .*(between 1h and 90d|not a duration)/);
     }
+    expect(await standinRequests(endpoint, accessKeyId)).toHaveLength(sentBefore);
+    const before = (await standinRequests(endpoint, accessKeyId)).length;
     const r = await prices('--type', 'g5.nosuch');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--type.*g5\.nosuch/);
+    // Checking the type is the one call sent.
+    expect((await standinRequests(endpoint, accessKeyId)).slice(before)).toEqual(['DescribeInstanceTypes']);
   });
 });

@@ -243,6 +243,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       }
     }
     const target = req.headers['x-amz-target'];
+    if (typeof target === 'string') for (const m of modules) m.seen?.(target, signedScope(req));
     const moduleJson = typeof target === 'string' ? modules.find((m) => m.json[target])?.json[target] : undefined;
     if (moduleJson) {
       const body = await readBody(req);
@@ -260,6 +261,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       const body = await readBody(req);
       const params = new URLSearchParams(body.toString('utf8'));
       const action = params.get('Action') ?? '';
+      for (const m of modules) m.seen?.(action, signedScope(req));
       const ec2 = modules.find((m) => m.ec2[action])?.ec2[action];
       const answer = ec2?.(params, signedScope(req));
       return answer ? sendAnswer(res, answer) : passThrough(req, res, body);

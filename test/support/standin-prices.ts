@@ -47,6 +47,8 @@ export interface StandinModule {
   ec2: Record<string, (params: URLSearchParams, scope: Scope) => Answer>;
   /** AWS JSON operations by X-Amz-Target. */
   json: Record<string, (body: Record<string, unknown>, scope: Scope) => Answer>;
+  /** Sees every EC2 query action and JSON target (answered here or passed to moto). */
+  seen?(action: string, scope: Scope): void;
 }
 
 /** Rows per DescribeSpotPriceHistory page when the request sets no MaxResults: small, so clients page. */
@@ -233,6 +235,8 @@ export function pricesStandin(): StandinModule {
   let scores: PlacementScoreEntry[] = [];
   let onDemand: OnDemandEntry[] = [];
   const calls = new Map<string, number>();
+  // The AWS operations each access key id sent, in order: a test can check what was (not) sent.
+  const requests = new Map<string, string[]>();
   const parse = <T>(body: string): T[] => {
     const v: unknown = JSON.parse(body || '[]');
     return (Array.isArray(v) ? v : [v]) as T[];
@@ -259,12 +263,19 @@ export function pricesStandin(): StandinModule {
           }
           // getProductsCalls: GetProducts requests answered, for the access key asked about (or all).
           return json(200, { entries: onDemand, getProductsCalls: key === undefined ? [...calls.values()].reduce((a, b) => a + b, 0) : calls.get(key) ?? 0 });
+        case '/_standin/requests':
+          if (method === 'DELETE') requests.delete(key ?? '');
+          return json(200, { actions: requests.get(key ?? '') ?? [] });
         default:
           return undefined;
       }
     },
     ec2: { DescribeSpotPriceHistory: (p, s) => describeSpotPriceHistory(spot)(p, s), GetSpotPlacementScores: (p, s) => getSpotPlacementScores(scores)(p, s) },
     json: { 'AWSPriceListService.GetProducts': (b, s) => getProducts(onDemand, calls)(b, s) },
+    seen(action, scope) {
+      const k = scope.accessKeyId ?? '';
+      requests.set(k, [...(requests.get(k) ?? []), action].slice(-1000));
+    },
   };
 }
 
@@ -281,4 +292,10 @@ export const setStandinOnDemandPrices = (endpoint: string, entries: OnDemandEntr
 export async function standinGetProductsCalls(endpoint: string, accessKeyId: string): Promise<number> {
   const res = await fetch(`${endpoint}/_standin/on-demand?accessKeyId=${encodeURIComponent(accessKeyId)}`);
   return ((await res.json()) as { getProductsCalls: number }).getProductsCalls;
+}
+
+/** The EC2 actions and JSON targets requests signed with this access key id sent, in order (the last 1000). */
+export async function standinRequests(endpoint: string, accessKeyId: string): Promise<string[]> {
+  const res = await fetch(`${endpoint}/_standin/requests?accessKeyId=${encodeURIComponent(accessKeyId)}`);
+  return ((await res.json()) as { actions: string[] }).actions;
 }
