@@ -102,6 +102,17 @@ describe('fluxer spot prices', () => {
     expect(piped.stdout.split('\n')[1]!.split('\t').slice(0, 3)).toEqual(['g5.xlarge', 'us-east-1a', '$0.4000']);
   });
 
+  it('without a Pricing backend or placement scores (moto alone) the rows still come, with notes saying what is null and why', async () => {
+    const bare = testEnv({ AWS_ACCESS_KEY_ID: `AKBARE${randomBytes(4).toString('hex').toUpperCase()}`, XDG_STATE_HOME: mkdtempSync(join(tmpdir(), 'fluxer-spot-bare-')) });
+    const r = await runCli(['spot', 'prices', '--endpoint-url', endpoint, '--type', 'g5.xlarge', '--json'], { cwd, env: bare });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = JSON.parse(r.stdout).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every((x: any) => x.onDemandPrice === null && x.savings === null && x.score === null)).toBe(true);
+    expect(r.stderr).toMatch(/Note: on-demand prices unavailable/);
+    expect(r.stderr).toMatch(/Note: placement scores/);
+  });
+
   it('rejects a bad --history and an unknown type with exit 2, naming the flag', async () => {
     const sentBefore = (await standinRequests(endpoint, accessKeyId)).length;
     for (const bad of ['30m', '91d', 'soon']) {
