@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PricingPort } from '../../src/aws/pricing.js';
-import { ON_DEMAND_CACHE_MS, onDemandCachePath, onDemandFilters, onDemandPrices, parsePriceListDocument } from '../../src/core/launch/on-demand.js';
+import { ON_DEMAND_CACHE_MS, fetchOnDemandPrice, onDemandCachePath, onDemandFilters, onDemandPrices, parsePriceListDocument } from '../../src/core/launch/on-demand.js';
 import { buildPriceRows, savingsOf, sparkline } from '../../src/core/launch/price-table.js';
 import { parseHistory } from '../../src/commands/spot/prices.js';
 import { priceListDocument } from '../support/standin-prices.js';
@@ -24,6 +24,24 @@ describe('Price List documents', () => {
     expect(onDemandFilters('us-east-1', 'g6.xlarge').map((f) => `${f.Field}=${f.Value}`)).toEqual([
       'regionCode=us-east-1', 'instanceType=g6.xlarge', 'operatingSystem=Linux', 'tenancy=Shared', 'preInstalledSw=NA', 'capacitystatus=Used', 'marketoption=OnDemand',
     ]);
+  });
+});
+
+describe('GetProducts paging', () => {
+  it('reads every page, and a type AWS does not list is undefined', async () => {
+    const tokens: Array<string | undefined> = [];
+    const pricing: PricingPort = {
+      getProducts: async (input) => {
+        tokens.push(input.NextToken);
+        if (input.Filters!.some((f) => f.Value === 'g9.none')) return { PriceList: [], $metadata: {} };
+        return input.NextToken
+          ? { PriceList: [priceListDocument({ region: 'us-east-1', instanceType: 'g5.xlarge', price: 1.006 })], $metadata: {} }
+          : { PriceList: [], NextToken: 'page-2', $metadata: {} };
+      },
+    };
+    expect(await fetchOnDemandPrice(pricing, 'us-east-1', 'g5.xlarge')).toBe(1.006);
+    expect(tokens).toEqual([undefined, 'page-2']);
+    expect(await fetchOnDemandPrice(pricing, 'us-east-1', 'g9.none')).toBeUndefined();
   });
 });
 
