@@ -74,8 +74,11 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'spot',
-    summary: 'Spot GPU nodes: launch them in the cheapest pool with capacity',
-    commands: [{ name: 'launch', summary: 'Launch spot GPU nodes: cheapest pool first, quota checked first, failover, never twice (--launch-id resumes)', load: spec(() => import('./spot/launch.js')) }],
+    summary: 'Spot GPU nodes: prices per type and AZ, and launching them in the cheapest pool with capacity',
+    commands: [
+      { name: 'prices', summary: 'Spot price now, on-demand, savings, GPU, offering and placement score per type and AZ, cheapest first', load: spec(() => import('./spot/prices.js')) },
+      { name: 'launch', summary: 'Launch spot GPU nodes: cheapest pool first, quota checked first, failover, never twice (--launch-id resumes)', load: spec(() => import('./spot/launch.js')) },
+    ],
   },
   {
     name: 'userdata',

@@ -23,7 +23,7 @@
 //   GET    /_standin/ec2/calls?accessKeyId=KEY   → {calls: {Action: count}} (EC2 query actions seen)
 import { createHash, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { StandinModule, StandinRequest, Upstream } from './aws-standin.js';
+import type { ForwardingModule, StandinRequest, Upstream } from './aws-standin.js';
 
 export interface CapacityEntry {
   instanceType: string;
@@ -73,7 +73,7 @@ async function ec2Query(upstream: Upstream, req: StandinRequest, params: Record<
   return answer.body.toString('utf8');
 }
 
-export function ec2Standin(): StandinModule {
+export function ec2Standin(): ForwardingModule {
   let capacity: CapacityEntry[] = [];
   const calls = new Map<string, Map<string, number>>();
   const tokens = new Map<string, { params: string; status: number; body: Buffer; headers: Record<string, string> }>();
