@@ -198,6 +198,40 @@ describe('fluxer spot launch', () => {
     expect(after.Reservations.length).toBe(before.Reservations.length);
   }, 30_000);
 
+  it('with real-looking prices and scores (the prices stand-in): cheapest first, near-ties by placement score, then type order', async () => {
+    const at = new Date(Date.now() - 3_600_000).toISOString();
+    const g5 = { 'us-east-1a': 0.5, 'us-east-1b': 0.4, 'us-east-1c': 0.41, 'us-east-1d': 0.6, 'us-east-1f': 0.45 };
+    // moto offers g6e.xlarge in us-east-1a to 1d only.
+    const g6e = { 'us-east-1a': 0.405, 'us-east-1b': 0.405, 'us-east-1c': 0.405, 'us-east-1d': 0.405 };
+    const prices = [...Object.entries(g5).map(([az, price]) => ({ instanceType: 'g5.xlarge', az, price, at, accessKeyId })), ...Object.entries(g6e).map(([az, price]) => ({ instanceType: 'g6e.xlarge', az, price, at, accessKeyId }))];
+    await fetch(`${endpoint}/_standin/spot-prices`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(prices) });
+    const scores = ['use1-az1', 'use1-az2', 'use1-az3', 'use1-az4', 'use1-az5', 'use1-az6'].map((azId) => ({ region: 'us-east-1', azId, score: azId === 'use1-az2' ? 9 : 5, accessKeyId }));
+    await fetch(`${endpoint}/_standin/placement-scores`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(scores) });
+    try {
+      const r = await launch('--dry-run', '--retry-failed-pools');
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).plan.pools.map((p: any) => `${p.instanceType} ${p.az} ${p.spotPrice}`)).toEqual([
+        // within 5 % of 0.40: score 9 (us-east-1c) first, then score 5; ties by instanceTypes order, then AZ
+        'g5.xlarge us-east-1c 0.41',
+        'g6e.xlarge us-east-1c 0.405',
+        'g5.xlarge us-east-1b 0.4',
+        'g6e.xlarge us-east-1a 0.405',
+        'g6e.xlarge us-east-1b 0.405',
+        'g6e.xlarge us-east-1d 0.405',
+        // the rest by price
+        'g5.xlarge us-east-1f 0.45',
+        'g5.xlarge us-east-1a 0.5',
+        'g5.xlarge us-east-1d 0.6',
+      ]);
+      const capped = await launch('--dry-run', '--retry-failed-pools', '--max-price', '0.42');
+      expect(JSON.parse(capped.stdout).plan.pools).toHaveLength(6);
+      expect(capped.stderr).toMatch(/skipped g5\.xlarge in us-east-1a: spot price \$0\.5000\/h is over --max-price \$0\.42/);
+    } finally {
+      await fetch(`${endpoint}/_standin/spot-prices?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+      await fetch(`${endpoint}/_standin/placement-scores?accessKeyId=${accessKeyId}`, { method: 'DELETE' });
+    }
+  }, 60_000);
+
   it('a CLI killed while its launch call is in flight, resumed with --launch-id, leaves exactly --count instances', async () => {
     // The stand-in lets moto make the instances, then holds EC2's answer: the CLI dies not knowing what it got.
     await setStandinCapacity(endpoint, [{ instanceType: 'g5.xlarge', az: 'us-east-1a', delayMs: 60_000, accessKeyId }]);
