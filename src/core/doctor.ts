@@ -334,7 +334,7 @@ async function checkAmi(ports: DoctorPorts, stack: string, ami: string, region: 
     // One meaning of "latest" everywhere: the launch specification's resolver.
     const resolved = await resolveAmi({ ec2, ssm: await ports.ssm(region) }, stack, ami);
     if (!resolved) return { status: 'warn', detail: `"ami" is "latest", but neither ${defaultAmiParameter(stack)}, an AMI baked for stack "${stack}", nor the Deep Learning AMI resolves in ${region}`, hint: setAmiHint };
-    return { status: 'ok', detail: `latest for stack "${stack}": ${resolved.imageId} (${resolved.name ?? 'unnamed'}; ${resolved.source})` };
+    return { status: 'ok', detail: `latest for stack "${stack}": ${resolved.imageId} in ${region} (${resolved.name ?? 'unnamed'}; ${resolved.source})` };
   }
   let image;
   try {

@@ -127,7 +127,7 @@ describe('doctor checks against AWS-shaped answers', () => {
       })),
       { ami: 'latest' },
     );
-    expect(latest.ami!.detail).toContain('ami-new (fluxer-t-2');
+    expect(latest.ami!.detail).toContain('ami-new in us-east-1 (fluxer-t-2; newest AMI baked for stack "t")');
   });
 
   it('an instance profile with no role is a warning: nodes would have no credentials', async () => {
