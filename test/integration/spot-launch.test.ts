@@ -182,6 +182,28 @@ describe('fluxer spot launch', () => {
     expect((await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0).toBe(before);
   }, 30_000);
 
+  it('user data carrying a secret is refused (exit 2) before any launch call', async () => {
+    const before = (await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0;
+    const template = join(cwd, 'leaky.yaml');
+    writeFileSync(template, `#cloud-config\nwrite_files:\n  - path: /etc/k\n    content: "AKIA${'ABCDEFGHIJKLMNOP'}"\n`);
+    const r = await runCli(['spot', 'launch', '--json', '--yes', '--endpoint-url', endpoint], { cwd, env: { ...env, FLUXER_TEMPLATE: template } });
+    expect(r.code, r.stderr).toBe(2);
+    expect(JSON.parse(r.stdout).error.code).toBe('SecretInUserData');
+    expect((await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0).toBe(before);
+  }, 30_000);
+
+  it('on a terminal the plan is shown and the operator asked; "no" launches nothing (exit 1, as other declined commands)', async () => {
+    const before = (await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0;
+    const questions: string[] = [];
+    const prompter = { confirm: async (q: string) => (questions.push(q), false), input: async () => '', select: async () => '' };
+    const r = await runCli(['spot', 'launch', '--retry-failed-pools', '--endpoint-url', endpoint], { cwd, env, tty: true, prompter: prompter as never });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/Plan: 1 node\(s\)/);
+    expect(questions).toEqual([expect.stringMatching(/^Launch 1 spot node\(s\) for stack/)]);
+    expect(r.stderr).toContain('Nothing launched.');
+    expect((await standinEc2Calls(endpoint, accessKeyId)).RunInstances ?? 0).toBe(before);
+  }, 30_000);
+
   it('without --yes and without a terminal: exit 2 before any call', async () => {
     const r = await launch();
     expect(r.code).toBe(2);

@@ -14,7 +14,7 @@ import { launchZones } from '../../core/launch/zones.js';
 import { ensureRuntimeRelease } from '../../core/launch/first-release.js';
 import { renderUserData } from '../../core/userdata/render.js';
 import { stackVariables } from '../../core/userdata/variables.js';
-import { FluxerError, PendingError, UsageError } from '../../lib/errors.js';
+import { ExitCode, FluxerError, PendingError, UsageError } from '../../lib/errors.js';
 import { formatDuration } from '../../lib/duration.js';
 import { TEMPLATES_DIR } from '../../lib/paths.js';
 import { fluxerStateDir } from '../../lib/state-dir.js';
@@ -133,7 +133,7 @@ export default defineCommand<LaunchOpts>({
     }
     if (!(await confirmAction(confirmCtx, `Launch ${plan.count} spot node(s) for stack ${stack} in ${region}?`, 'Launching spot GPU nodes'))) {
       ctx.out.info('Nothing launched.');
-      return 0;
+      return ExitCode.Failed;
     }
     const release = await ensureRuntimeRelease({ ssm: await aws.ssm(), s3: await aws.s3() }, { settings, stack, env: ctx.env, progress: (m) => ctx.out.info(m) });
     if (release.published) ctx.out.info(`Published the local build as the stack's first runtime release ${release.id} (nodes install it).`);
