@@ -10,9 +10,12 @@ The memory policy decides how a model fits the GPU:
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +60,36 @@ def detect_device(requested: str) -> DeviceInfo:
     return DeviceInfo("cpu", "cpu", memory)
 
 
+GPU_FIT_NAME = "gpu-fit.json"
+
+
+def gpu_fit_path() -> Path:
+    """The repository's schema/gpu-fit.json (a checkout), else the copy shipped in the package."""
+    in_repo = Path(__file__).resolve().parents[2] / "schema" / GPU_FIT_NAME
+    if in_repo.is_file():
+        return in_repo
+    return Path(str(resources.files("fluxer_runtime").joinpath(GPU_FIT_NAME)))
+
+
+@lru_cache(maxsize=1)
+def gpu_fit() -> dict[str, dict[str, float]]:
+    """Per model, the least GPU memory (GiB) each memory policy needs: one table, shared with the CLI."""
+    return json.loads(gpu_fit_path().read_text(encoding="utf-8"))["models"]
+
+
 def choose_policy(model: str, device: DeviceInfo, requested: str = "auto") -> str:
     if requested != "auto":
         return requested
     if device.type != "cuda" or model == "tiny" or device.memory_bytes is None:
         return "full"
     gib = device.memory_bytes / GIB
-    if model in ("flux-dev", "flux-schnell"):
-        # bf16 FLUX is ~24 GB of transformer + ~9 GB of T5: whole only on 40 GB+ cards.
-        return "full" if gib >= 40 else "fp8" if gib >= 20 else "offload"
-    return "full" if gib >= 12 else "offload"  # SDXL is ~7 GB in bf16
+    needs = gpu_fit().get(model, {})
+    fitting = [p for p in POLICY_ORDER if p in needs and gib >= needs[p]]
+    if fitting:
+        return fitting[0]
+    # Smaller than the table allows: the smallest policy is the only one with a chance.
+    listed = [p for p in POLICY_ORDER if p in needs]
+    return listed[-1] if listed else "offload"
 
 
 def next_policy(policy: str) -> str | None:

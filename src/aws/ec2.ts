@@ -1,4 +1,4 @@
-// EC2: instance types, AMIs, the nodes' VPC and security group. Only the calls fluxer makes.
+// EC2: instance types, AMIs, the nodes' VPC and security group, spot launches. Only the calls fluxer makes.
 import type * as Sdk from '@aws-sdk/client-ec2';
 
 export interface Ec2Port {
@@ -15,6 +15,9 @@ export interface Ec2Port {
   describeInstanceTypeOfferings(input: Sdk.DescribeInstanceTypeOfferingsCommandInput): Promise<Sdk.DescribeInstanceTypeOfferingsCommandOutput>;
   getSpotPlacementScores(input: Sdk.GetSpotPlacementScoresCommandInput): Promise<Sdk.GetSpotPlacementScoresCommandOutput>;
   describeSpotPriceHistory(input: Sdk.DescribeSpotPriceHistoryCommandInput): Promise<Sdk.DescribeSpotPriceHistoryCommandOutput>;
+  /** `fluxer spot launch`: one call per pool, with a ClientToken. */
+  runInstances(input: Sdk.RunInstancesCommandInput): Promise<Sdk.RunInstancesCommandOutput>;
+  describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -32,5 +35,7 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeInstanceTypeOfferings: (input) => client.send(new sdk.DescribeInstanceTypeOfferingsCommand(input)),
     getSpotPlacementScores: (input) => client.send(new sdk.GetSpotPlacementScoresCommand(input)),
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
+    runInstances: (input) => client.send(new sdk.RunInstancesCommand(input)),
+    describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
   };
 }

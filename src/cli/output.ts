@@ -102,6 +102,7 @@ export class Output {
     if (!failure) return ExitCode.Ok;
     if (this.opts.json) {
       this.info(`Error: ${failure.message}`);
+      if (failure.hint) this.info(`Hint: ${failure.hint}`);
       return failure.exitCode;
     }
     throw failure;

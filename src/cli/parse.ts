@@ -22,16 +22,16 @@ export function numberFlag(flag: string, min: number, max: number) {
   };
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** "90", "90s", "5m", "1h30m", "250ms" → milliseconds. A bare number means seconds. */
+/** "90", "90s", "5m", "1h30m", "250ms", "7d" → milliseconds. A bare number means seconds. */
 export function parseDuration(flag: string, text: string, opts: { minMs?: number; maxMs?: number } = {}): number {
   const trimmed = text.trim();
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(trimmed)) {
     ms = Number(trimmed) * 1000;
   } else {
-    const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)];
+    const parts = [...trimmed.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)];
     if (parts.length === 0 || parts.map((p) => p[0]).join('') !== trimmed) {
       throw new UsageError(`${flag} ${JSON.stringify(text)}: not a duration; use e.g. 90s, 5m, 1h30m`);
     }

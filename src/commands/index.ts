@@ -74,8 +74,10 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'spot',
-    summary: "The stack's spot GPU nodes: list them with their cost so far, terminate them",
+    summary: "Spot GPU nodes: prices per type and AZ, launch in the cheapest pool with capacity, list with cost so far, terminate",
     commands: [
+      { name: 'prices', summary: 'Spot price now, on-demand, savings, GPU, offering and placement score per type and AZ, cheapest first', load: spec(() => import('./spot/prices.js')) },
+      { name: 'launch', summary: 'Launch spot GPU nodes: cheapest pool first, quota checked first, failover, never twice (--launch-id resumes)', load: spec(() => import('./spot/launch.js')) },
       { name: 'list', summary: "List the stack's GPU nodes: state, uptime, spot price, cost so far (estimate), runtime state from the node record", load: spec(() => import('./spot/list.js')) },
       { name: 'terminate', summary: "Terminate the stack's nodes (IDs, --launch-id or --all) and wait until EC2 confirms; others refused unless --force", load: spec(() => import('./spot/terminate.js')) },
     ],

@@ -65,7 +65,7 @@ export const STACK_FIELDS = {
   },
   instanceTypes: {
     type: 'string[]',
-    description: 'GPU instance types to launch, in order of preference',
+    description: 'GPU instance types to launch; the cheapest pool wins, and this order breaks ties (pools within 5% of the cheapest, after placement score)',
     env: ['FLUXER_INSTANCE_TYPES'],
     default: () => ['g6e.xlarge', 'g5.xlarge', 'g6.xlarge'],
     check: (v: string[]) =>
@@ -79,7 +79,7 @@ export const STACK_FIELDS = {
   },
   ami: {
     type: 'string',
-    description: 'AMI id, or "latest" for the newest AMI baked by fluxer for this stack',
+    description: 'AMI id, or "latest": the stack\'s default AMI (SSM /fluxer/<stack>/default-ami), else the newest AMI baked by fluxer for the stack, else AWS\'s Deep Learning AMI (public SSM parameter)',
     env: ['FLUXER_AMI'],
     default: () => 'latest',
     check: (v: string) => (v === 'latest' || /^ami-[0-9a-f]{8,17}$/.test(v) ? undefined : `"${v}" must be "latest" or an AMI id (ami-…)`),

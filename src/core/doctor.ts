@@ -11,6 +11,8 @@ import type { ResolvedConfig } from '../config/loader.js';
 import type { StackSettings } from '../config/schema.js';
 import { checkNodeRole, checkNodeSecurityGroup } from './doctor-node.js';
 import { checkNodeLocations } from './doctor-nodes.js';
+import { defaultAmiParameter, resolveAmi } from './launch/spec.js';
+import { quotaIncreaseCommand, quotaNeeds, readQuotaValue, type QuotaNeed } from './launch/quota.js';
 import { queueUrlFor } from './stack-resources.js';
 import { stackFilters } from './tags.js';
 import { formatBytes } from './userdata/payload.js';
@@ -40,7 +42,7 @@ export interface Check {
 }
 
 /** The AWS clients doctor uses; `AwsClients` from the factory fits. */
-export type DoctorPorts = Pick<AwsClients, 'sts' | 'sqs' | 's3' | 'ec2' | 'quotas' | 'iam'>;
+export type DoctorPorts = Pick<AwsClients, 'sts' | 'sqs' | 's3' | 'ec2' | 'quotas' | 'iam' | 'ssm'>;
 
 export interface DoctorReport {
   stack: string;
@@ -88,77 +90,6 @@ export function checkRegions(settings: Pick<StackSettings, 'region' | 'spotRegio
 // ---------------------------------------------------------------------------------------------
 // Spot vCPU quotas
 
-export interface SpotQuota {
-  code: string;
-  name: string;
-}
-
-// EC2 spot quotas are vCPU counts per instance-family group (Service Quotas, service code "ec2").
-const G_VT: SpotQuota = { code: 'L-3819A6DF', name: 'All G and VT Spot Instance Requests' };
-const P_OLD: SpotQuota = { code: 'L-7212CCBC', name: 'All P4, P3 and P2 Spot Instance Requests' };
-const P5: SpotQuota = { code: 'L-C4BD4855', name: 'All P5 Spot Instance Requests' };
-const F: SpotQuota = { code: 'L-88CF9481', name: 'All F Spot Instance Requests' };
-const STANDARD: SpotQuota = { code: 'L-34B43A08', name: 'All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests' };
-const X: SpotQuota = { code: 'L-E3A00192', name: 'All X Spot Instance Requests' };
-const INF: SpotQuota = { code: 'L-B5D1601B', name: 'All Inf Spot Instance Requests' };
-const DL: SpotQuota = { code: 'L-85EED4F7', name: 'All DL Spot Instance Requests' };
-const TRN: SpotQuota = { code: 'L-6B0D517C', name: 'All Trn Spot Instance Requests' };
-
-export const SPOT_QUOTAS: readonly SpotQuota[] = [G_VT, P_OLD, P5, F, STANDARD, X, INF, DL, TRN];
-
-/** Multi-letter family prefixes first, so "vt1" is VT (not V) and "inf2" is Inf (not I). */
-const PREFIX_QUOTAS: Array<[RegExp, SpotQuota | undefined]> = [
-  [/^vt\d/, G_VT],
-  [/^inf\d/, INF],
-  [/^trn\d/, TRN],
-  [/^dl\d/, DL],
-  // Mac, high-memory (u-) and HPC instances are not sold as spot: no spot quota applies.
-  [/^(mac|u-|hpc)/, undefined],
-  [/^g[a-z]?\d/, G_VT],
-  [/^p[234]/, P_OLD],
-  [/^p5/, P5],
-  [/^f\d/, F],
-  [/^x\d/, X],
-  [/^[acdhimrtz][a-z]?\d/, STANDARD],
-];
-
-/** The spot vCPU quota an instance type counts against, or undefined when none is known. */
-export function spotQuotaFor(instanceType: string): SpotQuota | undefined {
-  const family = instanceType.split('.')[0] ?? '';
-  for (const [pattern, quota] of PREFIX_QUOTAS) if (pattern.test(family)) return quota;
-  return undefined;
-}
-
-export interface QuotaNeed {
-  quota: SpotQuota;
-  /** vCPUs one node needs: the largest of the stack's types under this quota. */
-  vcpusPerNode: number;
-  /** The type that sets vcpusPerNode. */
-  largestType: string;
-  types: string[];
-}
-
-/** Groups the stack's instance types by spot quota; types with no known quota come back separately. */
-export function quotaNeeds(vcpusByType: ReadonlyMap<string, number>): { needs: QuotaNeed[]; unquoted: string[] } {
-  const needs = new Map<string, QuotaNeed>();
-  const unquoted: string[] = [];
-  for (const [type, vcpus] of vcpusByType) {
-    const quota = spotQuotaFor(type);
-    if (!quota) {
-      unquoted.push(type);
-      continue;
-    }
-    const need = needs.get(quota.code) ?? { quota, vcpusPerNode: 0, largestType: type, types: [] };
-    need.types.push(type);
-    if (vcpus > need.vcpusPerNode) {
-      need.vcpusPerNode = vcpus;
-      need.largestType = type;
-    }
-    needs.set(quota.code, need);
-  }
-  return { needs: [...needs.values()], unquoted };
-}
-
 /**
  * A quota below one node's vCPUs means no node can start: fail. Below two nodes' worth, one node
  * runs but an interrupted node cannot be replaced while its successor starts: warn.
@@ -171,7 +102,7 @@ export function evaluateQuota(need: QuotaNeed, quotaValue: number, region: strin
   const desired = need.vcpusPerNode * 2;
   const hint =
     `Request at least ${desired} vCPUs (two nodes) for ${need.quota.code} in Service Quotas: ` +
-    `aws service-quotas request-service-quota-increase --service-code ec2 --quota-code ${need.quota.code} --desired-value ${desired} --region ${region}`;
+    quotaIncreaseCommand(need.quota.code, desired, region);
   if (quotaValue < need.vcpusPerNode) return { status: 'fail', detail, hint };
   if (quotaValue < desired) return { status: 'warn', detail, hint };
   return { status: 'ok', detail };
@@ -318,15 +249,9 @@ async function checkSpotQuota(ports: DoctorPorts, instanceTypes: string[], regio
   const quotas = await ports.quotas(region);
   const outcomes = await Promise.all(
     needs.map(async (need): Promise<CheckOutcome> => {
-      const input = { ServiceCode: 'ec2', QuotaCode: need.quota.code };
+      const input = { QuotaCode: need.quota.code };
       try {
-        const applied = await quotas.getServiceQuota(input).catch(async (err: unknown) => {
-          // An account that never changed a quota may have no applied value: AWS's default is what holds.
-          // The default is a best effort: when it cannot be read either, the first answer stands.
-          if (!isNotFound(err, 'quotas')) throw err;
-          return quotas.getAwsDefaultServiceQuota(input).catch(() => Promise.reject(err));
-        });
-        return evaluateQuota(need, applied.Quota?.Value ?? 0, region);
+        return evaluateQuota(need, await readQuotaValue(quotas, input.QuotaCode), region);
       } catch (err) {
         // Not knowing the quota is not a blocker: the launch itself will say if it is too low.
         if (isNotFound(err, 'quotas')) {
@@ -406,10 +331,10 @@ async function checkAmi(ports: DoctorPorts, stack: string, ami: string, region: 
   const ec2 = await ports.ec2(region);
   const setAmiHint = `Set "ami" for stack "${stack}" to an AMI id in ${region} (e.g. a Deep Learning AMI) in fluxer.config.json, or FLUXER_AMI.`;
   if (ami === 'latest') {
-    const images = (await ec2.describeImages({ Owners: ['self'], Filters: [...stackFilters(stack, 'ami'), { Name: 'state', Values: ['available'] }] })).Images ?? [];
-    const newest = [...images].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
-    if (!newest) return { status: 'warn', detail: `"ami" is "latest", but no AMI tagged for stack "${stack}" exists in ${region}`, hint: setAmiHint };
-    return { status: 'ok', detail: `latest for stack "${stack}": ${newest.ImageId} (${newest.Name ?? 'unnamed'}, ${newest.CreationDate ?? 'date unknown'})` };
+    // One meaning of "latest" everywhere: the launch specification's resolver.
+    const resolved = await resolveAmi({ ec2, ssm: await ports.ssm(region) }, stack, ami);
+    if (!resolved) return { status: 'warn', detail: `"ami" is "latest", but neither ${defaultAmiParameter(stack)}, an AMI baked for stack "${stack}", nor the Deep Learning AMI resolves in ${region}`, hint: setAmiHint };
+    return { status: 'ok', detail: `latest for stack "${stack}": ${resolved.imageId} in ${region} (${resolved.name ?? 'unnamed'}; ${resolved.source})` };
   }
   let image;
   try {

@@ -27,6 +27,14 @@ const batch = (text: string | Buffer): Record<string, string | Buffer> => ({ 'pr
 const gen = (...flags: string[]) => ['generate', 'a red fox', ...flags];
 
 export const CORPUS: BadInput[] = [
+  // spot launch: flag values refused before any read (a type's checks read DescribeInstanceTypes: test/integration/spot-launch.test.ts)
+  { name: 'spot launch --count 0', argv: ['spot', 'launch', '--yes', '--count', '0'], names: '--count' },
+  { name: 'spot launch --count above 100', argv: ['spot', 'launch', '--yes', '--count', '101'], names: '--count' },
+  { name: 'spot launch --max-price negative', argv: ['spot', 'launch', '--yes', '--max-price', '-1'], names: '--max-price' },
+  { name: 'spot launch --type not a type name', argv: ['spot', 'launch', '--yes', '--type', 'G5 XL'], names: '--type' },
+  { name: 'spot launch --launch-id malformed', argv: ['spot', 'launch', '--yes', '--launch-id', 'yesterday'], names: '--launch-id' },
+  { name: 'spot launch --ami malformed', argv: ['spot', 'launch', '--yes', '--ami', 'ubuntu'], names: '--ami' },
+  { name: 'spot launch without --yes, not on a terminal', argv: ['spot', 'launch'], names: '--yes' },
   // generate: flag values
   { name: 'generate --steps not a number', argv: gen('--steps', 'abc'), names: '--steps' },
   { name: 'generate --steps 0', argv: gen('--steps', '0'), names: '--steps' },
@@ -89,6 +97,9 @@ export const CORPUS: BadInput[] = [
   { name: 'doctor --timeout 0s', argv: ['doctor', '--timeout', '0s'], names: '--timeout' },
   { name: 'doctor --timeout above 5m', argv: ['doctor', '--timeout', '10m'], names: '--timeout' },
   { name: 'setup with an unexpected argument', argv: ['setup', 'now'], names: '"now"' },
+  { name: 'spot prices --history below 1h', argv: ['spot', 'prices', '--history', '30m'], names: '--history' },
+  { name: 'spot prices --history above 90d', argv: ['spot', 'prices', '--history', '91d'], names: '--history' },
+  { name: 'spot prices --history not a duration', argv: ['spot', 'prices', '--history', 'soon'], names: '--history' },
   { name: 'queue redrive --max 0', argv: ['queue', 'redrive', '--max', '0', '--yes'], names: '--max' },
   { name: 'queue redrive not interactive without --yes', argv: ['queue', 'redrive'], names: '--yes' },
   { name: 'queue stats unknown flag', argv: ['queue', 'stats', '--watch'], names: '--watch' },

@@ -119,8 +119,8 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(row('bucket')).toMatchObject({ status: 'fail', detail: expect.stringContaining(stack.bucket), hint: expect.stringContaining('fluxer setup') });
     expect(row('instance-profile')).toMatchObject({ status: 'fail', detail: expect.stringContaining(stack.instanceProfile) });
     expect(row('node-security-group')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`fluxer-${stack.name}-node`), hint: expect.stringContaining('fluxer setup') });
-    // No AMI baked yet is a warning whose hint is something a user can do today.
-    expect(row('ami')).toMatchObject({ status: 'warn', hint: expect.stringContaining('"ami"') });
+    // No AMI baked yet: "latest" is the Deep Learning AMI from its public parameter (the launch's meaning too).
+    expect(row('ami')).toMatchObject({ status: 'ok', detail: expect.stringContaining('Deep Learning AMI (SSM /aws/service/deeplearning/') });
     // Failures elsewhere hide nothing: the quota and the user data (measured with an assumed queue URL) still report.
     expect(row('spot-quota').status).toBe('ok');
     expect(row('userdata')).toMatchObject({ status: 'ok', detail: expect.stringContaining('queue URL assumed') });

@@ -5,6 +5,9 @@
 // Served here:
 //   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
 //     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
+//   EC2 RunInstances capacity errors and ClientToken idempotency, the Deep Learning AMI's public SSM
+//     parameter: test/support/standin-ec2.ts (its own control API is listed there).
+//   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
@@ -16,6 +19,35 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ec2Standin } from './standin-ec2.js';
+
+/** A request as a stand-in module (test/support/standin-<area>.ts) sees it: buffered, with its signer's scope. */
+export interface StandinRequest {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+  scope: SignedScope;
+  /** Query-protocol (EC2) parameters, when the body is form-encoded. */
+  form?: URLSearchParams;
+  /** X-Amz-Target, for JSON protocols. */
+  target?: string;
+}
+
+/** Sends a request to moto as given; the answer is buffered. */
+export type Upstream = (req: { method: string; path: string; headers: IncomingMessage['headers']; body: Buffer }) => Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>;
+
+/** Answers a request itself (true), or leaves it to the next module and then moto (false). */
+export interface ForwardingModule {
+  handle(req: StandinRequest, res: ServerResponse, upstream: Upstream): Promise<boolean>;
+}
+
+/** Whether a module may want this request (only those are buffered; everything else streams through). */
+function moduleMayServe(req: IncomingMessage): boolean {
+  return /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.') || (req.url ?? '').startsWith('/_standin/ec2') || (req.url ?? '').startsWith('/_standin/capacity');
+}
+import { pricesStandin } from './standin-prices.js';
+import type { StandinModule } from './standin-prices.js';
 
 export interface QuotaEntry {
   serviceCode: string;
@@ -58,7 +90,7 @@ const SERVICE_NAMES: Record<string, string> = { ec2: 'Amazon Elastic Compute Clo
 /** moto's default account; the ARN in the response carries it as AWS's would carry yours. */
 const ACCOUNT_ID = '123456789012';
 
-interface SignedScope {
+export interface SignedScope {
   accessKeyId?: string;
   region?: string;
 }
@@ -173,6 +205,8 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   const upstream = new URL(opts.upstream);
   const quotas = new QuotaTable();
   const agent = new Agent({ keepAlive: true });
+  // Stand-ins kept in their own files (test/support/standin-<area>.ts): one line each.
+  const modules: StandinModule[] = [pricesStandin()];
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
     const text = JSON.stringify(body);
@@ -185,7 +219,22 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     res.end(text);
   };
 
-  const readBody = (req: IncomingMessage) =>
+  const sendAnswer = (res: ServerResponse, a: NonNullable<ReturnType<StandinModule['control']>>) => {
+    res.writeHead(a.status, { 'Content-Type': a.contentType, 'Content-Length': Buffer.byteLength(a.body), 'x-amzn-RequestId': randomUUID(), ...a.headers });
+    res.end(a.body);
+  };
+
+  // A request's body is read once; later readers (and passThrough) get the same buffer.
+  const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
+  const buffered = new WeakMap<IncomingMessage, Buffer>();
+  const readBody = (req: IncomingMessage): Promise<Buffer> => {
+    const known = bodies.get(req);
+    if (known) return known;
+    const read = readBodyOnce(req).then((b) => (buffered.set(req, b), b));
+    bodies.set(req, read);
+    return read;
+  };
+  const readBodyOnce = (req: IncomingMessage) =>
     new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -194,7 +243,8 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     });
 
   /** Forwards the request to moto as it came (method, path, headers, body) and streams the answer back. */
-  const passThrough = (req: IncomingMessage, res: ServerResponse, body?: Buffer) => {
+  const passThrough = (req: IncomingMessage, res: ServerResponse, given?: Buffer) => {
+    const body = given ?? buffered.get(req);
     const upstreamReq = request(
       { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
       (upstreamRes) => {
@@ -210,8 +260,31 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     else req.pipe(upstreamReq);
   };
 
+  const upstreamCall: Upstream = (r) =>
+    new Promise((resolve, reject) => {
+      const headers = { ...r.headers, 'content-length': String(r.body.length) };
+      const upstreamReq = request({ protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: r.method, path: r.path, headers, agent }, (upstreamRes) => {
+        const chunks: Buffer[] = [];
+        upstreamRes.on('data', (c: Buffer) => chunks.push(c));
+        upstreamRes.on('end', () => resolve({ status: upstreamRes.statusCode ?? 502, headers: upstreamRes.headers, body: Buffer.concat(chunks) }));
+        upstreamRes.on('error', reject);
+      });
+      upstreamReq.on('error', reject);
+      upstreamReq.end(r.body);
+    });
+  // Modules that need moto's answers (or to hold one back): asked first, with the buffered request.
+  const forwarding: ForwardingModule[] = [ec2Standin()];
+
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (forwarding.length && moduleMayServe(req)) {
+      const body = await readBody(req);
+      const isForm = /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '');
+      const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
+      const sreq: StandinRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body, scope: signedScope(req), ...(isForm ? { form: new URLSearchParams(body.toString('utf8')) } : {}), ...(target ? { target } : {}) };
+      for (const m of forwarding) if (await m.handle(sreq, res, upstreamCall)) return;
+      // Not theirs: on to the other stand-ins and moto (readBody answers from the buffer from here on).
+    }
     if (path === '/_standin/quotas') {
       if (req.method === 'POST') {
         const parsed: unknown = JSON.parse((await readBody(req)).toString('utf8') || '[]');
@@ -224,7 +297,38 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       }
       return sendJson(res, 200, { quotas: quotas.list() });
     }
+    if (path?.startsWith('/_standin/')) {
+      const body = (await readBody(req)).toString('utf8');
+      const url = new URL(req.url ?? '/', 'http://standin');
+      for (const m of modules) {
+        const answer = m.control(req.method ?? 'GET', url, body);
+        if (answer) return sendAnswer(res, answer);
+      }
+    }
     const target = req.headers['x-amz-target'];
+    if (typeof target === 'string') for (const m of modules) m.seen?.(target, signedScope(req));
+    const moduleJson = typeof target === 'string' ? modules.find((m) => m.json[target])?.json[target] : undefined;
+    if (moduleJson) {
+      const body = await readBody(req);
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        return sendJson(res, 400, { __type: 'SerializationException', Message: 'request body is not JSON' }, 'SerializationException');
+      }
+      const answer = moduleJson(parsed, signedScope(req));
+      return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
+    }
+    // EC2's query protocol: a form-encoded POST naming its Action; only these are buffered.
+    if (req.method === 'POST' && !target && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+      const body = await readBody(req);
+      const params = new URLSearchParams(body.toString('utf8'));
+      const action = params.get('Action') ?? '';
+      for (const m of modules) m.seen?.(action, signedScope(req));
+      const ec2 = modules.find((m) => m.ec2[action])?.ec2[action];
+      const answer = ec2?.(params, signedScope(req));
+      return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
+    }
     const handler = typeof target === 'string' ? HANDLERS[target] : undefined;
     if (!handler) return passThrough(req, res);
     // Only JSON-protocol requests are buffered, and only the ones a handler might answer.

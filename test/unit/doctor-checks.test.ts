@@ -58,6 +58,7 @@ function healthyPorts(over: Partial<Record<string, unknown>> = {}): DoctorPorts 
       listAttachedRolePolicies: async () => ({ AttachedPolicies: [{ PolicyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }] }),
       getRolePolicy: async () => ({ PolicyDocument: encodeURIComponent(JSON.stringify(INLINE)) }),
     }) as never,
+    ssm: port({ getParameter: async () => Promise.reject(Object.assign(new Error('not found'), { name: 'ParameterNotFound', $metadata: { httpStatusCode: 400 } })) }) as never,
   };
 }
 
@@ -126,7 +127,7 @@ describe('doctor checks against AWS-shaped answers', () => {
       })),
       { ami: 'latest' },
     );
-    expect(latest.ami!.detail).toContain('ami-new (fluxer-t-2');
+    expect(latest.ami!.detail).toContain('ami-new in us-east-1 (fluxer-t-2; newest AMI baked for stack "t")');
   });
 
   it('an instance profile with no role is a warning: nodes would have no credentials', async () => {

@@ -6,12 +6,11 @@ import {
   evaluateQuota,
   evaluateUserData,
   outcomeFromError,
-  quotaNeeds,
   runChecks,
-  spotQuotaFor,
   summarize,
   type Check,
 } from '../../src/core/doctor.js';
+import { quotaNeeds, spotQuotaFor } from '../../src/core/launch/quota.js';
 
 describe('instance family → spot vCPU quota code', () => {
   it.each([

@@ -44,3 +44,38 @@ export async function currentSpotPrices(ec2: SpotPricePort, clock: Clock, types:
   } while (token);
   return [...latest.values()].sort((a, b) => a.price - b.price || a.instanceType.localeCompare(b.instanceType) || a.az.localeCompare(b.az));
 }
+
+export interface PricePoint {
+  /** When the price came into force, ms since the epoch. */
+  at: number;
+  price: number;
+}
+
+/**
+ * The price series of every pool of `types` over the last `durationMs`, oldest first, keyed
+ * "type\taz". AWS includes the change in force at the start, so each series begins at or before it.
+ */
+export async function spotPriceHistory(ec2: SpotPricePort, clock: Clock, types: readonly string[], durationMs: number): Promise<Map<string, PricePoint[]>> {
+  const end = new Date(clock.now());
+  const start = new Date(clock.now() - durationMs);
+  const series = new Map<string, PricePoint[]>();
+  let token: string | undefined;
+  do {
+    const page = await ec2.describeSpotPriceHistory({
+      InstanceTypes: [...types] as TypeNames,
+      ProductDescriptions: ['Linux/UNIX'],
+      StartTime: start,
+      EndTime: end,
+      ...(token ? { NextToken: token } : {}),
+    });
+    for (const row of page.SpotPriceHistory ?? []) {
+      const price = Number(row.SpotPrice);
+      if (!row.InstanceType || !row.AvailabilityZone || !row.Timestamp || !Number.isFinite(price)) continue;
+      const key = `${row.InstanceType}\t${row.AvailabilityZone}`;
+      series.set(key, [...(series.get(key) ?? []), { at: new Date(row.Timestamp).getTime(), price }]);
+    }
+    token = page.NextToken || undefined;
+  } while (token);
+  for (const points of series.values()) points.sort((a, b) => a.at - b.at);
+  return series;
+}
