@@ -307,18 +307,6 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     }
     const target = req.headers['x-amz-target'];
     if (typeof target === 'string') for (const m of modules) m.seen?.(target, signedScope(req));
-    const moduleJson = typeof target === 'string' ? modules.find((m) => m.json[target])?.json[target] : undefined;
-    if (moduleJson) {
-      const body = await readBody(req);
-      let parsed: Record<string, unknown> = {};
-      try {
-        parsed = JSON.parse(body.toString('utf8') || '{}') as Record<string, unknown>;
-      } catch {
-        return sendJson(res, 400, { __type: 'SerializationException', Message: 'request body is not JSON' }, 'SerializationException');
-      }
-      const answer = moduleJson(parsed, signedScope(req));
-      return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
-    }
     // EC2's query protocol: a form-encoded POST naming its Action; only these are buffered.
     if (req.method === 'POST' && !target && String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
       const body = await readBody(req);
@@ -329,7 +317,8 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       const answer = ec2?.(params, signedScope(req));
       return answer ? sendAnswer(res, answer) : passThrough(req, res, body);
     }
-    const handler = typeof target === 'string' ? HANDLERS[target] : undefined;
+    const fromModule = typeof target === 'string' ? modules.find((m) => m.json[target])?.json[target] : undefined;
+    const handler = typeof target === 'string' ? HANDLERS[target] ?? (fromModule && ((b: Record<string, unknown>, scope: SignedScope) => fromModule(b, scope))) : undefined;
     if (!handler) return passThrough(req, res);
     // Only JSON-protocol requests are buffered, and only the ones a handler might answer.
     const body = await readBody(req);

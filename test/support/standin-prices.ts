@@ -38,6 +38,7 @@ export interface Scope {
   region?: string;
 }
 
+export type JsonAnswer = { status: number; body: unknown; errorType?: string } | undefined;
 export type Answer = { status: number; contentType: string; body: string; headers?: Record<string, string> } | undefined;
 
 export interface StandinModule {
@@ -45,8 +46,8 @@ export interface StandinModule {
   control(method: string, url: URL, body: string): Answer;
   /** EC2 query-protocol actions (form field Action). */
   ec2: Record<string, (params: URLSearchParams, scope: Scope) => Answer>;
-  /** AWS JSON operations by X-Amz-Target. */
-  json: Record<string, (body: Record<string, unknown>, scope: Scope) => Answer>;
+  /** AWS JSON 1.1 operations by X-Amz-Target: status and the body as an object; undefined passes to moto. */
+  json: Record<string, (body: Record<string, unknown>, scope: Scope) => JsonAnswer>;
   /** Sees every EC2 query action and JSON target (answered here or passed to moto). */
   seen?(action: string, scope: Scope): void;
 }
@@ -202,11 +203,11 @@ export function priceListDocument(o: { region: string; instanceType: string; pri
 }
 
 function getProducts(table: OnDemandEntry[], calls: Map<string, number>) {
-  return (body: Record<string, unknown>, scope: Scope): Answer => {
+  return (body: Record<string, unknown>, scope: Scope): JsonAnswer => {
     const mine = table.filter((e) => keyMatches(e, scope));
     if (!mine.length) return undefined;
     calls.set(scope.accessKeyId ?? '', (calls.get(scope.accessKeyId ?? '') ?? 0) + 1);
-    if (body.ServiceCode !== 'AmazonEC2') return json(200, { FormatVersion: 'aws_v1', PriceList: [] });
+    if (body.ServiceCode !== 'AmazonEC2') return { status: 200, body: { FormatVersion: 'aws_v1', PriceList: [] } };
     // Each seeded price comes with the look-alikes a careless filter would pick up instead.
     const docs = mine.flatMap((e) => [
       { e, o: {} },
@@ -223,10 +224,10 @@ function getProducts(table: OnDemandEntry[], calls: Map<string, number>) {
     const max = Number(body.MaxResults ?? DEFAULT_PRICING_PAGE);
     const query = JSON.stringify(filters);
     const offset = offsetOf(typeof body.NextToken === 'string' ? body.NextToken : undefined, query);
-    if (offset === undefined) return { status: 400, contentType: 'application/x-amz-json-1.1', headers: { 'X-Amzn-ErrorType': 'InvalidNextTokenException' }, body: JSON.stringify({ __type: 'InvalidNextTokenException', Message: 'The pagination token is invalid.' }) };
+    if (offset === undefined) return { status: 400, errorType: 'InvalidNextTokenException', body: { __type: 'InvalidNextTokenException', Message: 'The pagination token is invalid.' } };
     const page = matched.slice(offset, offset + max).map((d) => d.text);
     const next = offset + max < matched.length ? token(offset + max, query) : undefined;
-    return { status: 200, contentType: 'application/x-amz-json-1.1', body: JSON.stringify({ FormatVersion: 'aws_v1', PriceList: page, ...(next ? { NextToken: next } : {}) }) };
+    return { status: 200, body: { FormatVersion: 'aws_v1', PriceList: page, ...(next ? { NextToken: next } : {}) } };
   };
 }
 
