@@ -231,11 +231,6 @@ export function launchErrorMessage(error: unknown): string {
   return shape(error).message ?? String(error);
 }
 
-/** EC2's DryRun answer when the call would have succeeded (it is sent as an error). */
-export function isDryRunSuccess(err: unknown): boolean {
-  return awsErrorName(err) === 'DryRunOperation';
-}
-
 export function isPermissionDenied(err: unknown): boolean {
   return PERMISSION_ERRORS.has(awsErrorName(err));
 }

@@ -3,6 +3,7 @@
 // price, and a launch goes on without it when the account may not ask.
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetSpotPlacementScores.html
 import type { Ec2Port } from '../../aws/ec2.js';
+import { awsErrorName } from '../../aws/errors.js';
 
 export type PlacementPort = Pick<Ec2Port, 'getSpotPlacementScores'>;
 
@@ -34,7 +35,7 @@ export async function placementScores(ec2: PlacementPort, region: string, types:
       token = page.NextToken || undefined;
     } while (token);
   } catch (err) {
-    return { byAzId, unavailable: `${(err as { name?: string }).name ?? 'Error'}: ${(err as Error).message}` };
+    return { byAzId, unavailable: `${awsErrorName(err) || 'Error'}: ${(err as Error).message}` };
   }
   return { byAzId };
 }

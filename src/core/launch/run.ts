@@ -5,7 +5,7 @@
 // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html
 import type * as Sdk from '@aws-sdk/client-ec2';
 import type { Ec2Port } from '../../aws/ec2.js';
-import { isDryRunSuccess, launchErrorCode, launchErrorMessage, launchFailureKind, toFluxerError } from '../../aws/errors.js';
+import { isDryRunOperation, launchErrorCode, launchErrorMessage, launchFailureKind, toFluxerError } from '../../aws/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { FluxerError } from '../../lib/errors.js';
 import { TAG_LAUNCH_ID, stackFilters } from '../tags.js';
@@ -63,7 +63,7 @@ export async function dryRunPool(ec2: Pick<Ec2Port, 'runInstances'>, spec: Launc
     await ec2.runInstances({ ...runInstancesInput(spec, pool, count, token, maxPrice), DryRun: true });
     return { ok: true, code: 'DryRunOperation', message: 'the server did not report a dry run (it would have launched)' };
   } catch (err) {
-    if (isDryRunSuccess(err)) return { ok: true, code: 'DryRunOperation', message: 'Request would have succeeded' };
+    if (isDryRunOperation(err)) return { ok: true, code: 'DryRunOperation', message: 'Request would have succeeded' };
     return { ok: false, code: launchErrorCode(err), message: launchErrorMessage(err) };
   }
 }
