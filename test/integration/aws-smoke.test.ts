@@ -1,85 +1,104 @@
-// scripts/aws-smoke.sh run for real against the local server (moto + stand-ins, ENDPOINT=…): setup,
-// runtime publish, terminate and the final AWS CLI check are the real bin/fluxer and aws. Two steps
-// are stood in for by a wrapper (FLUXER=…) until they can run here: `spot launch` (RunInstances with
-// the tags launch puts on nodes, printing launch's JSON) and `generate --wait` (no GPU node answers
-// jobs in moto). What this proves: the script's order, that it leaves nothing tagged for its stack,
-// that its exit trap terminates what it launched when a later step fails, and that it refuses a
-// stack that already has nodes.
+// scripts/aws-smoke.sh run for real against the local server (moto + stand-ins, ENDPOINT=…): every
+// step is the real bin/fluxer and aws — setup, runtime publish, spot launch --wait, generate --wait,
+// spot terminate, the final AWS CLI check. What EC2 would do after RunInstances (boot the instance,
+// run the bootstrap, start the runtime) is done here by the test: a watcher sees the launched instance
+// in DescribeInstances and starts a real `fluxer-runtime serve` (tiny model) as that instance on the
+// stack's queue and bucket; it stops the runtime when EC2 shows the instance shutting down. (The
+// emulated region that makes local nodes of instances comes with issue 12.) What this proves: the
+// script's steps work together end to end, it leaves nothing tagged for its stack, its exit trap
+// terminates what it launched when a later step fails, and it refuses a stack that already has nodes.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, inject, it } from 'vitest';
+import { setStandinQuotas } from '../support/aws-standin.js';
 import { BIN } from '../support/cli.js';
 import { REPO_ROOT, VENV_BIN } from '../support/moto.js';
 import { launchTestNodes, nodeClients } from '../support/nodes.js';
+import { startRuntime, type RuntimeWorker } from '../support/runtime.js';
 
 const endpoint = inject('awsEndpoint');
 const run = promisify(execFile);
 const unique = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 const KEY = 'AWSSMOKE';
 const SCRIPT = join(REPO_ROOT, 'scripts', 'aws-smoke.sh');
+const { ec2 } = nodeClients(endpoint, { accessKeyId: KEY });
+const sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: KEY, secretAccessKey: 'testing' }, maxAttempts: 1 });
 
-/** bin/fluxer, except `spot launch` and `generate` (see above). */
-function wrapper(dir: string): string {
-  const path = join(dir, 'fluxer');
-  writeFileSync(
-    path,
-    `#!/usr/bin/env bash
-set -euo pipefail
-args=" $* "
-aws() { "${VENV_BIN}/aws" --region "$REGION" --endpoint-url "$ENDPOINT" --output text "$@"; }
-if [[ "$args" == *" spot launch "* ]]; then
-  ami="$(aws ec2 register-image --name "smoke-$RANDOM$RANDOM" --root-device-name /dev/sda1 --query ImageId)"
-  tags="{Key=fluxer:managed,Value=true},{Key=fluxer:stack,Value=$STACK},{Key=fluxer:role,Value=gpu-node},{Key=Name,Value=fluxer-$STACK-node},{Key=fluxer:launch-id,Value=smoke-launch-1}"
-  id="$(aws ec2 run-instances --image-id "$ami" --instance-type g6.xlarge --count 1 --instance-market-options MarketType=spot \\
-    --tag-specifications "ResourceType=instance,Tags=[$tags]" "ResourceType=volume,Tags=[$tags]" --query 'Instances[0].InstanceId')"
-  echo "{\\"launchId\\":\\"smoke-launch-1\\",\\"instances\\":[{\\"instanceId\\":\\"$id\\",\\"instanceType\\":\\"g6.xlarge\\",\\"az\\":\\"us-east-1a\\",\\"spotPrice\\":0.4,\\"state\\":\\"running\\"}],\\"attempts\\":[]}"
-  exit 0
-fi
-if [[ "$args" == *" generate "* ]]; then
-  [ "\${FAKE_GENERATE:-}" != fail ] || { echo '{"error":{"code":"JobFailed"}}'; exit 1; }
-  printf 'PNG' > "${dir}/image-0.png"
-  echo '{"state":"succeeded","files":["${dir}/image-0.png"]}'
-  exit 0
-fi
-exec node "${BIN}" "$@"
-`,
-    { mode: 0o755 },
-  );
-  return path;
+/**
+ * Plays EC2 booting the stack's instances: each new running instance gets a real runtime as that
+ * instance id; an instance EC2 shows shutting down or terminated has its runtime stopped (SIGTERM).
+ */
+function bootWatcher(stack: string, bucket: string) {
+  const nodes = new Map<string, Promise<RuntimeWorker>>();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:fluxer:stack', Values: [stack] }] })).catch(() => undefined);
+      for (const i of (out?.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        const id = i.InstanceId!;
+        const state = i.State?.Name ?? '';
+        if (state === 'running' && !nodes.has(id)) {
+          const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `fluxer-${stack}-jobs` }));
+          nodes.set(id, startRuntime({ endpoint, queueUrl: QueueUrl!, bucket, prefix: 'fluxer/', instanceId: id }));
+        }
+        if ((state === 'shutting-down' || state === 'terminated') && nodes.has(id)) void nodes.get(id)!.then((w) => w.stop(), () => undefined);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  return {
+    booted: () => [...nodes.keys()],
+    async stop() {
+      stopped = true;
+      await loop;
+      await Promise.all([...nodes.values()].map((n) => n.then((w) => w.stop(), () => undefined)));
+    },
+  };
 }
 
-function smoke(extra: NodeJS.ProcessEnv = {}) {
+function smoke(extra: NodeJS.ProcessEnv = {}, opts: { boot?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'fluxer-smoke-test-'));
-  const stack = unique('smk');
+  const stack = extra.STACK ?? unique('smk');
+  const bucket = unique('smk-bkt');
   const req = join(dir, 'requirements.txt');
   writeFileSync(req, ''); // an empty wheelhouse keeps `runtime publish` quick
   const env = {
     PATH: `${VENV_BIN}:${process.env.PATH}`,
-    HOME: '/nonexistent-home',
+    HOME: dir,
+    XDG_STATE_HOME: join(dir, 'state'),
     AWS_ACCESS_KEY_ID: KEY,
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     FLUXER_MAX_ATTEMPTS: '1',
     FLUXER_RELEASE_REQUIREMENTS: req,
     TMPDIR: dir,
     STACK: stack,
     REGION: 'us-east-1',
-    BUCKET: unique('smk-bkt'),
+    BUCKET: bucket,
+    MODEL: 'tiny',
     MINUTES: '20',
+    LAUNCH_TIMEOUT: '90s',
+    JOB_TIMEOUT: '60s',
     ENDPOINT: endpoint,
     AWS_CLI: join(VENV_BIN, 'aws'),
-    FLUXER: wrapper(dir),
+    FLUXER: BIN,
     ...extra,
   };
-  const result = run('bash', [SCRIPT], { env, timeout: 240_000 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
-  );
-  return { stack, result };
+  const watcher = opts.boot === false ? undefined : bootWatcher(stack, bucket);
+  const result = run('bash', [SCRIPT], { env, timeout: 240_000 })
+    .then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    )
+    .finally(() => watcher?.stop());
+  return { stack, result, watcher };
 }
 
 /** What is left of the stack, by its tags, as the AWS CLI sees it (any state). */
@@ -94,22 +113,31 @@ async function stackInstances(stack: string): Promise<Array<[string, string]>> {
 
 describe('scripts/aws-smoke.sh against the local server', () => {
   it('runs every step and leaves nothing tagged for its stack running', async () => {
-    const { stack, result } = smoke();
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 64, accessKeyId: KEY }]);
+    const { stack, result, watcher } = smoke();
     const r = await result;
     expect(r.code, r.stderr).toBe(0);
-    for (const step of ['1/6 setup', '2/6 runtime publish', '3/6 spot launch', '4/6 generate', '5/6 spot terminate --launch-id smoke-launch-1', '6/6 nothing tagged']) expect(r.stderr).toContain(step);
-    expect(r.stdout.trim()).toMatch(/image-0\.png$/);
+    const launchId = /launch (l-[0-9a-f-]+)/.exec(r.stderr)?.[1];
+    expect(launchId).toBeDefined();
+    for (const step of ['1/6 setup', '2/6 runtime publish', '3/6 spot launch', '4/6 generate', `5/6 spot terminate --launch-id ${launchId}`, '6/6 nothing tagged']) expect(r.stderr).toContain(step);
+    expect(watcher!.booted()).toHaveLength(1);
+    // The path of the image the real runtime rendered, downloaded by `generate --wait`: a PNG.
+    const image = r.stdout.trim();
+    expect(image).toMatch(/-0\.png$/);
+    expect(readFileSync(image).subarray(1, 4).toString()).toBe('PNG');
     const left = await stackInstances(stack);
     expect(left).toHaveLength(1);
     expect(['shutting-down', 'terminated']).toContain(left[0]![1]);
   }, 300_000);
 
   it('when a later step fails, the exit trap terminates what it launched', async () => {
-    const { stack, result } = smoke({ FAKE_GENERATE: 'fail' });
+    // No node ever boots: `spot launch --wait` times out (exit 8) with the instance launched.
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 64, accessKeyId: KEY }]);
+    const { stack, result } = smoke({ LAUNCH_TIMEOUT: '3s' }, { boot: false });
     const r = await result;
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('FAILED: fluxer generate failed');
-    expect(r.stderr).toContain('clean-up: terminating launch smoke-launch-1');
+    expect(r.code).toBe(8);
+    expect(r.stderr).toContain('FAILED: fluxer spot launch failed (exit 8)');
+    expect(r.stderr).toMatch(/clean-up: terminating launch l-[0-9a-f-]+/);
     expect(r.stderr).not.toContain('STILL RUNNING');
     const left = await stackInstances(stack);
     expect(left.map(([, state]) => ['shutting-down', 'terminated'].includes(state))).toEqual([true]);
@@ -118,7 +146,7 @@ describe('scripts/aws-smoke.sh against the local server', () => {
   it('refuses a stack that already has nodes (exit 2) and touches nothing', async () => {
     const stack = unique('smk-busy');
     const [id] = await launchTestNodes(nodeClients(endpoint, { accessKeyId: KEY }).ec2, { stack });
-    const r = await smoke({ STACK: stack }).result;
+    const r = await smoke({ STACK: stack }, { boot: false }).result;
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`stack ${stack} already has nodes (${id})`);
     expect(r.stderr).not.toContain('1/6 setup');
