@@ -27,6 +27,12 @@ const run = promisify(execFile);
 const unique = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 const KEY = 'AWSSMOKE';
 const SCRIPT = join(REPO_ROOT, 'scripts', 'aws-smoke.sh');
+/**
+ * moto has one account for every access key, so the spot instances other test files run at the same
+ * time count against this quota too (the launch counts the region's running spot vCPUs, as AWS does):
+ * a quota no parallel test can fill.
+ */
+const QUOTA = 100_000;
 const { ec2 } = nodeClients(endpoint, { accessKeyId: KEY });
 const sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: KEY, secretAccessKey: 'testing' }, maxAttempts: 1 });
 
@@ -113,7 +119,7 @@ async function stackInstances(stack: string): Promise<Array<[string, string]>> {
 
 describe('scripts/aws-smoke.sh against the local server', () => {
   it('runs every step and leaves nothing tagged for its stack running', async () => {
-    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 64, accessKeyId: KEY }]);
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: QUOTA, accessKeyId: KEY }]);
     const { stack, result, watcher } = smoke();
     const r = await result;
     expect(r.code, r.stderr).toBe(0);
@@ -132,10 +138,10 @@ describe('scripts/aws-smoke.sh against the local server', () => {
 
   it('when a later step fails, the exit trap terminates what it launched', async () => {
     // No node ever boots: `spot launch --wait` times out (exit 8) with the instance launched.
-    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: 64, accessKeyId: KEY }]);
+    await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: QUOTA, accessKeyId: KEY }]);
     const { stack, result } = smoke({ LAUNCH_TIMEOUT: '3s' }, { boot: false });
     const r = await result;
-    expect(r.code).toBe(8);
+    expect(r.code, r.stderr).toBe(8);
     expect(r.stderr).toContain('FAILED: fluxer spot launch failed (exit 8)');
     expect(r.stderr).toMatch(/clean-up: terminating launch l-[0-9a-f-]+/);
     expect(r.stderr).not.toContain('STILL RUNNING');

@@ -31,7 +31,7 @@ async function readState(s3: Pick<S3Port, 'getObject'>, bucket: string, key: str
     const doc = JSON.parse(text) as { state?: unknown; stateReason?: unknown };
     return typeof doc.state === 'string' ? { state: doc.state, ...(typeof doc.stateReason === 'string' ? { reason: doc.stateReason } : {}) } : undefined;
   } catch (err) {
-    if (isNotFound(err, 's3') || (err as Error).name === 'NoSuchKey' || err instanceof SyntaxError) return undefined;
+    if (isNotFound(err, 's3') || err instanceof SyntaxError) return undefined;
     throw err;
   }
 }
