@@ -5,42 +5,16 @@
 // The two are interleaved so machine noise hits both alike. The stack is made ready first (queue +
 // DLQ, bucket with public access blocked, AMI, instance profile) so every check does its full work.
 // Usage: node bench/doctor.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'fluxer');
-const venv = join(root, '.venv', 'bin');
-for (const [path, fix] of [[join(root, 'dist', 'fluxer.cjs'), 'npm run build'], [join(venv, 'moto_server'), 'bash scripts/python-env.sh']]) {
-  if (!existsSync(path)) {
-    console.error(`${path} is missing: run \`${fix}\` first`);
-    process.exit(2);
-  }
-}
+requireBuilt();
 const runs = Number(process.argv[2] ?? 15);
 
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
-const endpoint = `http://127.0.0.1:${port}`;
-const moto = spawn(join(venv, 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-process.on('exit', () => moto.kill());
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${endpoint}/moto-api/`)).status < 500) break;
-  } catch {
-    /* not up yet */
-  }
-  if (i > 300) throw new Error('moto_server did not start');
-  await new Promise((r) => setTimeout(r, 100));
-}
+const endpoint = await startMoto({ ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' });
 
 const env = {
   PATH: process.env.PATH,
@@ -59,21 +33,15 @@ const aws = (...args) => {
   return r.stdout.trim() ? JSON.parse(r.stdout) : {};
 };
 
-// A ready stack, made with the AWS CLI (what `fluxer setup` and an AMI bake would leave behind).
+// A ready stack: what `fluxer setup` makes (queue, DLQ, bucket, node role, profile and group) and an
+// AMI tagged for the stack, as a bake would leave it.
 const stack = 'bench';
-const queue = 'fluxer-bench-jobs';
-const dlqUrl = aws('sqs', 'create-queue', '--queue-name', `${queue}-dlq`).QueueUrl;
-const dlqArn = aws('sqs', 'get-queue-attributes', '--queue-url', dlqUrl, '--attribute-names', 'QueueArn').Attributes.QueueArn;
-aws('sqs', 'create-queue', '--queue-name', queue, '--attributes', JSON.stringify({ RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }) }));
-aws('s3api', 'create-bucket', '--bucket', 'fluxer-bench');
-aws('s3api', 'put-public-access-block', '--bucket', 'fluxer-bench', '--public-access-block-configuration', 'BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true');
-const ami = aws('ec2', 'register-image', '--name', 'fluxer-bench-1', '--root-device-name', '/dev/xvda').ImageId;
-aws('ec2', 'create-tags', '--resources', ami, '--tags', 'Key=fluxer:managed,Value=true', `Key=fluxer:stack,Value=${stack}`, 'Key=fluxer:role,Value=ami');
-aws('iam', 'create-role', '--role-name', 'fluxer-bench-node', '--assume-role-policy-document', '{"Version":"2012-10-17","Statement":[]}');
-aws('iam', 'create-instance-profile', '--instance-profile-name', 'fluxer-bench-node');
-aws('iam', 'add-role-to-instance-profile', '--instance-profile-name', 'fluxer-bench-node', '--role-name', 'fluxer-bench-node');
 const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-doctor-'));
 writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket: 'fluxer-bench', instanceTypes: ['g5.xlarge'] } } }));
+const setup = spawnSync(process.execPath, [bin, 'setup', '--yes', '--endpoint-url', endpoint], { env, cwd, encoding: 'utf8' });
+if (setup.status !== 0) throw new Error(`fluxer setup: ${setup.stderr}`);
+const ami = aws('ec2', 'register-image', '--name', 'fluxer-bench-1', '--root-device-name', '/dev/xvda').ImageId;
+aws('ec2', 'create-tags', '--resources', ami, '--tags', 'Key=fluxer:managed,Value=true', `Key=fluxer:stack,Value=${stack}`, 'Key=fluxer:role,Value=ami');
 
 const cases = {
   'aws sts get-caller-identity': [join(venv, 'aws'), ['--endpoint-url', endpoint, 'sts', 'get-caller-identity']],
@@ -93,13 +61,8 @@ const once = (name, [cmd, args]) => {
 for (const [name, c] of Object.entries(cases)) once(name, c); // warm moto's backends and the file cache
 for (let i = 0; i < runs; i++) for (const [name, c] of Object.entries(cases)) times[name].push(once(name, c));
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const base = median(times['aws sts get-caller-identity']);
 const rows = Object.entries(times).map(([name, xs]) => ({ name, medianMs: +median(xs).toFixed(1), minMs: +Math.min(...xs).toFixed(1), ratio: +(median(xs) / base).toFixed(2) }));
 console.error(`runs per case: ${runs}; doctor rows: ${lastDoctor.checks.map((c) => `${c.id}=${c.status}`).join(' ')}`);
 for (const r of rows) console.error(`${r.name.padEnd(30)} median ${String(r.medianMs).padStart(7)} ms   min ${String(r.minMs).padStart(7)} ms   ${r.ratio}x`);
 console.log(JSON.stringify({ bench: 'doctor', runs, checks: lastDoctor.checks.length, results: rows }));
-moto.kill();

@@ -6,42 +6,16 @@
 // subnets and node group looked up, spot prices and placement scores, the quota check, the plan saved,
 // a ClientToken, the instances listed by launch id after the call, and the launch record in S3.
 // Usage: node bench/spot-launch.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'fluxer');
-const venv = join(root, '.venv', 'bin');
-for (const [path, fix] of [[join(root, 'dist', 'fluxer.cjs'), 'npm run build'], [join(venv, 'moto_server'), 'bash scripts/python-env.sh']]) {
-  if (!existsSync(path)) {
-    console.error(`${path} is missing: run \`${fix}\` first`);
-    process.exit(2);
-  }
-}
+requireBuilt();
 const runs = Number(process.argv[2] ?? 15);
 
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
-const endpoint = `http://127.0.0.1:${port}`;
-const moto = spawn(join(venv, 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore', env: { ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' } });
-process.on('exit', () => moto.kill());
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${endpoint}/moto-api/`)).status < 500) break;
-  } catch {
-    /* not up yet */
-  }
-  if (i > 300) throw new Error('moto_server did not start');
-  await new Promise((r) => setTimeout(r, 100));
-}
+const endpoint = await startMoto({ ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' });
 
 const state = mkdtempSync(join(tmpdir(), 'fluxer-bench-launch-state-'));
 const env = {
@@ -107,10 +81,6 @@ const once = (name, [cmd, args]) => {
 for (const [name, c] of Object.entries(cases)) once(name, c); // warm moto's backends
 for (let i = 0; i < runs; i++) for (const [name, c] of Object.entries(cases)) times[name].push(once(name, c));
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const ratio = median(times['fluxer spot launch --json']) / median(times['bare SDK RunInstances']);
 const rows = Object.entries(times).map(([name, xs]) => ({ name, medianMs: +median(xs).toFixed(1), minMs: +Math.min(...xs).toFixed(1) }));
 console.error(`runs per case: ${runs}`);

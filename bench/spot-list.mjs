@@ -6,43 +6,17 @@
 // (bench/spot-list-baseline.mjs; target: <= 1.3x). The 50 nodes are made with RunInstances, tagged as
 // `spot launch` tags them, each with a node record in the bucket.
 // Usage: node bench/spot-list.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = join(root, 'bin', 'fluxer');
-const venv = join(root, '.venv', 'bin');
-for (const [path, fix] of [[join(root, 'dist', 'fluxer.cjs'), 'npm run build'], [join(venv, 'moto_server'), 'bash scripts/python-env.sh']]) {
-  if (!existsSync(path)) {
-    console.error(`${path} is missing: run \`${fix}\` first`);
-    process.exit(2);
-  }
-}
+requireBuilt();
 const runs = Number(process.argv[2] ?? 15);
 const NODES = 50;
 
-const port = await new Promise((resolve) => {
-  const s = createServer().listen(0, '127.0.0.1', () => {
-    const p = s.address().port;
-    s.close(() => resolve(p));
-  });
-});
-const endpoint = `http://127.0.0.1:${port}`;
-const moto = spawn(join(venv, 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-process.on('exit', () => moto.kill());
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${endpoint}/moto-api/`)).status < 500) break;
-  } catch {
-    /* not up yet */
-  }
-  if (i > 300) throw new Error('moto_server did not start');
-  await new Promise((r) => setTimeout(r, 100));
-}
+const endpoint = await startMoto();
 
 const env = {
   PATH: process.env.PATH,
@@ -125,10 +99,6 @@ for (const [name, c] of Object.entries(cases)) once(name, c); // warm moto's bac
 for (let i = 0; i < runs; i++) for (const [name, c] of Object.entries(cases)) times[name].push(once(name, c));
 for (const [name, n] of Object.entries(counted)) if (n !== NODES) throw new Error(`${name} saw ${n} nodes, not ${NODES}`);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const fluxer = median(times['fluxer spot list --json']);
 const vsAws = fluxer / median(times['aws ec2 describe-instances']);
 const vsSdk = fluxer / median(times['bare SDK script']);
@@ -139,4 +109,3 @@ const targets = { vsAwsCli: 0.4, vsBareSdk: 1.3 };
 const pass = vsAws <= targets.vsAwsCli && vsSdk <= targets.vsBareSdk;
 console.error(`fluxer / aws CLI: ${vsAws.toFixed(2)}x (target <= ${targets.vsAwsCli}x); fluxer / bare SDK: ${vsSdk.toFixed(2)}x (target <= ${targets.vsBareSdk}x): ${pass ? 'met' : 'NOT met'}`);
 console.log(JSON.stringify({ bench: 'spot-list', runs, nodes: NODES, results: rows, ratios: { vsAwsCli: +vsAws.toFixed(2), vsBareSdk: +vsSdk.toFixed(2) }, targets, pass }));
-moto.kill();
