@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, inject, it } from 'vitest';
-import { setStandinQuotas } from '../support/aws-standin.js';
+import { setStandinQuotas } from '../../src/emulator/server.js';
 import { BIN } from '../support/cli.js';
 import { REPO_ROOT, VENV_BIN } from '../support/moto.js';
 import { launchTestNodes, nodeClients } from '../support/nodes.js';

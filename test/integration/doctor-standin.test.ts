@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
-import { setStandinQuotas } from '../support/aws-standin.js';
+import { setStandinQuotas } from '../../src/emulator/server.js';
 import { VENV_BIN } from '../support/moto.js';
 
 const endpoint = inject('awsEndpoint');

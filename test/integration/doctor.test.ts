@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { nodeInlinePolicy } from '../../src/core/node-policy.js';
-import { setStandinQuotas } from '../support/aws-standin.js';
+import { setStandinQuotas } from '../../src/emulator/server.js';
 import { ANSI_ESCAPE, runBin, runCli, testEnv } from '../support/cli.js';
 
 const endpoint = inject('awsEndpoint');

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli, testEnv } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
-import { setStandinOnDemandPrices, setStandinPlacementScores, setStandinSpotPrices, standinGetProductsCalls, standinRequests } from '../support/standin-prices.js';
+import { setStandinOnDemandPrices, setStandinPlacementScores, setStandinSpotPrices, standinGetProductsCalls, standinRequests } from '../../src/emulator/prices.js';
 
 const endpoint = inject('awsEndpoint');
 const run = promisify(execFile);

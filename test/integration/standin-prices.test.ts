@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { VENV_BIN } from '../support/moto.js';
-import { setStandinOnDemandPrices, setStandinPlacementScores, setStandinSpotPrices, standinGetProductsCalls } from '../support/standin-prices.js';
+import { setStandinOnDemandPrices, setStandinPlacementScores, setStandinSpotPrices, standinGetProductsCalls } from '../../src/emulator/prices.js';
 
 const endpoint = inject('awsEndpoint');
 const run = promisify(execFile);

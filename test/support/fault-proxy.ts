@@ -4,7 +4,7 @@
 // faults happen on the wire: an SQS call that fails, or one that arrived at the queue but whose
 // answer never came back (the client sees a 500 after the message was enqueued).
 // A test fixture only; nothing in src/ knows it exists. Unlike the shared stand-in
-// (aws-standin.ts), its faults touch only the file that started it.
+// (src/emulator/server.ts), its faults touch only the file that started it.
 import { createServer, request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 

@@ -1,7 +1,7 @@
 // One moto server for the whole vitest run; files get its endpoint through `inject('motoEndpoint')`.
 import type { TestProject } from 'vitest/node';
 import { startMoto, type MotoServer } from './moto.js';
-import { startAwsStandin, type AwsStandin } from './aws-standin.js';
+import { startAwsStandin, type AwsStandin } from '../../src/emulator/server.js';
 
 let moto: MotoServer | undefined;
 let standin: AwsStandin | undefined;

@@ -1,12 +1,14 @@
-// The AWS stand-in: a small loopback HTTP server in front of moto that answers the few AWS operations
-// moto lacks (see test/README.md, "Stand-ins") and passes every other request through to moto
-// unchanged. A test fixture only; nothing in src/ knows it exists.
+// The local region's AWS emulator: a small loopback HTTP server in front of moto that answers the few AWS
+// operations moto lacks (listed in test/README.md, "Stand-ins", and docs/local.md) and passes every other
+// request through to moto unchanged. One component for both users: `fluxer local up` runs it (src/region.ts)
+// and the test harness starts it (test/support/global-setup.ts), so the tests exercise what users run.
+// The CLI does not know it is there: it is just the stack's endpoint.
 //
 // Served here:
 //   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
 //     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
 //   EC2 RunInstances capacity errors and ClientToken idempotency, the Deep Learning AMI's public SSM
-//     parameter: test/support/standin-ec2.ts (its own control API is listed there).
+//     parameter: src/emulator/ec2.ts (its own control API is listed there).
 //   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
 //
 // Control API (not AWS):
@@ -19,9 +21,9 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ec2Standin } from './standin-ec2.js';
+import { ec2Standin } from './ec2.js';
 
-/** A request as a stand-in module (test/support/standin-<area>.ts) sees it: buffered, with its signer's scope. */
+/** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
 export interface StandinRequest {
   method: string;
   path: string;
@@ -46,8 +48,8 @@ export interface ForwardingModule {
 function moduleMayServe(req: IncomingMessage): boolean {
   return /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.') || (req.url ?? '').startsWith('/_standin/ec2') || (req.url ?? '').startsWith('/_standin/capacity');
 }
-import { pricesStandin } from './standin-prices.js';
-import type { StandinModule } from './standin-prices.js';
+import { pricesStandin } from './prices.js';
+import type { StandinModule } from './prices.js';
 
 export interface QuotaEntry {
   serviceCode: string;
@@ -205,7 +207,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   const upstream = new URL(opts.upstream);
   const quotas = new QuotaTable();
   const agent = new Agent({ keepAlive: true });
-  // Stand-ins kept in their own files (test/support/standin-<area>.ts): one line each.
+  // Stand-ins kept in their own files (src/emulator/<area>.ts): one line each.
   const modules: StandinModule[] = [pricesStandin()];
 
   const sendJson = (res: ServerResponse, status: number, body: unknown, errorType?: string) => {
@@ -254,7 +256,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
     );
     upstreamReq.on('error', (err) => {
       if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
-      res.end(`aws-standin: upstream ${opts.upstream} failed: ${err.message}`);
+      res.end(`emulator: upstream ${opts.upstream} failed: ${err.message}`);
     });
     if (body) upstreamReq.end(body);
     else req.pipe(upstreamReq);
@@ -336,7 +338,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   const server = createServer((req, res) => {
     route(req, res).catch((err: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-      res.end(`aws-standin: ${err.message}`);
+      res.end(`emulator: ${err.message}`);
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -361,5 +363,5 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
 /** From a test file (a different process than the one running the stand-in): set quota values. */
 export async function setStandinQuotas(endpoint: string, entries: QuotaEntry[]): Promise<void> {
   const res = await fetch(`${endpoint}/_standin/quotas`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entries) });
-  if (!res.ok) throw new Error(`aws-standin: setting quotas failed: ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new Error(`emulator: setting quotas failed: ${res.status} ${await res.text()}`);
 }

@@ -1,4 +1,4 @@
-// Stand-in for what `fluxer spot launch` needs and moto does not do (registered in aws-standin.ts):
+// Stand-in for what `fluxer spot launch` needs and moto does not do (registered in server.ts):
 //
 //   EC2 RunInstances (query protocol: form-encoded POST, XML answers)
 //     - capacity errors per pool (type × AZ), set by the tests, answered as EC2's XML error response:
@@ -23,7 +23,7 @@
 //   GET    /_standin/ec2/calls?accessKeyId=KEY   → {calls: {Action: count}} (EC2 query actions seen)
 import { createHash, randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { ForwardingModule, StandinRequest, Upstream } from './aws-standin.js';
+import type { ForwardingModule, StandinRequest, Upstream } from './server.js';
 
 export interface CapacityEntry {
   instanceType: string;
@@ -184,7 +184,7 @@ export function ec2Standin(): ForwardingModule {
 /** From a test file: set capacity entries. */
 export async function setStandinCapacity(endpoint: string, entries: CapacityEntry[]): Promise<void> {
   const res = await fetch(`${endpoint}/_standin/capacity`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entries) });
-  if (!res.ok) throw new Error(`aws-standin: setting capacity failed: ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new Error(`emulator: setting capacity failed: ${res.status} ${await res.text()}`);
 }
 
 /** From a test file: EC2 query actions seen for one access key id. */

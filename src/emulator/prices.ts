@@ -1,4 +1,4 @@
-// Stand-ins for prices and placement (test/README.md, "Stand-ins"), registered by aws-standin.ts:
+// Stand-ins for prices and placement (test/README.md, "Stand-ins"), registered by server.ts:
 //   EC2 DescribeSpotPriceHistory (query protocol)  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSpotPriceHistory.html
 //   EC2 GetSpotPlacementScores (query protocol)    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetSpotPlacementScores.html
 //   Pricing GetProducts (AWS JSON 1.1)             https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html
@@ -282,7 +282,7 @@ export function pricesStandin(): StandinModule {
 
 async function post(endpoint: string, path: string, entries: unknown[]): Promise<void> {
   const res = await fetch(`${endpoint}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entries) });
-  if (!res.ok) throw new Error(`aws-standin: POST ${path} failed: ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new Error(`emulator: POST ${path} failed: ${res.status} ${await res.text()}`);
 }
 
 /** From a test file: seed spot price changes (the stand-in's DescribeSpotPriceHistory). */
