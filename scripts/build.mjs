@@ -67,6 +67,26 @@ await build({
   logLevel: 'warning',
 });
 
+// The local region's process (src/region.ts), started detached by `fluxer local up`: the emulator and
+// the node agent. Its own bundle, run with plain `node`: the AWS SDK is required (CommonJS), as bin/fluxer does.
+rmSync(new URL('../dist/region.cjs', import.meta.url), { force: true });
+await build({
+  entryPoints: { region: 'src/region.ts' },
+  outfile: 'dist/region.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  external: ['@aws-sdk/*', '@smithy/*'],
+  define: { 'import.meta.url': '__fluxerImportMetaUrl', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename', __FLUXER_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
+    js: "const __fluxerImportMetaUrl = require('node:url').pathToFileURL(__filename).href; globalThis.__fluxerImport = (s) => s.startsWith('@aws-sdk/') ? Promise.resolve(require(s)) : import(s);",
+  },
+  plugins: [externalImportsThroughBin],
+  logLevel: 'warning',
+});
+
 // V8 code cache for bin/fluxer: compile the bundle, run `--help` in-process so the functions every
 // start needs are compiled too, then serialize. Made by the Node that builds, which is the Node that
 // runs it after `npm install`; any other Node rejects it and compiles normally.

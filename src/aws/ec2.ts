@@ -6,6 +6,8 @@ export interface Ec2Port {
   describeImages(input: Sdk.DescribeImagesCommandInput): Promise<Sdk.DescribeImagesCommandOutput>;
   describeInstances(input: Sdk.DescribeInstancesCommandInput): Promise<Sdk.DescribeInstancesCommandOutput>;
   terminateInstances(input: Sdk.TerminateInstancesCommandInput): Promise<Sdk.TerminateInstancesCommandOutput>;
+  /** The local node agent only: a local node whose runtime process is gone shows its instance stopped. */
+  stopInstances(input: Sdk.StopInstancesCommandInput): Promise<Sdk.StopInstancesCommandOutput>;
   describeVpcs(input: Sdk.DescribeVpcsCommandInput): Promise<Sdk.DescribeVpcsCommandOutput>;
   describeSubnets(input: Sdk.DescribeSubnetsCommandInput): Promise<Sdk.DescribeSubnetsCommandOutput>;
   describeSecurityGroups(input: Sdk.DescribeSecurityGroupsCommandInput): Promise<Sdk.DescribeSecurityGroupsCommandOutput>;
@@ -26,6 +28,7 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeImages: (input) => client.send(new sdk.DescribeImagesCommand(input)),
     describeInstances: (input) => client.send(new sdk.DescribeInstancesCommand(input)),
     terminateInstances: (input) => client.send(new sdk.TerminateInstancesCommand(input)),
+    stopInstances: (input) => client.send(new sdk.StopInstancesCommand(input)),
     describeVpcs: (input) => client.send(new sdk.DescribeVpcsCommand(input)),
     describeSubnets: (input) => client.send(new sdk.DescribeSubnetsCommand(input)),
     describeSecurityGroups: (input) => client.send(new sdk.DescribeSecurityGroupsCommand(input)),

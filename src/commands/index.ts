@@ -57,11 +57,12 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'local',
-    summary: 'Run the whole service on this machine: an AWS-compatible server and runtime workers',
+    summary: 'Run the whole service on this machine: a region with an AWS-compatible server, SSM and nodes',
     commands: [
-      { name: 'up', summary: 'Start the local stack: an AWS-compatible server (moto) and runtime workers, as stack "local"', load: spec(() => import('./local/up.js')) },
-      { name: 'status', summary: "Show the local stack: endpoint, queue, bucket, and each worker's state (exit 1 when it is not up)", load: spec(() => import('./local/status.js')) },
-      { name: 'down', summary: 'Stop the local stack: workers drain (SIGTERM), stragglers get SIGKILL, then the server', load: spec(() => import('./local/down.js')) },
+      { name: 'up', summary: 'Start the local region (moto behind the emulator, the node agent) and N nodes, as stack "local"', load: spec(() => import('./local/up.js')) },
+      { name: 'status', summary: "Show the local stack: endpoint, queue, bucket, and every node's worker and state (exit 1 when it is not up)", load: spec(() => import('./local/status.js')) },
+      { name: 'interrupt', summary: 'Send a local node a spot interruption notice: its job is handed on, then the instance goes', load: spec(() => import('./local/interrupt.js')) },
+      { name: 'down', summary: 'Stop the local stack: the region, workers (drain on SIGTERM, stragglers SIGKILL), then the server', load: spec(() => import('./local/down.js')) },
     ],
   },
   {

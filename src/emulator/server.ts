@@ -21,7 +21,11 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ec2Standin } from './ec2.js';
+import { imdsService } from './imds.js';
 
 /** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
 export interface StandinRequest {
@@ -71,6 +75,7 @@ export interface AwsStandin {
   /** The URL clients use: the stand-in, which forwards what it does not serve to moto. */
   endpoint: string;
   upstream: string;
+  nodesDir: string;
   setQuotas(entries: QuotaEntry[]): void;
   clearQuotas(accessKeyId?: string): void;
   stop(): Promise<void>;
@@ -203,8 +208,17 @@ const HANDLERS: Record<string, JsonHandler> = {
   'ServiceQuotasV20190624.GetAWSDefaultServiceQuota': quotaHandler('default'),
 };
 
-export async function startAwsStandin(opts: { upstream: string; port?: number }): Promise<AwsStandin> {
+export interface EmulatorOptions {
+  upstream: string;
+  port?: number;
+  /** The local region's node folders (src/lib/local-nodes.ts): the nodes' IMDS and SSM answer from here. */
+  nodesDir?: string;
+}
+
+export async function startAwsStandin(opts: EmulatorOptions): Promise<AwsStandin> {
   const upstream = new URL(opts.upstream);
+  const nodesDir = opts.nodesDir ?? mkdtempSync(join(tmpdir(), 'fluxer-emulator-nodes-'));
+  const imds = imdsService(nodesDir);
   const quotas = new QuotaTable();
   const agent = new Agent({ keepAlive: true });
   // Stand-ins kept in their own files (src/emulator/<area>.ts): one line each.
@@ -336,6 +350,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   };
 
   const server = createServer((req, res) => {
+    if (imds.handle(req, res)) return;
     route(req, res).catch((err: Error) => {
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
       res.end(`emulator: ${err.message}`);
@@ -349,6 +364,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   return {
     endpoint: `http://127.0.0.1:${port}`,
     upstream: opts.upstream,
+    nodesDir,
     setQuotas: (entries) => quotas.set(entries),
     clearQuotas: (accessKeyId) => quotas.clear(accessKeyId),
     stop: () =>

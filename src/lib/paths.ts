@@ -35,3 +35,6 @@ export function fluxerVersion(): string {
  * the package is packed. A clone has gpu-runtime/ instead (and this folder only after `npm pack`).
  */
 export const SHIPPED_RUNTIME_DIR = join(PACKAGE_ROOT, 'dist', 'runtime');
+
+/** The local region's process (src/region.ts bundled by the build): what `fluxer local up` starts. */
+export const REGION_BUNDLE = join(PACKAGE_ROOT, 'dist', 'region.cjs');

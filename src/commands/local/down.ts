@@ -20,7 +20,7 @@ export default defineCommand<{ timeout: number }>({
       if (!result.wasUp) return 'The local stack was not running; nothing to stop.';
       const workers = result.stopped.filter((s) => s.role === 'worker').length;
       const server = result.stopped.some((s) => s.role === 'server');
-      return `Stopped ${workers} worker(s)${server ? ' and the server' : ''}${killed.length ? ` (${killed.length} needed SIGKILL)` : ''}. Logs kept in ${paths.dir}.`;
+      return `Stopped ${workers} worker(s)${server ? ', the region and the server' : ''}${killed.length ? ` (${killed.length} needed SIGKILL)` : ''}. Logs kept in ${paths.dir}.`;
     });
   },
 });

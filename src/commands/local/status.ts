@@ -1,4 +1,5 @@
-// `fluxer local status`: the local stack's endpoint, queue, bucket and each worker's state.
+// `fluxer local status`: the local region's endpoint, queue, bucket and every local node (however it was
+// started: `local up` or `spot launch --stack local`) with its worker's pid and state.
 import { defineCommand } from '../../cli/command.js';
 import { FluxerError } from '../../lib/errors.js';
 import { projectConfigPath } from '../../core/local/config.js';
@@ -17,12 +18,13 @@ export default defineCommand({
     }
     ctx.out.result(status, () => formatLocalStatus(ctx.out, status));
     if (!status.up) {
-      ctx.out.warn(`The local server (pid ${status.server.pid}) is ${status.server.state}.`);
+      const down = status.server.state !== 'up' ? `The moto server (pid ${status.server.pid}) is ${status.server.state}.` : `The local region (pid ${status.regionProcess?.pid ?? '-'}) is ${status.regionProcess?.state ?? 'dead'}.`;
+      ctx.out.warn(down);
       ctx.out.info('Hint: `fluxer local up` restarts what is missing.');
       return 1;
     }
     const notReady = status.workers.filter((w) => w.state !== 'READY' && w.state !== 'BUSY');
-    if (notReady.length) ctx.out.warn(`${notReady.length} worker(s) not ready (${notReady.map((w) => `${w.pid}: ${w.state}`).join(', ')}); \`fluxer local up\` restarts dead or failed ones.`);
+    if (notReady.length) ctx.out.warn(`${notReady.length} node(s) not ready (${notReady.map((w) => `${w.instanceId}: ${w.state}`).join(', ')}); a node whose worker died shows its instance stopped, and \`fluxer local up\` launches a replacement.`);
     return 0;
   },
 });

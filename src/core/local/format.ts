@@ -9,15 +9,15 @@ export interface TableWriter {
 
 export function formatLocalStatus(out: TableWriter, s: LocalStatus): string {
   const head = [
-    `endpoint  ${s.endpoint} (server pid ${s.server.pid}, ${s.server.state})`,
+    `endpoint  ${s.endpoint} (region pid ${s.regionProcess?.pid ?? '-'}, ${s.regionProcess?.state ?? 'dead'}; moto pid ${s.server.pid}, ${s.server.state})`,
     `queue     ${s.queueUrl}`,
     `dlq       ${s.dlqUrl}`,
     `bucket    s3://${s.bucket}/${s.prefix}`,
     '',
   ].join('\n');
   const table = out.table(
-    ['WORKER', 'PID', 'STATE', 'HEALTH PORT', 'LOG'],
-    s.workers.map((w, i) => [i, w.pid, w.state, w.healthPort ?? '-', w.log]),
+    ['NODE', 'PID', 'STATE', 'TYPE', 'AZ', 'LOG'],
+    s.workers.map((w) => [w.instanceId, w.pid || '-', w.interruptionAt ? `${w.state} (interruption at ${w.interruptionAt})` : w.state, w.instanceType, w.az, w.log]),
   );
   return out.stdoutIsTTY ? `${head}\n${table}` : table;
 }

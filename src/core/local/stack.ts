@@ -1,34 +1,38 @@
-// The local stack's lifecycle: an AWS-compatible server (moto) plus N runtime workers, all detached
-// processes recorded in state.json. `up` starts only what is missing or dead, `down` stops all of it
-// by pid and process group, `status` reads it back.
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+// The local stack's lifecycle: a region on this machine. moto (the AWS-compatible server), the region
+// process in front of it (src/region.ts: the emulator of what moto lacks, and the node agent), the
+// stack's queue, bucket and node identity, and N nodes — EC2 instances that the agent runs as runtime
+// workers. `up` starts only what is missing or dead, `down` stops all of it by pid and process group,
+// `status` reads it back. moto and the region process are recorded in state.json; the workers in
+// their node folders.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { FluxerError, InterruptedError } from '../../lib/errors.js';
+import { writeFileAtomicSync } from '../../lib/atomic-write.js';
+import { listRegistrations } from '../../lib/local-nodes.js';
+import { REGION_BUNDLE } from '../../lib/paths.js';
+import type { RegionSettings } from './agent.js';
+import { stackNodes } from '../nodes/instances.js';
+import { ensureNodeCount, localNodes, waitNodesReady, type LocalEc2, type LocalNode } from './local-nodes.js';
 import { withLock } from './lock.js';
 import type { LocalModel } from './model.js';
-import { delay, freePort, isAlive, isOurs, spawnDetached, stopGroup, tailOf, type StopOutcome } from './processes.js';
-import {
-  LOCAL_BUCKET,
-  LOCAL_PREFIX,
-  LOCAL_REGION,
-  LOCAL_STACK,
-  LOCAL_VISIBILITY_SECONDS,
-  clearLocalState,
-  readLocalState,
-  writeLocalState,
-  type LocalPaths,
-  type LocalState,
-  type WorkerRecord,
-} from './state.js';
+import { delay, freePort, isOurs, spawnDetached, stopGroup, tailOf } from './processes.js';
+import { LOCAL_BUCKET, LOCAL_PREFIX, LOCAL_REGION, LOCAL_STACK, LOCAL_VISIBILITY_SECONDS, clearLocalState, readLocalState, writeLocalState, type LocalPaths, type LocalState, type RegionRecord, type ServerRecord } from './state.js';
 import { MOTO_ENV, MOTO_SERVER_BIN, RUNTIME_BIN, type LocalTools } from './tools.js';
-import { isServing, readWorkerHealth, type WorkerState } from './worker-health.js';
+import { isServing } from './worker-health.js';
+import type { SsmPort } from '../../aws/ssm.js';
 
 /** Set on every process the local stack starts: tells them apart from any other moto or runtime. */
 export const LOCAL_DIR_ENV = 'FLUXER_LOCAL_DIR';
+const REGION_MARKER = 'region.cjs';
 
 export interface SetupOutcome {
   queueUrl: string;
   dlqUrl: string;
+}
+
+export interface LocalClients {
+  ec2: LocalEc2;
+  ssm: Pick<SsmPort, 'getParameter'>;
+  close(): void;
 }
 
 export interface LocalStackDeps {
@@ -36,8 +40,10 @@ export interface LocalStackDeps {
   tools: LocalTools;
   /** The environment the CLI runs in; children get it minus AWS_* and FLUXER_* (set explicitly). */
   baseEnv: NodeJS.ProcessEnv;
-  /** Creates the queue, its DLQ and the bucket on the server: `fluxer setup`'s logic, idempotent. */
+  /** `fluxer setup`'s logic on the endpoint (queue, DLQ, bucket, node identity): idempotent. */
   setup(endpoint: string): Promise<SetupOutcome>;
+  /** AWS clients on the local region's endpoint (dummy keys). */
+  clients(endpoint: string): Promise<LocalClients>;
   progress(message: string): void;
   signal?: AbortSignal;
 }
@@ -45,21 +51,20 @@ export interface LocalStackDeps {
 export interface UpOptions {
   workers: number;
   model: LocalModel;
-  /** Port for the server; a free one when unset. */
+  /** Port for the region's endpoint; a free one when unset. */
   port?: number;
   /** How long a worker may take from start to READY (the first start imports torch). */
   readyTimeoutMs: number;
-  /** How long the moto server may take to answer. */
   serverTimeoutMs?: number;
 }
 
 export interface UpResult {
   state: LocalState;
   serverStarted: boolean;
-  /** Worker slots (0-based) started by this run, e.g. a worker that had died. */
-  workersStarted: number[];
-  /** Worker slots stopped because --workers went down or their settings changed. */
-  workersStopped: number[];
+  regionStarted: boolean;
+  /** Instances launched (their workers started) and terminated by this run. */
+  launched: string[];
+  terminated: string[];
 }
 
 export async function bringUp(deps: LocalStackDeps, opts: UpOptions): Promise<UpResult> {
@@ -71,64 +76,80 @@ async function bringUpLocked(deps: LocalStackDeps, opts: UpOptions): Promise<UpR
   const { paths } = deps;
   const previous = readLocalState(paths);
 
-  // 1. The server: reuse it when its pid is alive and it answers; else start a new one.
-  let server = previous?.server;
+  // 1. moto: reuse it when its pid is alive and it answers; else a new one (empty: the nodes it had are gone).
+  let server: ServerRecord | undefined = previous?.server;
   let serverStarted = false;
-  const priorEndpoint = server ? `http://127.0.0.1:${server.port}` : undefined;
-  if (!server || !isOurs(server.pid, MOTO_SERVER_BIN) || !(await isServing(priorEndpoint!))) {
+  if (!server || !isOurs(server.pid, MOTO_SERVER_BIN) || !(await isServing(`http://127.0.0.1:${server.port}`))) {
     if (server && isOurs(server.pid, MOTO_SERVER_BIN)) await stopGroup(server.pid, 2_000);
     server = await startServer(deps, opts);
     serverStarted = true;
-  } else if (opts.port !== undefined && opts.port !== server.port) {
-    deps.progress(`The local server is already up on port ${server.port}; --port ${opts.port} applies after \`fluxer local down\`.`);
   }
-  const endpoint = `http://127.0.0.1:${server.port}`;
+  const motoEndpoint = `http://127.0.0.1:${server.port}`;
+
+  // 2. The region process (emulator + node agent), restarted with a new moto (its upstream changed).
+  let regionProcess: RegionRecord | undefined = previous?.regionProcess;
+  let regionStarted = false;
+  const regionOk = regionProcess && !serverStarted && isOurs(regionProcess.pid, REGION_MARKER) && (await emulatorServing(`http://127.0.0.1:${regionProcess.port}`));
+  if (!regionOk) {
+    if (regionProcess && isOurs(regionProcess.pid, REGION_MARKER)) await stopGroup(regionProcess.pid, 5_000);
+    regionProcess = await startRegion(deps, motoEndpoint, opts);
+    regionStarted = true;
+  } else if (opts.port !== undefined && opts.port !== regionProcess!.port) {
+    deps.progress(`The local region is already up on port ${regionProcess!.port}; --port ${opts.port} applies after \`fluxer local down\`.`);
+  }
+  const endpoint = `http://127.0.0.1:${regionProcess!.port}`;
   const state: LocalState = {
     endpoint,
+    motoEndpoint,
     region: LOCAL_REGION,
     queueUrl: previous?.queueUrl ?? '',
     dlqUrl: previous?.dlqUrl ?? '',
     bucket: LOCAL_BUCKET,
     prefix: LOCAL_PREFIX,
     server,
-    workers: previous?.workers ?? [],
+    regionProcess: regionProcess!,
   };
   writeLocalState(paths, state);
 
-  // 2. Queue, DLQ and bucket: every time, because it is idempotent and a new server starts empty.
+  // 3. Queue, DLQ, bucket and node identity: every time, because it is idempotent and a new moto starts empty.
   const setup = await deps.setup(endpoint);
   state.queueUrl = setup.queueUrl;
   state.dlqUrl = setup.dlqUrl;
   writeLocalState(paths, state);
 
-  // 3. Workers: keep the healthy ones that match, replace the rest, trim extras.
-  const workersStarted: number[] = [];
-  const workersStopped: number[] = [];
-  for (let i = opts.workers; i < state.workers.length; i++) {
-    await stopWorker(state.workers[i]!);
-    workersStopped.push(i);
-  }
-  state.workers = state.workers.slice(0, opts.workers);
-  for (let i = 0; i < opts.workers; i++) {
-    const existing = state.workers[i];
-    if (existing && workerUsable(existing, endpoint, opts.model)) continue;
-    if (existing && isOurs(existing.pid, RUNTIME_BIN)) {
-      await stopWorker(existing);
-      workersStopped.push(i);
-    }
-    state.workers[i] = await startWorker(deps, state, i, opts.model);
-    workersStarted.push(i);
-    writeLocalState(paths, state);
-  }
+  // 4. What the agent starts workers with; a change (another model) restarts the workers that differ.
+  const settings: RegionSettings = {
+    stack: LOCAL_STACK,
+    region: LOCAL_REGION,
+    endpoint,
+    queueUrl: state.queueUrl,
+    bucket: state.bucket,
+    prefix: state.prefix,
+    model: opts.model.model,
+    modelDir: opts.model.modelDir,
+    device: opts.model.device,
+    visibilitySeconds: LOCAL_VISIBILITY_SECONDS,
+    runtimeBin: deps.tools.runtime,
+  };
+  writeFileAtomicSync(paths.regionSettings, `${JSON.stringify(settings, null, 2)}\n`);
 
-  // 4. Wait for every worker (new or still loading) to report READY.
-  await Promise.all(state.workers.map((w) => waitReady(deps, w, opts.readyTimeoutMs)));
-  writeLocalState(paths, state);
-  return { state, serverStarted, workersStarted, workersStopped };
+  // 5. N nodes, then every running one READY.
+  const clients = await deps.clients(endpoint);
+  try {
+    const { launched, terminated } = await ensureNodeCount(clients, LOCAL_STACK, opts.workers);
+    if (launched.length) deps.progress(`Launched ${launched.length} local node(s): ${launched.join(', ')}`);
+    if (terminated.length) deps.progress(`Terminated ${terminated.length} local node(s) over --workers ${opts.workers}: ${terminated.join(', ')}`);
+    const running = (await stackNodes(clients.ec2, { stack: LOCAL_STACK })).filter((n) => n.state === 'pending' || n.state === 'running').map((n) => n.instanceId);
+    if (running.length) deps.progress(`Waiting for ${running.length} node(s) to be READY`);
+    await waitNodesReady(paths.nodesDir, running, opts.readyTimeoutMs, deps.signal);
+    return { state, serverStarted, regionStarted, launched, terminated };
+  } finally {
+    clients.close();
+  }
 }
 
-async function startServer(deps: LocalStackDeps, opts: UpOptions) {
-  const port = opts.port ?? (await freePort());
+async function startServer(deps: LocalStackDeps, opts: UpOptions): Promise<ServerRecord> {
+  const port = await freePort();
   deps.progress(`Starting the AWS-compatible server (moto) on 127.0.0.1:${port}`);
   const pid = await spawnDetached({
     command: deps.tools.motoServer,
@@ -138,123 +159,79 @@ async function startServer(deps: LocalStackDeps, opts: UpOptions) {
     logPath: deps.paths.serverLog,
   });
   const server = { pid, port, log: deps.paths.serverLog };
-  const endpoint = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (opts.serverTimeoutMs ?? 30_000);
+  await waitFor(deps, `The moto server (port ${port})`, server.log, opts.serverTimeoutMs ?? 30_000, pid, MOTO_SERVER_BIN, () => isServing(`http://127.0.0.1:${port}`));
+  return server;
+}
+
+async function startRegion(deps: LocalStackDeps, motoEndpoint: string, opts: UpOptions): Promise<RegionRecord> {
+  const { paths } = deps;
+  const port = opts.port ?? (await freePort());
+  deps.progress(`Starting the local region (emulator and node agent) on 127.0.0.1:${port}`);
+  rmSync(paths.regionReady, { force: true });
+  const pid = await spawnDetached({
+    command: process.execPath,
+    args: [REGION_BUNDLE, '--upstream', motoEndpoint, '--dir', paths.dir, '--port', String(port)],
+    env: { ...deps.baseEnv, [LOCAL_DIR_ENV]: paths.dir },
+    cwd: paths.dir,
+    logPath: paths.regionLog,
+  });
+  await waitFor(deps, `The local region (port ${port})`, paths.regionLog, opts.serverTimeoutMs ?? 30_000, pid, REGION_MARKER, async () => readyPid(paths.regionReady) === pid, opts.port);
+  return { pid, port, log: paths.regionLog };
+}
+
+async function waitFor(deps: LocalStackDeps, what: string, log: string, timeoutMs: number, pid: number, marker: string, ready: () => Promise<boolean>, fixedPort?: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     throwIfAborted(deps.signal);
-    if (await isServing(endpoint)) return server;
-    if (!isOurs(pid, MOTO_SERVER_BIN) || Date.now() > deadline) {
+    if (await ready()) return;
+    if (!isOurs(pid, marker) || Date.now() > deadline) {
       await stopGroup(pid, 1_000);
       const why = Date.now() > deadline ? 'did not answer in time' : 'exited';
-      throw new FluxerError(`The moto server ${why} (port ${port}).\n${tailOf(server.log)}`, {
+      throw new FluxerError(`${what} ${why}.\n${tailOf(log)}`, {
         code: 'LocalServerFailed',
-        hint: opts.port !== undefined ? `Is port ${port} in use? Try another --port, or leave it out to pick a free one.` : `See its log: ${server.log}`,
+        hint: fixedPort !== undefined ? `Is port ${fixedPort} in use? Try another --port, or leave it out to pick a free one.` : `See its log: ${log}`,
       });
     }
     await delay(100);
   }
 }
 
-function workerUsable(w: WorkerRecord, endpoint: string, model: LocalModel): boolean {
-  if (w.endpoint !== endpoint || w.model !== model.model || w.modelDir !== model.modelDir || w.device !== model.device) return false;
-  if (!isOurs(w.pid, RUNTIME_BIN)) return false;
-  const health = readWorkerHealth(w.stateFile);
-  return !health || !['FAILED', 'STOPPED', 'DRAINING'].includes(health.state);
-}
-
-async function startWorker(deps: LocalStackDeps, state: LocalState, index: number, model: LocalModel): Promise<WorkerRecord> {
-  const { paths } = deps;
-  const stateFile = paths.workerStateFile(index);
-  // A previous worker's last words (STOPPED, FAILED) must not pass for this one's state.
-  rmSync(stateFile, { force: true });
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(deps.baseEnv)) if (!/^(AWS|FLUXER)_/.test(k)) env[k] = v;
-  Object.assign(env, {
-    // moto accepts any signature; the runtime must never pick up the host's real credentials.
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_REGION: state.region,
-    AWS_DEFAULT_REGION: state.region,
-    AWS_EC2_METADATA_DISABLED: 'true',
-    PYTHONUNBUFFERED: '1',
-    [LOCAL_DIR_ENV]: paths.dir,
-    FLUXER_ENV_FILE: paths.runtimeEnvFile,
-    FLUXER_QUEUE_URL: state.queueUrl,
-    FLUXER_REGION: state.region,
-    FLUXER_ENDPOINT_URL: state.endpoint,
-    FLUXER_BUCKET: state.bucket,
-    FLUXER_PREFIX: state.prefix,
-    FLUXER_STACK: LOCAL_STACK,
-    FLUXER_MODEL: model.model,
-    FLUXER_DEVICE: model.device,
-    FLUXER_IMDS_URL: 'off',
-    FLUXER_HEALTH_PORT: '0',
-    // Short long-polls: `local down` is not held up by a receive in flight; pickup latency is the same.
-    FLUXER_WAIT_SECONDS: '2',
-    FLUXER_VISIBILITY_SECONDS: String(LOCAL_VISIBILITY_SECONDS),
-    FLUXER_HEARTBEAT_SECONDS: '10',
-    // a local node is this machine: powering off means nothing more than the process ending
-    FLUXER_POWEROFF_COMMAND: 'true',
-    FLUXER_INSTANCE_ID: `local-${index}`,
-    FLUXER_STATE_FILE: stateFile,
-    ...(model.modelDir ? { FLUXER_MODEL_DIR: model.modelDir, HF_HUB_OFFLINE: '1' } : {}),
-  });
-  const log = paths.workerLog(index);
-  deps.progress(`Starting worker ${index} (model ${model.model}${model.modelDir ? ` from ${model.modelDir}` : ''}, device ${model.device})`);
-  const pid = await spawnDetached({ command: deps.tools.runtime, args: ['serve'], env, cwd: paths.dir, logPath: log });
-  return { pid, log, stateFile, healthPort: null, model: model.model, modelDir: model.modelDir, device: model.device, endpoint: state.endpoint };
-}
-
-async function waitReady(deps: LocalStackDeps, w: WorkerRecord, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    throwIfAborted(deps.signal);
-    const health = readWorkerHealth(w.stateFile);
-    if (health?.healthPort) w.healthPort = health.healthPort;
-    if (health && (health.state === 'READY' || health.state === 'BUSY')) return;
-    const alive = isOurs(w.pid, RUNTIME_BIN);
-    const failed = health?.state === 'FAILED' || health?.state === 'STOPPED';
-    if (!alive || failed || Date.now() > deadline) {
-      const why = failed ? `is ${health!.state}${health!.reason ? `: ${health!.reason}` : ''}` : !alive ? 'exited before it was READY' : `was not READY after ${Math.round(timeoutMs / 1000)}s (state ${health?.state ?? 'unknown'})`;
-      throw new FluxerError(`Worker pid ${w.pid} ${why}. Last lines of ${w.log}:\n${tailOf(w.log)}`, {
-        code: 'LocalWorkerFailed',
-        hint: 'Fix the cause and run `fluxer local up` again (it restarts only what is missing), or `fluxer local down`.',
-      });
-    }
-    await delay(200);
+function readyPid(file: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { pid: number }).pid;
+  } catch {
+    return undefined;
   }
 }
 
-async function stopWorker(w: WorkerRecord, graceMs = 30_000): Promise<StopOutcome | undefined> {
-  return isOurs(w.pid, RUNTIME_BIN) ? stopGroup(w.pid, graceMs) : undefined;
-}
-
-export interface WorkerStatus {
-  pid: number;
-  state: WorkerState | 'dead';
-  healthPort: number | null;
-  log: string;
+/** Whether the emulator answers its own control API (not just any server on the port). */
+async function emulatorServing(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/_standin/quotas`, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.ok;
+  } catch {
+    return false;
+  }
 }
 
 /** What `local status` shows: the recorded endpoints, plus each process's live state. */
 export interface LocalStatus extends Pick<LocalState, 'endpoint' | 'region' | 'queueUrl' | 'dlqUrl' | 'bucket' | 'prefix'> {
   up: boolean;
   server: { pid: number; port: number; state: 'up' | 'unresponsive' | 'dead'; log: string };
-  workers: WorkerStatus[];
+  regionProcess: { pid: number; port: number; state: 'up' | 'unresponsive' | 'dead'; log: string } | null;
+  workers: LocalNode[];
 }
 
 /** undefined when there is no state (the stack was never brought up, or was brought down). */
 export async function localStatus(paths: LocalPaths): Promise<LocalStatus | undefined> {
   const state = readLocalState(paths);
   if (!state) return undefined;
-  const serverState = !isOurs(state.server.pid, MOTO_SERVER_BIN) ? 'dead' : (await isServing(state.endpoint)) ? 'up' : 'unresponsive';
-  const workers = state.workers.map((w): WorkerStatus => {
-    const health = readWorkerHealth(w.stateFile);
-    const alive = isOurs(w.pid, RUNTIME_BIN);
-    return { pid: w.pid, state: alive ? (health?.state ?? 'STARTING') : 'dead', healthPort: health?.healthPort ?? w.healthPort, log: w.log };
-  });
+  const serverState = !isOurs(state.server.pid, MOTO_SERVER_BIN) ? 'dead' : (await isServing(state.motoEndpoint)) ? 'up' : 'unresponsive';
+  const r = state.regionProcess;
+  const regionState = !r || !isOurs(r.pid, REGION_MARKER) ? 'dead' : (await emulatorServing(state.endpoint)) ? 'up' : 'unresponsive';
   return {
-    up: serverState === 'up',
+    up: serverState === 'up' && regionState === 'up',
     endpoint: state.endpoint,
     region: state.region,
     queueUrl: state.queueUrl,
@@ -262,14 +239,15 @@ export async function localStatus(paths: LocalPaths): Promise<LocalStatus | unde
     bucket: state.bucket,
     prefix: state.prefix,
     server: { pid: state.server.pid, port: state.server.port, state: serverState, log: state.server.log },
-    workers,
+    regionProcess: r ? { pid: r.pid, port: r.port, state: regionState, log: r.log } : null,
+    workers: localNodes(paths.nodesDir),
   };
 }
 
 export interface DownResult {
   /** false when there was nothing recorded to stop. */
   wasUp: boolean;
-  stopped: Array<{ role: 'worker' | 'server'; pid: number; killed: boolean }>;
+  stopped: Array<{ role: 'worker' | 'server' | 'region'; pid: number; killed: boolean; instanceId?: string }>;
 }
 
 export interface DownOptions {
@@ -279,34 +257,44 @@ export interface DownOptions {
   progress?: (message: string) => void;
 }
 
-/** Stops the workers (they drain on SIGTERM), then the server; verifies nothing is left; clears state. */
+/** Stops the region process (so nothing restarts a worker), the workers (they drain on SIGTERM), then moto; verifies nothing is left; clears state. */
 export async function bringDown(paths: LocalPaths, opts: DownOptions = {}): Promise<DownResult> {
-  if (!readLocalState(paths)) return { wasUp: false, stopped: [] };
+  if (!readLocalState(paths) && !existsSync(paths.nodesDir)) return { wasUp: false, stopped: [] };
   return withLock(paths, () => bringDownLocked(paths, opts));
 }
 
 async function bringDownLocked(paths: LocalPaths, opts: DownOptions): Promise<DownResult> {
   const state = readLocalState(paths);
-  if (!state) return { wasUp: false, stopped: [] };
+  const live = listRegistrations(paths.nodesDir).filter((r) => r.pid > 0 && isOurs(r.pid, RUNTIME_BIN));
+  if (!state && live.length === 0) {
+    clearLocalState(paths);
+    return { wasUp: false, stopped: [] };
+  }
   const stopped: DownResult['stopped'] = [];
-  const live = state.workers.filter((w) => isOurs(w.pid, RUNTIME_BIN));
+  const r = state?.regionProcess;
+  if (r && isOurs(r.pid, REGION_MARKER)) {
+    opts.progress?.('Stopping the local region (emulator and node agent)');
+    const o = await stopGroup(r.pid, 5_000);
+    stopped.push({ role: 'region', pid: o.pid, killed: o.killed });
+  }
   if (live.length) opts.progress?.(`Stopping ${live.length} worker(s) (draining)`);
-  const outcomes = await Promise.all(live.map((w) => stopGroup(w.pid, opts.workerGraceMs ?? 30_000)));
-  for (const o of outcomes) stopped.push({ role: 'worker', pid: o.pid, killed: o.killed });
-  if (isOurs(state.server.pid, MOTO_SERVER_BIN)) {
+  const outcomes = await Promise.all(live.map(async (w) => ({ o: await stopGroup(w.pid, opts.workerGraceMs ?? 30_000), instanceId: w.instanceId })));
+  for (const { o, instanceId } of outcomes) stopped.push({ role: 'worker', pid: o.pid, killed: o.killed, instanceId });
+  if (state && isOurs(state.server.pid, MOTO_SERVER_BIN)) {
     opts.progress?.('Stopping the moto server');
     const o = await stopGroup(state.server.pid, opts.serverGraceMs ?? 5_000);
     stopped.push({ role: 'server', pid: o.pid, killed: o.killed });
   }
   const left = [
-    ...state.workers.filter((w) => isOurs(w.pid, RUNTIME_BIN)).map((w) => w.pid),
-    ...(isOurs(state.server.pid, MOTO_SERVER_BIN) ? [state.server.pid] : []),
+    ...live.filter((w) => isOurs(w.pid, RUNTIME_BIN)).map((w) => w.pid),
+    ...(r && isOurs(r.pid, REGION_MARKER) ? [r.pid] : []),
+    ...(state && isOurs(state.server.pid, MOTO_SERVER_BIN) ? [state.server.pid] : []),
   ];
   if (left.length) {
     // Keep state.json so the next `down` can try again.
     throw new FluxerError(`Could not stop process(es) ${left.join(', ')}`, { code: 'LocalStopFailed', hint: `Stop them by hand: kill -9 ${left.join(' ')}` });
   }
-  clearLocalState(paths, state);
+  clearLocalState(paths);
   return { wasUp: true, stopped };
 }
 

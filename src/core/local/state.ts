@@ -1,9 +1,11 @@
 // Where the local stack keeps its state and logs: `.fluxer/local/` beside the project config file.
-// state.json records every process `fluxer local up` started, written right after each start, so
-// `fluxer local down` can stop them by pid even when `up` failed halfway.
+// state.json records the two processes `fluxer local up` starts (moto, and the region process: emulator
+// and node agent), written right after each start, so `fluxer local down` can stop them by pid even when
+// `up` failed halfway; the workers are recorded by the agent in their node folders (nodes/<id>/node.json).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../../lib/atomic-write.js';
+import { deregisterNode, listRegistrations } from '../../lib/local-nodes.js';
 
 export const LOCAL_STACK = 'local';
 export const LOCAL_REGION = 'us-east-1';
@@ -19,38 +21,38 @@ export interface ServerRecord {
   log: string;
 }
 
-export interface WorkerRecord {
+/** The local region's process (src/region.ts): the emulator every client talks to, and the node agent. */
+export interface RegionRecord {
   pid: number;
+  port: number;
   log: string;
-  stateFile: string;
-  /** Port of the worker's health endpoint once it reported one (it picks a free port itself). */
-  healthPort: number | null;
-  /** What the worker was started with: `up` restarts a worker whose settings no longer match. */
-  model: string;
-  modelDir: string | null;
-  device: string;
-  endpoint: string;
 }
 
 export interface LocalState {
+  /** The emulator's endpoint: the stack's endpointUrl, what every client (CLI, nodes, AWS CLI) talks to. */
   endpoint: string;
+  /** moto itself, behind the emulator. */
+  motoEndpoint: string;
   region: string;
   queueUrl: string;
   dlqUrl: string;
   bucket: string;
   prefix: string;
   server: ServerRecord;
-  workers: WorkerRecord[];
+  regionProcess?: RegionRecord;
 }
 
 export interface LocalPaths {
   dir: string;
   stateFile: string;
   serverLog: string;
-  workerLog(index: number): string;
-  workerStateFile(index: number): string;
-  /** A path the runtime reads as its env file: never /etc/fluxer/runtime.env of the host. */
-  runtimeEnvFile: string;
+  regionLog: string;
+  /** Written by the region process once it serves: {pid, endpoint}. */
+  regionReady: string;
+  /** The node agent's settings for the workers it starts (RegionSettings in agent.ts). */
+  regionSettings: string;
+  /** One folder per node (instance): its registration, root folder and logs (src/lib/local-nodes.ts). */
+  nodesDir: string;
 }
 
 /** The local stack's folder for a project config file at configPath. */
@@ -60,9 +62,10 @@ export function localPaths(configPath: string): LocalPaths {
     dir,
     stateFile: join(dir, 'state.json'),
     serverLog: join(dir, 'moto-server.log'),
-    workerLog: (i) => join(dir, `worker-${i}.log`),
-    workerStateFile: (i) => join(dir, `worker-${i}.state.json`),
-    runtimeEnvFile: join(dir, 'runtime.env'),
+    regionLog: join(dir, 'region.log'),
+    regionReady: join(dir, 'region.ready'),
+    regionSettings: join(dir, 'region.json'),
+    nodesDir: join(dir, 'nodes'),
   };
 }
 
@@ -70,7 +73,7 @@ export function readLocalState(paths: LocalPaths): LocalState | undefined {
   if (!existsSync(paths.stateFile)) return undefined;
   try {
     const doc = JSON.parse(readFileSync(paths.stateFile, 'utf8')) as LocalState;
-    if (!doc || typeof doc !== 'object' || !doc.server || !Array.isArray(doc.workers)) return undefined;
+    if (!doc || typeof doc !== 'object' || !doc.server || typeof doc.motoEndpoint !== 'string') return undefined;
     return doc;
   } catch {
     // A torn or hand-edited file: treat as no state (up starts fresh; stray pids are not trusted).
@@ -84,8 +87,8 @@ export function writeLocalState(paths: LocalPaths, state: LocalState): void {
   writeFileAtomicSync(paths.stateFile, `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** Removes state.json and the workers' state files; logs stay for post-mortems. */
-export function clearLocalState(paths: LocalPaths, state: LocalState | undefined): void {
-  for (const w of state?.workers ?? []) rmSync(w.stateFile, { force: true });
-  rmSync(paths.stateFile, { force: true });
+/** Removes state.json, the region's files and every node registration; logs and node folders stay for post-mortems. */
+export function clearLocalState(paths: LocalPaths): void {
+  for (const reg of listRegistrations(paths.nodesDir)) deregisterNode(paths.nodesDir, reg.instanceId);
+  for (const f of [paths.regionReady, paths.regionSettings, paths.stateFile]) rmSync(f, { force: true });
 }
