@@ -27,7 +27,7 @@ import type { ForwardingModule, StandinRequest, Upstream } from './server.js';
 import { commandView, invocationView, resultView } from './ssm-views.js';
 
 /** How long after SendCommand GetCommandInvocation still answers InvocationDoesNotExist. */
-export const CONSISTENCY_DELAY_MS = 150;
+export const CONSISTENCY_DELAY_MS = 200;
 const ACCOUNT_ID = '123456789012';
 const RUN_SHELL = 'AWS-RunShellScript';
 
