@@ -48,6 +48,8 @@ export type Upstream = (req: { method: string; path: string; headers: IncomingMe
 /** Answers a request itself (true), or leaves it to the next module and then moto (false). */
 export interface ForwardingModule {
   handle(req: StandinRequest, res: ServerResponse, upstream: Upstream): Promise<boolean>;
+  /** The emulator stops (e.g. end what the module started). */
+  stop?(): void;
 }
 
 /** Whether a module may want this request (only those are buffered; everything else streams through). */
@@ -364,6 +366,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number; n
     clearQuotas: (accessKeyId) => quotas.clear(accessKeyId),
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const m of forwarding) m.stop?.();
         agent.destroy();
         server.closeAllConnections();
         server.close(() => resolve());

@@ -125,6 +125,13 @@ export class SsmRunner {
     private readonly now: () => number = Date.now,
   ) {}
 
+  private readonly running = new Set<Invocation>();
+
+  /** The emulator stops: no script outlives it (each is killed as a cancel would). */
+  stopAll(): void {
+    for (const inv of this.running) this.cancel(inv);
+  }
+
   /** Starts every invocation of a just-accepted command. */
   start(cmd: CommandRecord): void {
     for (const inv of cmd.invocations.values()) void this.deliver(cmd, inv);
@@ -156,6 +163,7 @@ export class SsmRunner {
     inv.startedAt = this.now();
     const child = spawn('bash', ['-c', cmd.script], { cwd: reg.root, env: scriptEnv(reg), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     inv.pgid = child.pid;
+    this.running.add(inv);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => out.push(c));
@@ -174,6 +182,7 @@ export class SsmRunner {
       inv.stderr = Buffer.concat(err).toString('utf8') + (spawnError ? `${spawnError.message}\n` : '');
       inv.endedAt = this.now();
       inv.pgid = undefined;
+      this.running.delete(inv);
       await this.uploadOutput(cmd, inv);
       if (inv.stop === 'cancel') return this.finish(inv, 'Cancelled', 'Cancelled', STOPPED_EXIT_CODE);
       if (inv.stop === 'timeout') return this.finish(inv, 'TimedOut', 'ExecutionTimedOut', STOPPED_EXIT_CODE);

@@ -205,6 +205,7 @@ export function ssmStandin(opts: { nodesDir: string; now?: () => number }): Forw
   };
 
   return {
+    stop: () => runner?.stopAll(),
     async handle(req, res, upstream) {
       const op = req.target?.startsWith('AmazonSSM.') ? req.target.slice('AmazonSSM.'.length) : undefined;
       if (!op || !['SendCommand', 'GetCommandInvocation', 'ListCommandInvocations', 'ListCommands', 'CancelCommand', 'DescribeInstanceInformation'].includes(op)) return false;
