@@ -116,7 +116,10 @@ export const CORPUS: BadInput[] = [
   { name: 'init --model unknown', argv: ['init', '--stack', 'new', '--bucket', 'ok-bucket', '--model', 'flux-pro', '--yes'], names: '--model' },
   { name: 'init --instance-types not instance types', argv: ['init', '--stack', 'new', '--bucket', 'ok-bucket', '--instance-types', 'big,gpu', '--yes'], names: 'instance' },
   // local
-  { name: 'local up --workers 0', argv: ['local', 'up', '--workers', '0'], names: '--workers' },
+  { name: 'local up --workers 1.5', argv: ['local', 'up', '--workers', '1.5'], names: '--workers' },
+  { name: 'local interrupt with no node', argv: ['local', 'interrupt'], names: 'NODE' },
+  { name: 'local interrupt --in 2h', argv: ['local', 'interrupt', 'i-0123456789abcdef0', '--in', '2h'], names: '--in' },
+  { name: 'local interrupt --action reboot', argv: ['local', 'interrupt', 'i-0123456789abcdef0', '--action', 'reboot'], names: '--action' },
   { name: 'local up --workers 17', argv: ['local', 'up', '--workers', '17'], names: '--workers' },
   { name: 'local up --port 70000', argv: ['local', 'up', '--port', '70000'], names: '--port' },
   { name: 'local up --timeout bad duration', argv: ['local', 'up', '--timeout', 'forever'], names: '--timeout' },

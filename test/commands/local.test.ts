@@ -11,8 +11,8 @@ const project = () => mkdtempSync(join(tmpdir(), 'fluxer-local-cmd-'));
 
 describe('fluxer local (input and not-running cases)', () => {
   it.each([
-    [['--workers', '0'], '--workers "0": must be an integer from 1 to 16'],
-    [['--workers', 'two'], '--workers "two": must be an integer from 1 to 16'],
+    [['--workers', '1.5'], '--workers "1.5": must be an integer from 0 to 16'],
+    [['--workers', 'two'], '--workers "two": must be an integer from 0 to 16'],
     [['--port', '80'], '--port "80": must be an integer from 1024 to 65535'],
     [['--model', 'flux-dev'], '--model "flux-dev": must be "tiny" or a model directory'],
   ])('up %j is exit 2 naming the flag, and nothing is started or written', async (flags, message) => {

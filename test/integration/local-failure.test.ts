@@ -1,5 +1,5 @@
-// `fluxer local up --model DIR` with a directory the runtime cannot load: the worker reports FAILED,
-// `up` exits 1 with the reason and the tail of the worker's log, and `down` still stops everything.
+// `fluxer local up --model DIR` with a directory the runtime cannot load: the node's worker reports
+// FAILED, `up` exits 1 with the reason and the tail of the node's runtime log, and `down` still stops everything.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,8 +47,8 @@ describe('fluxer local up with a model directory that cannot load', () => {
     const up = await fluxer('local', 'up', '--model', model);
     expect(up.code).toBe(1);
     expect(up.stderr).toContain(`model flux-schnell from ${model}, device auto`);
-    expect(up.stderr).toMatch(/Worker pid \d+ is FAILED: model load failed/);
-    expect(up.stderr).toContain(`Last lines of ${join(localDir, 'worker-0.log')}`);
+    expect(up.stderr).toMatch(/Node i-[0-9a-f]{17} \(worker pid \d+\) is FAILED: model load failed/);
+    expect(up.stderr).toMatch(new RegExp(`Last lines of ${localDir}/nodes/i-[0-9a-f]{17}/root/var/log/fluxer/runtime.log`));
     expect(up.stderr).toContain('fluxer local down');
     // Nothing half-working is recorded as the `local` stack.
     expect(readdirSync(project)).not.toContain('fluxer.config.json');

@@ -25,13 +25,15 @@ interface Status {
   bucket: string;
   prefix: string;
   server: { pid: number; state: string };
-  workers: Array<{ pid: number; state: string }>;
+  regionProcess: { pid: number; state: string };
+  workers: Array<{ pid: number; instanceId: string; state: string }>;
 }
 
 async function status(): Promise<{ code: number; doc: Status }> {
   const r = await fluxer('local', 'status', '--json');
   const doc = JSON.parse(r.stdout) as Status;
   if (doc.server) seenPids.add(doc.server.pid);
+  if (doc.regionProcess) seenPids.add(doc.regionProcess.pid);
   for (const w of doc.workers ?? []) seenPids.add(w.pid);
   return { code: r.code, doc };
 }
@@ -94,17 +96,27 @@ describe('fluxer local up | status | down', () => {
     rmSync(project, { recursive: true, force: true });
   }, 60_000);
 
-  it('up starts moto and a worker; status --json shows the server up and the worker READY', async () => {
+  it('up starts moto, the region and a node; status --json shows them up and the node READY under its instance id', async () => {
     const { code, doc } = await status();
     expect(code).toBe(0);
     expect(doc.server.state).toBe('up');
+    expect(doc.regionProcess.state).toBe('up');
     expect(doc.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(doc.queueUrl).toContain('fluxer-local-jobs');
     expect(doc.dlqUrl).toContain('fluxer-local-jobs-dlq');
     expect({ bucket: doc.bucket, prefix: doc.prefix }).toEqual({ bucket: 'fluxer-local', prefix: 'fluxer/' });
     expect(doc.workers).toHaveLength(1);
     expect(doc.workers[0]!.state).toBe('READY');
-    expect(alive(doc.server.pid) && alive(doc.workers[0]!.pid)).toBe(true);
+    expect(doc.workers[0]!.instanceId).toMatch(/^i-[0-9a-f]{17}$/);
+    expect(alive(doc.server.pid) && alive(doc.regionProcess.pid) && alive(doc.workers[0]!.pid)).toBe(true);
+    // The node is an EC2 instance, tagged as a launched node, and its runtime reports that instance id.
+    const described = await aws(doc.endpoint, ['ec2', 'describe-instances', '--instance-ids', doc.workers[0]!.instanceId, '--query', 'Reservations[0].Instances[0].[State.Name,Tags[?Key==`fluxer:stack`]|[0].Value]', '--output', 'text']);
+    expect(described.stdout.trim().split(/\s+/)).toEqual(['running', 'local']);
+    const node = join(localDir, 'nodes', doc.workers[0]!.instanceId, 'root');
+    expect(JSON.parse(readFileSync(join(node, 'run/fluxer/state.json'), 'utf8')).instanceId).toBe(doc.workers[0]!.instanceId);
+    // Its own root: its env file, its log; nothing of the host's /etc.
+    expect(readFileSync(join(node, 'etc/fluxer/runtime.env'), 'utf8')).toContain(`FLUXER_QUEUE_URL=${doc.queueUrl}`);
+    expect(readFileSync(join(node, 'var/log/fluxer/runtime.log'), 'utf8')).toContain(doc.workers[0]!.instanceId);
 
     // The stack is recorded in the project's config, without becoming the default.
     const config = JSON.parse(readFileSync(join(project, 'fluxer.config.json'), 'utf8'));
@@ -121,9 +133,10 @@ describe('fluxer local up | status | down', () => {
     expect(r.code, r.stderr).toBe(0);
     const again = JSON.parse(r.stdout);
     expect(again.serverStarted).toBe(false);
-    expect(again.workersStarted).toEqual([]);
+    expect(again.launched).toEqual([]);
     const after = (await status()).doc;
     expect(after.server.pid).toBe(before.server.pid);
+    expect(after.regionProcess.pid).toBe(before.regionProcess.pid);
     expect(after.workers.map((w) => w.pid)).toEqual(before.workers.map((w) => w.pid));
   }, 60_000);
 
@@ -164,26 +177,29 @@ describe('fluxer local up | status | down', () => {
     expect(r.stderr).toContain('succeeded');
   }, 90_000);
 
-  it('a worker killed with SIGKILL shows as dead, and the next up restarts it with a new pid', async () => {
+  it('a worker killed with SIGKILL shows dead and its instance stopped; the next up launches a replacement node', async () => {
     const before = (await status()).doc;
-    const victim = before.workers[0]!.pid;
-    process.kill(victim, 'SIGKILL');
-    await expect.poll(() => alive(victim), { timeout: 5_000 }).toBe(false);
+    const victim = before.workers[0]!;
+    process.kill(victim.pid, 'SIGKILL');
+    await expect.poll(() => alive(victim.pid), { timeout: 5_000 }).toBe(false);
     const dead = await status();
-    expect(dead.doc.workers[0]!.state).toBe('dead');
+    expect(dead.doc.workers.find((w) => w.instanceId === victim.instanceId)!.state).toBe('dead');
+    const instanceState = async () => (await aws(before.endpoint, ['ec2', 'describe-instances', '--instance-ids', victim.instanceId, '--query', 'Reservations[0].Instances[0].State.Name', '--output', 'text'])).stdout.trim();
+    await expect.poll(instanceState, { timeout: 10_000, interval: 250 }).toBe('stopped');
 
-    const r = await fluxer('local', 'up');
+    const r = await fluxer('local', 'up', '--json');
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('1 worker(s) started');
+    expect(JSON.parse(r.stdout).launched).toHaveLength(1);
     const after = (await status()).doc;
     expect(after.server.pid).toBe(before.server.pid);
-    expect(after.workers[0]!.pid).not.toBe(victim);
-    expect(after.workers[0]!.state).toBe('READY');
+    const ready = after.workers.filter((w) => w.state === 'READY');
+    expect(ready).toHaveLength(1);
+    expect(ready[0]!.instanceId).not.toBe(victim.instanceId);
   }, 180_000);
 
   it('down leaves no process behind, keeps the logs, and a second down is harmless', async () => {
     const { doc } = await status();
-    const pids = [doc.server.pid, ...doc.workers.map((w) => w.pid)];
+    const pids = [doc.server.pid, doc.regionProcess.pid, ...doc.workers.filter((w) => w.state !== 'dead').map((w) => w.pid)];
     const r = await fluxer('local', 'down', '--json');
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
@@ -192,7 +208,8 @@ describe('fluxer local up | status | down', () => {
     for (const pid of [...pids, ...seenPids]) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(processesOfThisStack()).toEqual([]);
     expect(existsSync(join(localDir, 'state.json'))).toBe(false);
-    expect(existsSync(join(localDir, 'worker-0.log'))).toBe(true);
+    expect(existsSync(join(localDir, 'nodes', doc.workers.at(-1)!.instanceId, 'root/var/log/fluxer/runtime.log'))).toBe(true);
+    expect(existsSync(join(localDir, 'region.log'))).toBe(true);
 
     const again = await fluxer('local', 'down');
     expect(again.code).toBe(0);

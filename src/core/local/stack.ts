@@ -132,6 +132,7 @@ async function bringUpLocked(deps: LocalStackDeps, opts: UpOptions): Promise<UpR
     runtimeBin: deps.tools.runtime,
   };
   writeFileAtomicSync(paths.regionSettings, `${JSON.stringify(settings, null, 2)}\n`);
+  deps.progress(`Nodes run model ${opts.model.model}${opts.model.modelDir ? ` from ${opts.model.modelDir}` : ''}, device ${opts.model.device}`);
 
   // 5. N nodes, then every running one READY.
   const clients = await deps.clients(endpoint);
