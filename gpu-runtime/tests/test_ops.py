@@ -319,3 +319,27 @@ def test_a_job_retried_on_a_second_node_keeps_both_attempts_lines(stack: Stack, 
     assert [(e["attempt"], e["state"]) for e in finished] == [(1, "requeued"), (2, "succeeded")]
     started = [entry["attempt"] for entry in lines if entry["msg"] == "job started"]
     assert started == [1, 2]
+
+
+def test_gpu_memory_in_use_comes_from_torch_on_cuda(monkeypatch):
+    # No GPU here: the CUDA calls are stood in for; the device is what detect_device reports.
+    from types import SimpleNamespace
+
+    import torch
+
+    from fluxer_runtime.node_state import NodeState
+    from fluxer_runtime.pipelines import DeviceInfo
+
+    node = SimpleNamespace(engine=SimpleNamespace(device=DeviceInfo("cuda", "NVIDIA H200", 150 * 2**30)))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda: (100 * 2**30, 150 * 2**30))
+    assert NodeState._gpu(node) == {"name": "NVIDIA H200", "memoryBytes": 150 * 2**30,
+                                    "memoryUsedBytes": 50 * 2**30}
+
+    def broken() -> None:
+        raise RuntimeError("CUDA driver busy")
+
+    monkeypatch.setattr(torch.cuda, "mem_get_info", broken)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda: 12345)
+    assert NodeState._gpu(node)["memoryUsedBytes"] == 12345
+    monkeypatch.setattr(torch.cuda, "memory_allocated", broken)
+    assert NodeState._gpu(node)["memoryUsedBytes"] is None
