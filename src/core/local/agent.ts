@@ -48,7 +48,7 @@ export const RESTART_FILE = 'run/fluxer/restart-requested';
 export const RUNTIME_LOG = 'var/log/fluxer/runtime.log';
 export const RUNTIME_STATE = 'run/fluxer/state.json';
 const WORKER_GRACE_MS = 30_000;
-export const DRAIN_SECONDS = 20;
+export const DRAIN_SECONDS = 10;
 
 export class NodeAgent {
   private readonly stopping = new Set<string>();
@@ -226,8 +226,9 @@ export function workerEnv(s: RegionSettings, instanceId: string, root: string, b
     FLUXER_WAIT_SECONDS: '2',
     FLUXER_VISIBILITY_SECONDS: String(s.visibilitySeconds),
     FLUXER_HEARTBEAT_SECONDS: '10',
-    // A local instance's shutdown gives its runtime this long (the agent SIGKILLs after WORKER_GRACE_MS):
-    // a job that cannot finish in it is handed back to the queue at once, for another node.
+    // A local instance's shutdown gives its runtime this long (the agent SIGKILLs after WORKER_GRACE_MS).
+    // Under the runtime's 15 s notice margin, so a running job is handed back to the queue at once for
+    // another node: the hand-back path every local termination exercises (a real node drains 90 s).
     FLUXER_DRAIN_SECONDS: String(DRAIN_SECONDS),
     FLUXER_POWEROFF_COMMAND: `touch ${join(root, POWEROFF_FILE)}`,
     FLUXER_RESTART_COMMAND: `touch ${join(root, RESTART_FILE)}`,
