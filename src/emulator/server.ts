@@ -10,6 +10,8 @@
 //   EC2 RunInstances capacity errors and ClientToken idempotency, the Deep Learning AMI's public SSM
 //     parameter: src/emulator/ec2.ts (its own control API is listed there).
 //   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
+//   SSM Run Command that runs AWS-RunShellScript on the local nodes (SendCommand, GetCommandInvocation,
+//     ListCommandInvocations, ListCommands, CancelCommand, DescribeInstanceInformation): src/emulator/ssm.ts
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
@@ -21,7 +23,11 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ec2Standin } from './ec2.js';
+import { ssmStandin } from './ssm.js';
 
 /** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
 export interface StandinRequest {
@@ -42,6 +48,8 @@ export type Upstream = (req: { method: string; path: string; headers: IncomingMe
 /** Answers a request itself (true), or leaves it to the next module and then moto (false). */
 export interface ForwardingModule {
   handle(req: StandinRequest, res: ServerResponse, upstream: Upstream): Promise<boolean>;
+  /** The emulator stops (e.g. end what the module started). */
+  stop?(): void;
 }
 
 /** Whether a module may want this request (only those are buffered; everything else streams through). */
@@ -71,6 +79,8 @@ export interface AwsStandin {
   /** The URL clients use: the stand-in, which forwards what it does not serve to moto. */
   endpoint: string;
   upstream: string;
+  /** The node folders the SSM executor reads (src/emulator/nodes.ts). */
+  nodesDir: string;
   setQuotas(entries: QuotaEntry[]): void;
   clearQuotas(accessKeyId?: string): void;
   stop(): Promise<void>;
@@ -203,7 +213,9 @@ const HANDLERS: Record<string, JsonHandler> = {
   'ServiceQuotasV20190624.GetAWSDefaultServiceQuota': quotaHandler('default'),
 };
 
-export async function startAwsStandin(opts: { upstream: string; port?: number }): Promise<AwsStandin> {
+export async function startAwsStandin(opts: { upstream: string; port?: number; nodesDir?: string }): Promise<AwsStandin> {
+  // The local region's nodes (src/emulator/nodes.ts): where the SSM executor finds them; a fresh folder by default.
+  const nodesDir = opts.nodesDir ?? mkdtempSync(join(tmpdir(), 'fluxer-nodes-'));
   const upstream = new URL(opts.upstream);
   const quotas = new QuotaTable();
   const agent = new Agent({ keepAlive: true });
@@ -275,7 +287,7 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
       upstreamReq.end(r.body);
     });
   // Modules that need moto's answers (or to hold one back): asked first, with the buffered request.
-  const forwarding: ForwardingModule[] = [ec2Standin()];
+  const forwarding: ForwardingModule[] = [ec2Standin(), ssmStandin({ nodesDir })];
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -349,10 +361,12 @@ export async function startAwsStandin(opts: { upstream: string; port?: number })
   return {
     endpoint: `http://127.0.0.1:${port}`,
     upstream: opts.upstream,
+    nodesDir,
     setQuotas: (entries) => quotas.set(entries),
     clearQuotas: (accessKeyId) => quotas.clear(accessKeyId),
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const m of forwarding) m.stop?.();
         agent.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
