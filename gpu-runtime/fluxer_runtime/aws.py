@@ -179,6 +179,29 @@ class Store:
             raise
         return str(response["ETag"])
 
+    def read_text(self, bucket: str, key: str) -> tuple[str, str] | None:
+        """A text object and its ETag; None when absent."""
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return response["Body"].read().decode("utf-8", errors="replace"), str(response["ETag"])
+
+    def put_text_if(self, bucket: str, key: str, text: str, etag: str | None,
+                    content_type: str = "application/x-ndjson") -> str:
+        """Write over the version `etag` names (only where nothing exists when None); Conflict else."""
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            response = self._s3.put_object(Bucket=bucket, Key=key, Body=text.encode(),
+                                           ContentType=content_type, CacheControl="no-cache", **condition)
+        except ClientError as exc:
+            if error_code(exc) in CONDITION_CODES or (etag and error_code(exc) in ("NoSuchKey", "404")):
+                raise Conflict(f"{key}: {error_code(exc)}") from None
+            raise
+        return str(response["ETag"])
+
     def put_png_new(self, bucket: str, key: str, data: bytes) -> bool:
         """Write an image only where none exists. False when one does (another attempt wrote it)."""
         try:

@@ -1,7 +1,8 @@
-"""`fluxer-runtime`: serve | status | drain | resume | selftest | version.
+"""`fluxer-runtime`: serve | status | drain | resume | logs | restart | selftest | version.
 
-The fluxer CLI sends exactly these over SSM. Exit codes: 0 ok; 1 failed, or not healthy (status);
-2 usage or configuration error; 3 the runtime is not reachable (status, drain, resume).
+The fluxer CLI sends exactly these over SSM. Exit codes: 0 ok; 1 failed, or not healthy (status), or
+no log source (logs); 2 usage or configuration error; 3 the runtime is not reachable (status, drain,
+resume).
 """
 
 from __future__ import annotations
@@ -142,14 +143,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _health_url(args: argparse.Namespace) -> str:
     if args.url:
         return str(args.url).rstrip("/")
+    from .ops import read_state
+
     cfg = _config()
-    if cfg.state_file:
-        try:
-            url = json.loads(Path(cfg.state_file).read_text()).get("healthUrl")
-            if url:
-                return str(url)
-        except (OSError, ValueError):
-            pass
+    url = (read_state(cfg) or {}).get("healthUrl")
+    if url:
+        return str(url)
     return f"http://{cfg.health_host}:{cfg.health_port}"
 
 
@@ -184,6 +183,25 @@ def _post(args: argparse.Namespace, action: str) -> int:
     code, doc = result
     print(json.dumps(doc, indent=2))
     return 0 if code == 200 else 1
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from .ops import SourceProblem, UsageProblem, logs
+
+    try:
+        return logs(_config(), args.since, args.lines, args.cursor)
+    except UsageProblem as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except SourceProblem as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    from .ops import restart
+
+    return restart(_config())
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
@@ -235,7 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
                        ("drain", "stop taking jobs; the running job finishes"),
                        ("resume", "take jobs again after a drain")):
         command = sub.add_parser(name, help=text)
-        command.add_argument("--url", help="health endpoint (default: from FLUXER_STATE_FILE or host:port)")
+        command.add_argument("--url", help="health endpoint (default: from the state file or host:port)")
+    logs = sub.add_parser("logs", help="print the runtime's JSON log lines, oldest first; the last stderr "
+                                       "line is `fluxer-cursor: C` (pass it back as --cursor to go on)")
+    logs.add_argument("--since", help="seconds ago (600) or an ISO-8601 time")
+    logs.add_argument("--lines", type=int, help=f"the last N lines (default {200} without --cursor)")
+    logs.add_argument("--cursor", help="continue after the lines an earlier call printed")
+    sub.add_parser("restart", help="restart the runtime (FLUXER_RESTART_COMMAND, default systemctl); "
+                                   "prints the previous pid and startedAt")
     selftest = sub.add_parser("selftest", help="render one image without SQS or S3 and print timings")
     selftest.add_argument("--out", help="PNG path (default: a new temporary directory)")
     selftest.add_argument("--model", default="tiny", choices=["flux-dev", "flux-schnell", "sdxl", "tiny"])
@@ -252,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         "status": cmd_status,
         "drain": lambda a: _post(a, "drain"),
         "resume": lambda a: _post(a, "resume"),
+        "logs": cmd_logs,
+        "restart": cmd_restart,
         "selftest": cmd_selftest,
         "version": lambda a: print(__version__) or 0,
     }

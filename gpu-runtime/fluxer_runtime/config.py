@@ -1,5 +1,9 @@
 """Runtime configuration: /etc/fluxer/runtime.env (what the node's user data writes), then the
-process environment on top. One frozen object, read once at start."""
+process environment on top. One frozen object, read once at start.
+
+FLUXER_ROOT (environment only: it says where the env file is) is the node's root folder, "" for /.
+The local region runs each emulated node under a folder of its own, so the same scripts sent over
+SSM find the same files on a real node and a local one (templates/node-bootstrap.sh installs there)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ENV_FILE = "/etc/fluxer/runtime.env"
+STATE_FILE = "/run/fluxer/state.json"  # where the unit's RuntimeDirectory puts it
+LOG_FILE = "/var/log/fluxer/runtime.log"  # the local region's per-node runtime output
+RESTART_COMMAND = "systemctl restart fluxer-runtime"
 MODELS = ("flux-dev", "flux-schnell", "sdxl", "tiny")
 DEVICES = ("auto", "cpu", "cuda")
 MEMORY_POLICIES = ("auto", "full", "fp8", "offload")
@@ -53,6 +60,20 @@ class Config:
     ready_deadline_seconds: float  # the dead-man's switch: READY by then, or FAILED and off
     release: str | None  # the runtime release id the bootstrap installed, for the node record
     env_file: str
+    root: str = ""  # FLUXER_ROOT without a trailing slash: "" is /
+    log_file: str | None = None  # FLUXER_LOG_FILE: `fluxer-runtime logs` reads it instead of the journal
+    restart_command: str = RESTART_COMMAND  # what `fluxer-runtime restart` runs
+
+    def under_root(self, path: str) -> str:
+        """An absolute node path (/run/fluxer/state.json) inside FLUXER_ROOT."""
+        return f"{self.root}{path}"
+
+    def state_file_candidates(self) -> list[str]:
+        """Where `status|drain|resume|logs|restart` look for the state file, in order. SSM's shell
+        has no FLUXER_STATE_FILE (the unit sets it for the service only), hence the default."""
+        found = [self.state_file] if self.state_file else []
+        default = self.under_root(STATE_FILE)
+        return [*found, default] if default not in found else found
 
     def local_instance_id(self) -> str:
         return self.instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
@@ -93,7 +114,8 @@ def read_env_file(path: str) -> dict[str, str]:
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     env = dict(os.environ if environ is None else environ)
-    env_file = env.get("FLUXER_ENV_FILE", DEFAULT_ENV_FILE)
+    root = env.get("FLUXER_ROOT", "").rstrip("/")
+    env_file = env.get("FLUXER_ENV_FILE") or f"{root}{DEFAULT_ENV_FILE}"
     file_values = read_env_file(env_file)
     merged = {**file_values, **{k: v for k, v in env.items() if k.startswith(("FLUXER_", "AWS_"))}}
 
@@ -153,7 +175,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         instance_id=text("FLUXER_INSTANCE_ID"),
         hf_token_parameter=text("FLUXER_HF_TOKEN_PARAMETER"),
         node_record_seconds=number("FLUXER_NODE_RECORD_SECONDS", 60, minimum=0.1),
-        state_file=text("FLUXER_STATE_FILE"),
+        # under a FLUXER_ROOT the runtime writes where the scripts look; on / the unit sets it
+        state_file=text("FLUXER_STATE_FILE", f"{root}{STATE_FILE}" if root else None),
         drain_seconds=number("FLUXER_DRAIN_SECONDS", 90),
         notice_margin_seconds=number("FLUXER_NOTICE_MARGIN_SECONDS", 15),
         imds_poll_seconds=number("FLUXER_IMDS_POLL_SECONDS", 2, minimum=0.1),
@@ -164,4 +187,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         ready_deadline_seconds=number("FLUXER_READY_DEADLINE_SECONDS", 1200, minimum=0.1),
         release=text("FLUXER_RELEASE") or installed_release(),
         env_file=env_file,
+        root=root,
+        log_file=text("FLUXER_LOG_FILE"),
+        restart_command=text("FLUXER_RESTART_COMMAND", RESTART_COMMAND) or RESTART_COMMAND,
     )

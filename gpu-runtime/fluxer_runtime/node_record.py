@@ -88,13 +88,16 @@ class Counters:
             self.generation.restore(histograms.get("generationSeconds"))
             self.queue_wait.restore(histograms.get("queueWaitSeconds"))
 
+    def summary(self) -> dict[str, Any]:
+        """The counts alone: the health JSON's `counters`, and the node record's top-level fields."""
+        return {"jobs": dict(self.jobs), "imagesDone": self.images_done,
+                "busySeconds": round(self.busy_seconds, 3)}
+
     def doc(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "seq": self.seq,
             "firstSeenAt": self.first_seen_at,
-            "jobs": dict(self.jobs),
-            "imagesDone": self.images_done,
-            "busySeconds": round(self.busy_seconds, 3),
+            **self.summary(),
             "histograms": {"generationSeconds": self.generation.doc(),
                            "queueWaitSeconds": self.queue_wait.doc()},
         }

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +60,21 @@ class NodeState:
         return self._state
 
     def health(self) -> dict[str, Any]:
+        gpu = self._gpu()  # outside the lock: a CUDA query must never hold up the GPU thread
         with self._lock:
             current = self._current
+            job = None
+            if current is not None:
+                with current.lock:
+                    job = {"id": current.job.id, "step": current.step, "steps": current.job.steps,
+                           "image": current.image, "count": current.job.count,
+                           "startedAt": current.started_at}
             return {
                 "state": self._state,
                 "model": self.cfg.model,
                 "device": {"name": self.engine.device.name, "memoryBytes": self.engine.device.memory_bytes},
-                "currentJob": current.job.id if current else None,
+                "currentJob": current.job.id if current else None,  # kept for older callers: see `job`
+                "job": job,
                 "jobsDone": self.jobs_done,
                 "imagesDone": self.images_done,
                 "lastError": self.last_error,
@@ -75,7 +84,31 @@ class NodeState:
                 "stateReason": self._state_reason,
                 "memoryPolicy": self.engine.policy,
                 "busySeconds": round(self.busy_seconds, 3),
+                "release": self.cfg.release,
+                "uptimeSeconds": round(time.monotonic() - self.started_monotonic, 3),
+                "pid": os.getpid(),
+                "counters": self.counters.summary(),
+                "gpu": gpu,
             }
+
+    def _gpu(self) -> dict[str, Any]:
+        """The accelerator and the memory in use on it now: device-wide (what nvidia-smi shows, all
+        processes) from cudaMemGetInfo, else what this process's tensors hold. memoryUsedBytes is None
+        on a CPU, where torch is not even asked."""
+        device = self.engine.device
+        used: int | None = None
+        if device.type == "cuda":
+            try:
+                import torch
+
+                try:
+                    free, total = torch.cuda.mem_get_info()
+                    used = int(total - free)
+                except RuntimeError:
+                    used = int(torch.cuda.memory_allocated())
+            except Exception:  # an odd driver state must not break the health endpoint
+                used = None
+        return {"name": device.name, "memoryBytes": device.memory_bytes, "memoryUsedBytes": used}
 
     def _write_state_file(self) -> None:
         if not self.cfg.state_file:
@@ -87,6 +120,7 @@ class NodeState:
         path = Path(self.cfg.state_file)
         tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)  # under a FLUXER_ROOT nothing made /run/fluxer
             tmp.write_text(json.dumps(doc))
             tmp.replace(path)  # readers never see half a document
         except OSError as exc:

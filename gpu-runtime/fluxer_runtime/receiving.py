@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from .aws import TRANSIENT_ERRORS, Message, is_permanent
-from .contract import Rejection, parse_job
+from .contract import Job, Rejection, parse_job
 from .fence import Fenced
 from .logs import log
 from .status import TERMINAL_STATES, Prepared
@@ -62,6 +62,13 @@ class Receiving:
         except Rejection as rejection:
             self._reject(message, rejection, attempt)
             return None
+        self.job_logs.open(job.id)  # from here on the job's lines go to its log.jsonl too
+        prepared = self._check(message, job, attempt)
+        if prepared is None:
+            self.job_logs.discard(job.id)  # settled here without running: no attempt to log
+        return prepared
+
+    def _check(self, message: Message, job: Job, attempt: int) -> Prepared | None:
         log.info("job received", job_id=job.id, attempt=attempt)
         if job.model != self.cfg.model:
             self._reject(

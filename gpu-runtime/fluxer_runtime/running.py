@@ -42,10 +42,11 @@ class Running:
             write_status(self.store, run.lease, run.doc())
         except Fenced as fenced:
             self._fenced(job.id, prepared.message, fenced)
+            self.job_logs.discard(job.id)
             return
         except TRANSIENT_ERRORS as exc:
             self._retry_later(job.id, prepared.message, prepared.attempt, exc, job)
-            return
+            return  # its lines stay open: a next attempt here appends to them
         started = time.monotonic()
         with self._lock:
             self._current = run
@@ -98,6 +99,7 @@ class Running:
                 self.counters.busy_seconds += elapsed
                 self._current = None
         self._io.submit(lambda: self._finish(run, outcome, error, started))
+        self._io.submit(lambda: self._write_job_log(run))  # after the final status: it never waits on this
         self._refresh_state()
 
     def _should_stop(self, run: JobRun, steps_left_in_image: int) -> bool:
@@ -199,6 +201,7 @@ class Running:
             assert run.lease is not None
             write_status(self.store, run.lease, run.doc())
         except Fenced as fenced:
+            run.fenced = True
             self._fenced(job.id, message, fenced)
             return
         except TRANSIENT_ERRORS as exc:
@@ -216,3 +219,11 @@ class Running:
         wall = time.monotonic() - started
         log.info("job finished", job_id=job.id, state=state, attempt=attempt, images=len(run.outputs()),
                  wallSeconds=round(wall, 4), pipelineSeconds=round(run.pipeline_seconds, 4), error=error)
+
+    def _write_job_log(self, run: JobRun) -> None:
+        """The attempt's lines, appended to the job's log.jsonl (joblogs.py). A fenced attempt
+        writes nothing: the job belongs to a later one."""
+        lines = self.job_logs.take(run.job.id)
+        if run.fenced:
+            return
+        self.job_logs.write(self.store, run.job, lines)

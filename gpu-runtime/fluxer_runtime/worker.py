@@ -23,6 +23,7 @@ from .aws import TRANSIENT_ERRORS, Message, Queue, Store
 from .config import Config
 from .control import Control
 from .iolane import IoLane
+from .joblogs import JobLogs
 from .logs import log, utc_now
 from .messages import Messages
 from .node_record import Counters
@@ -53,6 +54,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self.store = store
         self.node = node
         self.started_at = utc_now()
+        self.started_monotonic = time.monotonic()  # uptimeSeconds: immune to clock steps
         self.health_url: str | None = None
 
         self._lock = threading.RLock()
@@ -82,6 +84,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self._node_record_due = False
 
         self._io = IoLane()
+        self.job_logs = JobLogs()  # each job's lines, to <job>/log.jsonl when an attempt ends
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
 
@@ -140,6 +143,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
 
     def serve(self) -> int:
         """Load the model, run jobs until stopped. 0 after a clean stop, 1 when the model failed."""
+        log.add_sink(self.job_logs.sink)
         self._restore_node_record()
         self._set_phase("STARTING")
         self._start("deadman", self._ready_deadline_watch)
@@ -147,6 +151,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
             return self._serve()
         finally:
             self._ready_or_done.set()
+            log.remove_sink(self.job_logs.sink)
 
     def _serve(self) -> int:
         if not self.load():

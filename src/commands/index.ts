@@ -41,11 +41,12 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'jobs',
-    summary: 'Follow, inspect, download, cancel and list jobs (from any machine)',
+    summary: 'Follow, inspect, download, read the logs of, cancel and list jobs (from any machine)',
     commands: [
       { name: 'status', summary: "Print a job's status document (state, progress, node, timings, outputs, error)", load: spec(() => import('./jobs/status.js')) },
       { name: 'tail', summary: "Follow a job's progress to the end and download its images (the --wait view)", load: spec(() => import('./jobs/tail.js')) },
       { name: 'get', summary: "Download a job's images; prints their paths", load: spec(() => import('./jobs/get.js')) },
+      { name: 'logs', summary: "Print a job's runtime log lines from S3, every attempt's (JSON lines when piped or --json)", load: spec(() => import('./jobs/logs.js')) },
       { name: 'cancel', summary: 'Cancel a job: a running job stops at its next step, a queued one when a node picks it up', load: spec(() => import('./jobs/cancel.js')) },
       { name: 'list', summary: 'List recent jobs, newest first (table, or --json)', load: spec(() => import('./jobs/list.js')) },
     ],

@@ -1,4 +1,4 @@
-// `fluxer jobs status|tail|get|cancel|list` in-process against moto. Status documents are written
+// `fluxer jobs status|tail|get|logs|cancel|list` in-process against moto. Status documents are written
 // here the way the runtime writes them (the real runtime drives these commands in the e2e file).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -67,6 +67,50 @@ describe('fluxer jobs status', () => {
     const bad = await runCli(['jobs', 'status', 'not-an-id'], { env: testEnv({ FLUXER_BUCKET: 'some-bucket', FLUXER_ENDPOINT_URL: 'http://127.0.0.1:9' }), cwd });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('JOB_ID "not-an-id": not a job id');
+  });
+});
+
+describe('fluxer jobs logs', () => {
+  it('prints the log lines as written when piped or with --json, readable rows on a terminal', async () => {
+    const s = await stack();
+    const id = newId();
+    const lines = [
+      JSON.stringify({ ts: '2026-12-01T08:00:00.000Z', level: 'info', msg: 'job started', job_id: id, attempt: 1, size: '64x64' }),
+      'Traceback (most recent call last):',
+      JSON.stringify({ ts: '2026-12-01T08:00:01.500Z', level: 'warning', msg: 'job finished', job_id: id, attempt: 1, state: 'requeued', error: { type: 'Interrupted' } }),
+    ];
+    await s.status(id, 'requeued');
+    await s.put(`fluxer/jobs/${id}/log.jsonl`, `${lines.join('\n')}\n`);
+    const piped = await s.run(['jobs', 'logs', id]);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe(`${lines.join('\n')}\n`);
+    expect((await s.run(['jobs', 'logs', id, '--json'], { tty: true })).stdout).toBe(piped.stdout);
+    const tty = await s.run(['jobs', 'logs', id], { tty: true, env: testEnv({ FLUXER_QUEUE_NAME: 'unused', FLUXER_BUCKET: s.bucket, FLUXER_ENDPOINT_URL: endpoint, NO_COLOR: '1' }) });
+    expect(tty.code, tty.stderr).toBe(0);
+    expect(tty.stdout.split('\n')).toEqual([
+      '2026-12-01 08:00:00.000  info     job started  attempt=1  size=64x64',
+      'Traceback (most recent call last):',
+      '2026-12-01 08:00:01.500  warning  job finished  attempt=1  state=requeued  error={"type":"Interrupted"}',
+      '',
+    ]);
+  });
+
+  it('a job with no log: exit 1 saying why; an unknown job: JobNotFound; a malformed id: exit 2', async () => {
+    const s = await stack();
+    const queued = newId();
+    await s.status(queued, 'queued');
+    const none = await s.run(['jobs', 'logs', queued]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain(`Job ${queued} has no log in s3://${s.bucket}/fluxer/jobs/${queued}/log.jsonl: it is queued`);
+    expect(none.stderr).toContain(`fluxer jobs tail ${queued}`);
+    const json = await s.run(['jobs', 'logs', queued, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'JobLogNotFound', exitCode: 1 } });
+    const missing = await s.run(['jobs', 'logs', newId()]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^Error: No job \S+ in s3:\/\//m);
+    const bad = await runCli(['jobs', 'logs', 'nope'], { env: testEnv({ FLUXER_BUCKET: 'some-bucket', FLUXER_ENDPOINT_URL: 'http://127.0.0.1:9' }), cwd });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('JOB_ID "nope": not a job id');
   });
 });
 
