@@ -30,7 +30,7 @@ export const MIN_DELIVERY_TIMEOUT_S = 30;
 /** AWS-RunShellScript's inline output puts stderr after this line. */
 const STDERR_MARKER = /-{5,}ERROR-{5,}/;
 /** What the agent appends where it cut the output (seen in inline output at the limits). */
-const TRUNCATED_MARKER = /-{2,}\s*Output truncated\s*-{2,}/i;
+const TRUNCATED_MARKER = /-{2,}\s*(?:Output|Error) truncated\s*-{2,}/i;
 
 export type SsmRunPort = Pick<SsmPort, 'describeInstanceInformation' | 'sendCommand' | 'listCommandInvocations' | 'getCommandInvocation' | 'cancelCommand'>;
 
