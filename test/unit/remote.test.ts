@@ -107,7 +107,7 @@ describe('poll schedule', () => {
 });
 
 /** SSM as documented: InvocationDoesNotExist for the first `notYet` lists, then the scripted statuses. */
-function scriptedSsm(opts: { online: string[]; lost?: string[]; finishAfterPolls?: Record<string, number>; output?: Record<string, { stdout: string; stderr?: string; code?: number }>; notYet?: number }) {
+function scriptedSsm(opts: { online: string[]; lost?: string[]; finishAfterPolls?: Record<string, number>; output?: Record<string, { stdout: string; stderr?: string; code?: number }>; notYet?: number; getNotYet?: number }) {
   const calls = { send: [] as string[][], list: 0, get: 0, cancel: [] as string[][], describe: 0 };
   let polls = 0;
   const notFound = Object.assign(new Error('invocation not yet'), { name: 'InvocationDoesNotExist', $metadata: { httpStatusCode: 400 } });
@@ -139,6 +139,7 @@ function scriptedSsm(opts: { online: string[]; lost?: string[]; finishAfterPolls
     },
     getCommandInvocation: async (input) => {
       calls.get++;
+      if (calls.get <= (opts.getNotYet ?? 0)) throw notFound;
       const out = opts.output?.[input.InstanceId!] ?? { stdout: `hello from ${input.InstanceId}\n` };
       return { $metadata: {}, Status: out.code ? 'Failed' : 'Success', ResponseCode: out.code ?? 0, StandardOutputContent: out.stdout.slice(0, 24000), StandardErrorContent: (out.stderr ?? '').slice(0, 8000) };
     },
@@ -153,10 +154,12 @@ function scriptedSsm(opts: { online: string[]; lost?: string[]; finishAfterPolls
 describe('run engine (scripted SSM port, fake clock)', () => {
   it('treats InvocationDoesNotExist right after sending as pending, reports offline nodes unsent, reads stderr', async () => {
     const clock = fakeClock();
-    const { ssm, calls } = scriptedSsm({ online: [A, B], lost: ['i-0000000000000000c'], notYet: 2, output: { [B]: { stdout: 'out\n', stderr: 'err\n', code: 3 } } });
+    const { ssm, calls } = scriptedSsm({ online: [A, B], lost: ['i-0000000000000000c'], notYet: 2, getNotYet: 3, output: { [B]: { stdout: 'out\n', stderr: 'err\n', code: 3 } } });
     const results = await runOnNodes({ ssm }, clock, { instanceIds: [A, B, 'i-0000000000000000c', 'i-0000000000000000d'], script: 'true', comment: 't', executionTimeoutSeconds: 60, waitMs: 10_000 });
     expect(calls.send).toEqual([[A, B]]);
-    expect(clock.sleeps).toEqual([50, 80, 128]);
+    // Three lists (two InvocationDoesNotExist), then Get retried past its own InvocationDoesNotExist.
+    expect(clock.sleeps.slice(0, 3)).toEqual([50, 80, 128]);
+    expect(calls.get).toBe(5);
     expect(results.map((r) => [r.instanceId, r.ok, r.status, r.exitCode])).toEqual([
       [A, true, 'Success', 0],
       [B, false, 'Failed', 3],

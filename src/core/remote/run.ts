@@ -124,7 +124,7 @@ export async function runOnNodes(ports: { ssm: SsmRunPort; s3?: Pick<S3Port, 'ge
 
   await mapConcurrent(finished, 8, async ({ tracker, inv }) => {
     const r = results.get(inv.instanceId)!;
-    Object.assign(r, await collect(ports, tracker.commandId, inv, opts));
+    Object.assign(r, await collect(ports, clock, deadline, tracker.commandId, inv, opts));
   });
 
   const timedOut = await cancelPending(ports.ssm, trackers);
@@ -197,7 +197,7 @@ async function cancelPending(ssm: SsmRunPort, trackers: readonly InvocationTrack
 type Collected = Pick<NodeCommandResult, 'ok' | 'error' | 'status' | 'exitCode' | 'stdout' | 'stderr'> & { outputSource?: string };
 
 /** A terminal invocation's exit code and whole output. */
-async function collect(ports: { ssm: SsmRunPort; s3?: Pick<S3Port, 'getObject'> }, commandId: string, inv: InvocationView, opts: RunCommandOptions): Promise<Collected> {
+async function collect(ports: { ssm: SsmRunPort; s3?: Pick<S3Port, 'getObject'> }, clock: Clock, deadline: number, commandId: string, inv: InvocationView, opts: RunCommandOptions): Promise<Collected> {
   const exitCode = inv.responseCode === undefined || inv.responseCode < 0 ? null : inv.responseCode;
   let stdout = inv.output ?? '';
   let stderr = '';
@@ -205,9 +205,16 @@ async function collect(ports: { ssm: SsmRunPort; s3?: Pick<S3Port, 'getObject'> 
   let truncated: string | undefined;
   const inlineIsWhole = stdout.length < LIST_OUTPUT_LIMIT - 100 && !STDERR_MARKER.test(stdout) && !TRUNCATED_MARKER.test(stdout);
   if (!(opts.stdoutOnly && inlineIsWhole) && inv.status !== 'Cancelled') {
-    const got = await getInvocation(ports.ssm, commandId, inv.instanceId);
-    stdout = got?.StandardOutputContent ?? stdout;
-    stderr = got?.StandardErrorContent ?? '';
+    const got = await getInvocation(ports.ssm, clock, deadline, commandId, inv.instanceId, opts);
+    if (got) {
+      stdout = got.StandardOutputContent ?? '';
+      stderr = got.StandardErrorContent ?? '';
+    } else {
+      // Never answered before the deadline: the inline output, split where the agent put stderr.
+      const at = stdout.search(STDERR_MARKER);
+      if (at >= 0) [stdout, stderr] = [stdout.slice(0, at).replace(/\n$/, ''), stdout.slice(at).replace(STDERR_MARKER, '').replace(/^\n/, '')];
+      if (!inlineIsWhole) truncated = `GetCommandInvocation never answered; only SSM's inline output (${LIST_OUTPUT_LIMIT} characters, cut) is shown`;
+    }
     const cut = (text: string, limit: number) => text.length >= limit - 100 || TRUNCATED_MARKER.test(text);
     const stdoutCut = cut(stdout, STDOUT_LIMIT);
     const stderrCut = cut(stderr, STDERR_LIMIT);
@@ -230,12 +237,21 @@ async function collect(ports: { ssm: SsmRunPort; s3?: Pick<S3Port, 'getObject'> 
   return { ok: error === null, error, status: inv.status, exitCode, stdout, stderr, ...(outputSource ? { outputSource } : {}) };
 }
 
-async function getInvocation(ssm: SsmRunPort, commandId: string, instanceId: string) {
-  try {
-    return await ssm.getCommandInvocation({ CommandId: commandId, InstanceId: instanceId });
-  } catch (err) {
-    if (isInvocationDoesNotExist(err)) return undefined;
-    throw err;
+/**
+ * GetCommandInvocation, retried while it answers InvocationDoesNotExist: SSM is eventually consistent,
+ * and a list that already shows the invocation terminal does not mean Get sees it yet.
+ */
+async function getInvocation(ssm: SsmRunPort, clock: Clock, deadline: number, commandId: string, instanceId: string, opts: RunCommandOptions) {
+  const schedule = new PollSchedule(Math.max(deadline, clock.now() + 5000), opts.backoff ?? DEFAULT_BACKOFF);
+  for (;;) {
+    try {
+      return await ssm.getCommandInvocation({ CommandId: commandId, InstanceId: instanceId });
+    } catch (err) {
+      if (!isInvocationDoesNotExist(err)) throw err;
+    }
+    const step = schedule.next(clock.now());
+    if (step.kind === 'deadline') return undefined;
+    await clock.sleep(step.ms, opts.signal);
   }
 }
 
