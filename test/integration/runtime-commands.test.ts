@@ -3,7 +3,7 @@
 // opt/fluxer/venv (the repo's .venv), with a REAL runtime (tiny model, CPU) serving as that node, so the
 // emulator's SSM executor runs the very scripts the CLI sends, and their real output comes back.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, watch, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +30,8 @@ const prefix = 'p/';
 let cwd: string;
 let ids: string[] = [];
 const workers: RuntimeWorker[] = [];
+const roots: string[] = [];
+let queueUrl: string;
 
 /** A node's root as the local region makes it: opt/fluxer/venv is the runtime's environment. */
 function nodeRoot(): string {
@@ -39,13 +41,13 @@ function nodeRoot(): string {
   return root;
 }
 
-function register(instanceId: string, root: string, pid: number): void {
+function register(instanceId: string, root: string, pid: number, extraEnv: Record<string, string> = {}): void {
   const now = new Date().toISOString();
   registerNode(nodesDir, {
     instanceId,
     root,
     // As startRuntime runs the runtime: a checkout's own gpu-runtime first (PYTHONPATH), when set.
-    env: { PATH: process.env.PATH!, HOME: root, ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}) },
+    env: { PATH: process.env.PATH!, HOME: root, ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}), ...extraEnv },
     pid,
     instanceType: 'g5.xlarge',
     az: 'us-east-1a',
@@ -61,13 +63,14 @@ const json = (r: { code: number; stdout: string; stderr: string }) => JSON.parse
 
 beforeAll(async () => {
   await s3.send(new s3sdk.CreateBucketCommand({ Bucket: bucket }));
-  const queueUrl = (await sqs.send(new sqssdk.CreateQueueCommand({ QueueName: `rtc-${suffix}` }))).QueueUrl!;
+  queueUrl = (await sqs.send(new sqssdk.CreateQueueCommand({ QueueName: `rtc-${suffix}` }))).QueueUrl!;
   cwd = mkdtempSync(join(tmpdir(), 'fluxer-rtc-'));
   writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { region: 'us-east-1', bucket, prefix, queueName: `rtc-${suffix}` } } }));
   ids = await launchTestNodes(ec2, { stack, launchId: 'rtc-launch', count: 2 });
   const started = await Promise.all(
-    ids.map(async (id) => {
+    ids.map(async (id, i) => {
       const root = nodeRoot();
+      roots[i] = root;
       const worker = await startRuntime({ endpoint, queueUrl, bucket, prefix, instanceId: id, root, readyTimeoutMs: 110_000, env: { AWS_ACCESS_KEY_ID: KEY } });
       register(id, root, worker.process.pid!);
       return worker;
@@ -196,6 +199,27 @@ describe('fluxer runtime over SSM (emulated nodes, real runtimes)', () => {
     expect(human.code).toBe(1);
     expect(human.stderr).toMatch(new RegExp(`Error: runtime status failed on 1 of 2 node\\(s\\): ${dead}: SSM agent ConnectionLost`));
   });
+
+  it('restart: drains, runs the node\'s restart hook, waits for a new READY process', async () => {
+    const [a] = ids as [string];
+    const root = roots[0]!;
+    const old = workers[0]!;
+    // The local node's restart hook (systemctl restart on a real node): the test is the node's supervisor.
+    const marker = join(root, 'restart-requested');
+    register(a, root, old.process.pid!, { FLUXER_RESTART_COMMAND: `touch ${marker}` });
+    const requested = new Promise<void>((resolve) => {
+      const w = watch(root, () => existsSync(marker) && (w.close(), resolve()));
+    });
+    const restart = cli('restart', '--node', a, '--json', '--timeout', '2m');
+    await requested;
+    await old.stop();
+    const fresh = await startRuntime({ endpoint, queueUrl, bucket, prefix, instanceId: a, root, readyTimeoutMs: 100_000, env: { AWS_ACCESS_KEY_ID: KEY } });
+    workers[0] = fresh;
+    register(a, root, fresh.process.pid!);
+    const r = await restart;
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).nodes[0]).toMatchObject({ instanceId: a, ok: true, state: 'READY', pid: fresh.process.pid, previous: { pid: old.process.pid }, jobStillRunning: false });
+  }, 150_000);
 
   it('refuses a node that is not the stack\'s by name, exit 2, nothing sent', async () => {
     const [other] = await launchTestNodes(ec2, { stack: `other-${suffix}` });
