@@ -44,7 +44,9 @@ def test_kill_9_mid_job_another_worker_finishes_with_one_set_of_outputs(stack, s
     expected = [f"{stack.prefix}jobs/{job['id']}/image-{i}.png" for i in range(6)]
     assert final["outputs"] == expected
     status_key = f"{stack.prefix}jobs/{job['id']}/status.json"
-    assert stack.keys(f"jobs/{job['id']}/") == sorted([*expected, status_key])
+    log_key = f"{stack.prefix}jobs/{job['id']}/log.jsonl"  # written just after the final status
+    wait_for(lambda: log_key in stack.keys(f"jobs/{job['id']}/"), 10, what="the job's log")
+    assert stack.keys(f"jobs/{job['id']}/") == sorted([*expected, status_key, log_key])
     assert wait_for(lambda: stack.counts() == (0, 0), 5)
 
 
