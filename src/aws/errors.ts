@@ -94,6 +94,23 @@ export function isDryRunOperation(err: unknown): boolean {
   return awsErrorName(err) === 'DryRunOperation';
 }
 
+/**
+ * GetCommandInvocation (or ListCommandInvocations) asked right after SendCommand: the invocation is
+ * not created yet on AWS's side ("InvocationDoesNotExist"), which means "not yet", not "failed".
+ * https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html
+ */
+export function isInvocationDoesNotExist(err: unknown): boolean {
+  return awsErrorName(err) === 'InvocationDoesNotExist';
+}
+
+/**
+ * SendCommand naming a node that is not a managed instance (not registered, terminated) or whose
+ * agent is offline: "InvalidInstanceId". The send fails as a whole, so the nodes are checked first.
+ */
+export function isInvalidInstanceId(err: unknown): boolean {
+  return awsErrorName(err) === 'InvalidInstanceId';
+}
+
 /** A conditional GET whose object did not change (If-None-Match matched). */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || awsErrorName(err) === 'NotModified';

@@ -53,8 +53,16 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'runtime',
-    summary: 'Publish the GPU runtime as a release nodes install (wheel + wheelhouse in S3, promoted in SSM)',
-    commands: [{ name: 'publish', summary: "Build the runtime's wheel and wheelhouse, upload them as a content-named release; --promote makes it current", load: spec(() => import('./runtime/publish.js')) }],
+    summary: 'The GPU runtime: publish releases, and drive the nodes\' runtimes over SSM (status, logs, exec, drain, resume, restart)',
+    commands: [
+      { name: 'publish', summary: "Build the runtime's wheel and wheelhouse, upload them as a content-named release; --promote makes it current", load: spec(() => import('./runtime/publish.js')) },
+      { name: 'status', summary: "Each node's runtime over SSM: state, release, model, job and progress, counters, uptime, GPU memory, agent", load: spec(() => import('./runtime/status.js')) },
+      { name: 'logs', summary: "The runtime's log lines from nodes over SSM (--since, --lines, --follow); pretty on a terminal, JSON lines piped", load: spec(() => import('./runtime/logs.js')) },
+      { name: 'exec', summary: "Run a command on nodes over SSM as the runtime's user; prints its output and exit code (exit 1 when it failed)", load: spec(() => import('./runtime/exec.js')) },
+      { name: 'drain', summary: 'Stop the runtimes taking jobs (the running job finishes); --wait until no job runs', load: spec(() => import('./runtime/drain.js')) },
+      { name: 'resume', summary: 'Drained runtimes take jobs again', load: spec(() => import('./runtime/resume.js')) },
+      { name: 'restart', summary: 'Drain, let the running job finish, restart the runtime and wait until the new one is READY (no job lost)', load: spec(() => import('./runtime/restart.js')) },
+    ],
   },
   {
     name: 'local',

@@ -32,6 +32,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Sees stderr as it grows (all text so far), e.g. to resolve a waitForText. */
   onStderr?: (text: string) => void;
+  /** Sees stdout as it grows (all text so far): a test of a command that follows waits on its output. */
+  onStdout?: (text: string) => void;
 }
 
 export interface RunResult {
@@ -58,6 +60,7 @@ export async function runCli(argv: string[], opts: RunOptions = {}): Promise<Run
   const stdout = new Capture(opts.tty ?? false);
   const stderr = new Capture(opts.tty ?? false);
   stderr.onWrite = opts.onStderr;
+  stdout.onWrite = opts.onStdout;
   const code = await main(argv, {
     io: { stdout, stderr, stdin: { isTTY: opts.tty ?? false } },
     env: opts.env ?? testEnv(),

@@ -2,9 +2,9 @@
 // against the test's moto server, waits until it reports READY in its state file, and stops it
 // (SIGTERM, then SIGKILL) so no process outlives the test file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { VENV_BIN } from './moto.js';
 
 // Every runtime this test process started, killed when it ends however it ends: a test that times
@@ -39,13 +39,22 @@ export interface RuntimeOptions {
   instanceId?: string;
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /**
+   * A local node's root folder (src/emulator/nodes.ts): the runtime runs with FLUXER_ROOT set to it, writes
+   * its state file at <root>/run/fluxer/state.json and its log lines go to <root>/var/log/fluxer/runtime.log
+   * (as the local region writes them), where `fluxer-runtime status|logs` sent over SSM find them.
+   */
+  root?: string;
 }
 
 export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeWorker> {
   const bin = join(VENV_BIN, 'fluxer-runtime');
   if (!existsSync(bin)) throw new Error(`fluxer-runtime not found at ${bin}: run \`bash scripts/python-env.sh\``);
   const dir = mkdtempSync(join(tmpdir(), 'fluxer-runtime-'));
-  const stateFile = join(dir, 'state.json');
+  const stateFile = opts.root ? join(opts.root, 'run', 'fluxer', 'state.json') : join(dir, 'state.json');
+  const logFile = opts.root ? join(opts.root, 'var', 'log', 'fluxer', 'runtime.log') : undefined;
+  if (logFile) mkdirSync(dirname(logFile), { recursive: true });
+  mkdirSync(dirname(stateFile), { recursive: true });
   const instanceId = opts.instanceId ?? `local-test-${process.pid}`;
   const child = spawn(bin, ['serve'], {
     cwd: dir,
@@ -75,11 +84,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<RuntimeWorker>
       FLUXER_NODE_RECORD_SECONDS: '5',
       FLUXER_INSTANCE_ID: instanceId,
       FLUXER_STATE_FILE: stateFile,
+      ...(opts.root ? { FLUXER_ROOT: opts.root } : {}),
       ...opts.env,
     },
   });
   let logs = '';
-  child.stdout?.on('data', (d: Buffer) => (logs += d.toString()));
+  const logStream = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+  child.stdout?.on('data', (d: Buffer) => {
+    logs += d.toString();
+    logStream?.write(d);
+  });
+  child.once('exit', () => logStream?.end());
   child.stderr?.on('data', (d: Buffer) => (logs += d.toString()));
   running.add(child);
   const exited = new Promise<void>((resolve) =>

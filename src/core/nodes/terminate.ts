@@ -10,7 +10,7 @@ import { INSTANCE_ID, instancesById, TAG_ASG, TERMINATING_STATES, type Instances
 
 export type Selection = { kind: 'ids'; ids: string[] } | { kind: 'all' } | { kind: 'launch'; launchId: string };
 
-const LAUNCH_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+export const LAUNCH_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
 /** Exactly one of IDs, --all, --launch-id; ids in AWS's syntax. Nothing is sent before this passes. */
 export function parseSelection(ids: readonly string[], opts: { all?: boolean; launchId?: string }): Selection {
