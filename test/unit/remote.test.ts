@@ -218,6 +218,8 @@ describe('shell quoting', () => {
     expect(sh.toString()).toBe('x y $z\n');
     expect(runtimeScript(['status'])).toContain(`"\${FLUXER_ROOT:-}/opt/fluxer/venv/bin/fluxer-runtime" 'status'`);
     expect(runtimeScript(['status'])).toContain('runuser -u ubuntu --');
+    // restart runs `systemctl restart fluxer-runtime` on a real node: as root (SSM's user), never via runuser.
+    expect(runtimeScript(['restart'])).toBe(`exec "\${FLUXER_ROOT:-}/opt/fluxer/venv/bin/fluxer-runtime" 'restart'`);
   });
 });
 

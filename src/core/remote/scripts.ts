@@ -30,9 +30,13 @@ export function asRuntimeUser(command: string): string {
   ].join('\n');
 }
 
+/** Subcommands that run as root: `restart` calls `systemctl restart fluxer-runtime`, which the runtime's user may not. */
+const AS_ROOT: ReadonlySet<string> = new Set(['restart']);
+
 /** `fluxer-runtime <args>` on the node, e.g. runtimeScript(['logs', '--lines', '100']). */
 export function runtimeScript(args: readonly string[]): string {
-  return asRuntimeUser(`${RUNTIME_BIN} ${shellJoin(args)}`);
+  const command = `${RUNTIME_BIN} ${shellJoin(args)}`;
+  return AS_ROOT.has(args[0] ?? '') ? `exec ${command}` : asRuntimeUser(command);
 }
 
 /** `fluxer runtime exec -- ARGV…`: the argv exactly as given, one quoted word each. */
