@@ -45,6 +45,8 @@ export interface RunCommandOptions {
   waitMs: number;
   /** Where SSM writes the whole output: the stack's bucket and `<prefix>ssm-output/`. */
   output?: { bucket: string; keyPrefix: string };
+  /** Nodes whose instance is not running, by id with its EC2 state: reported offline, never sent to. */
+  notRunning?: Readonly<Record<string, string>>;
   /**
    * The caller reads only stdout (status, drain: a JSON document): a short inline output with no stderr
    * marker is then taken as stdout without a GetCommandInvocation per node.
@@ -81,7 +83,9 @@ export async function runOnNodes(ports: { ssm: SsmRunPort; s3?: Pick<S3Port, 'ge
   const online: string[] = [];
   for (const id of opts.instanceIds) {
     const agent = agents.get(id) ?? null;
-    if (agent === 'Online') online.push(id);
+    const state = opts.notRunning?.[id];
+    if (state) results.set(id, { ...base(id, agent), status: 'Offline', error: `instance ${state}: not sent` });
+    else if (agent === 'Online') online.push(id);
     else results.set(id, { ...base(id, agent), status: 'Offline', error: agent ? `SSM agent ${agent}: not sent` : 'not registered with SSM (no agent has reported): not sent' });
   }
 

@@ -15,6 +15,8 @@ export interface RemotePorts {
 export interface RemoteSettings {
   /** The stack's bucket and `<prefix>ssm-output/`, where SSM writes the whole output. */
   output?: { bucket: string; keyPrefix: string };
+  /** Selected nodes whose instance is not running (stopped, pending …), by id: reported, never sent to. */
+  notRunning?: Readonly<Record<string, string>>;
   signal?: AbortSignal;
 }
 
@@ -83,6 +85,7 @@ export function runtimeCall(ports: RemotePorts, clock: Clock, ids: readonly stri
     waitMs: opts.waitMs,
     stdoutOnly: opts.stdoutOnly ?? false,
     ...(opts.output ? { output: opts.output } : {}),
+    ...(opts.notRunning ? { notRunning: opts.notRunning } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
 }

@@ -30,6 +30,7 @@ export async function openRemoteSession(
   const { targets, refused } = await resolveTargets(ec2, stack, selection);
   if (refused.length) throw refusedTargetsError(refused);
   const [ssm, s3] = await Promise.all([aws.ssm(region), settings.bucket ? aws.s3() : Promise.resolve(undefined)]);
+  const notRunning = Object.fromEntries(targets.filter((t) => t.state !== 'running').map((t) => [t.instanceId, t.state]));
   return {
     targets,
     ids: targets.map((t) => t.instanceId),
@@ -37,6 +38,7 @@ export async function openRemoteSession(
     ports: { ssm, ...(s3 ? { s3 } : {}) },
     settings: {
       ...(settings.bucket ? { output: { bucket: settings.bucket, keyPrefix: `${settings.prefix}${SSM_OUTPUT_PREFIX}` } } : {}),
+      ...(Object.keys(notRunning).length ? { notRunning } : {}),
       ...(signal ? { signal } : {}),
     },
   };

@@ -1,6 +1,7 @@
 // Which nodes a `fluxer runtime …` command acts on: --node ID (repeatable), --launch-id ID or --all,
-// exactly one kind, resolved to the stack's running nodes. An ID that is not the stack's own (or not
-// running) is refused by name before anything is sent: a command over SSM runs as root on the node.
+// exactly one kind, resolved to the stack's live nodes (a stopped or pending one is reported as not
+// running, exit 1, never sent to). An ID that is not the stack's own (or terminated) is refused by name
+// before anything is sent: a command over SSM runs as root on the node.
 import { UsageError } from '../../lib/errors.js';
 import { INSTANCE_ID, instancesById, stackNodes, type InstancesPort, type NodeInstance } from '../nodes/instances.js';
 import { LAUNCH_ID } from '../nodes/terminate.js';
@@ -37,16 +38,17 @@ export interface TargetRefusal {
 }
 
 export interface ResolvedTargets {
+  /** The selected nodes that exist: running ones are sent to, the others (pending, stopping, stopped) reported. */
   targets: NodeInstance[];
   /** Named IDs that are not the stack's running nodes (only for --node; the others select by tag). */
   refused: TargetRefusal[];
 }
 
-/** The selection as the stack's running nodes, oldest first. */
+/** The selection as the stack's live nodes (running, and those that are not: reported, not sent to), oldest first. */
 export async function resolveTargets(ec2: InstancesPort, stack: string, sel: TargetSelection): Promise<ResolvedTargets> {
   if (sel.kind !== 'nodes') {
     const found = await stackNodes(ec2, { stack, ...(sel.kind === 'launch' ? { launchId: sel.launchId } : {}) });
-    return { targets: found.filter((n) => n.state === 'running'), refused: [] };
+    return { targets: found, refused: [] };
   }
   const found = new Map((await instancesById(ec2, sel.ids)).map((n) => [n.instanceId, n]));
   const targets: NodeInstance[] = [];
@@ -57,7 +59,7 @@ export async function resolveTargets(ec2: InstancesPort, stack: string, sel: Tar
     else if (!isManagedBy(n.tags, stack)) {
       const owner = n.tags[TAG_MANAGED] === 'true' && n.tags[TAG_STACK] ? `a node of stack "${n.tags[TAG_STACK]}"` : 'not tagged fluxer:managed=true';
       refused.push({ instanceId: id, reason: `${owner}, not of stack "${stack}"` });
-    } else if (n.state !== 'running') refused.push({ instanceId: id, reason: `${n.state}, not running` });
+    } else if (n.state === 'shutting-down' || n.state === 'terminated') refused.push({ instanceId: id, reason: `${n.state}, not running` });
     else targets.push(n);
   }
   return { targets, refused };
