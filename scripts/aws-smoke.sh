@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real-AWS smoke test for the first operator with an account (docs/spot.md, "Real-AWS smoke test"):
 #   setup → runtime publish → spot launch of one node (the cheapest pool whose GPU fits the model) with
-#   a hard lifetime → generate one image with --wait → spot terminate --launch-id → check that nothing
+#   a hard lifetime → generate one image with --wait → runtime status over SSM (the node reached with
+#   no inbound port) → spot terminate --launch-id → check that nothing
 #   tagged for the stack is left. An exit trap terminates whatever it launched, whatever went wrong,
 #   and the node powers itself off after MINUTES anyway (config nodeLifetimeMinutes).
 # It spends money (one spot GPU node for a few minutes: cents to about a dollar). Use a stack of its
@@ -90,12 +91,12 @@ trap 'exit 130' INT TERM
 existing="$(leftovers)"
 [ -z "$existing" ] || die "stack $STACK already has nodes ($existing): use a stack of its own (STACK=...), so the clean-up cannot touch them" 2
 
-log "1/6 setup"
+log "1/7 setup"
 fx setup --yes >&2 || die "fluxer setup failed" $?
-log "2/6 runtime publish --promote"
+log "2/7 runtime publish --promote"
 fx runtime publish --promote >&2 || die "fluxer runtime publish failed" $?
 
-log "3/6 spot launch --count 1 --wait (the cheapest pool that fits $MODEL; powers off after $MINUTES min)"
+log "3/7 spot launch --count 1 --wait (the cheapest pool that fits $MODEL; powers off after $MINUTES min)"
 LAUNCH_STARTED=1
 launch_rc=0
 fx spot launch --count 1 --yes --json --wait --timeout "$LAUNCH_TIMEOUT" > "$WORK/launch.json" || launch_rc=$?
@@ -104,7 +105,7 @@ LAUNCH_ID="$(jget launchId < "$WORK/launch.json" 2>/dev/null || true)"
 INSTANCE="$(jget instances.0.instanceId < "$WORK/launch.json")"
 log "launched $INSTANCE ($(jget instances.0.instanceType < "$WORK/launch.json") in $(jget instances.0.az < "$WORK/launch.json")), launch $LAUNCH_ID"
 
-log "4/6 generate --wait"
+log "4/7 generate --wait"
 gen_rc=0
 fx generate "$PROMPT" --count 1 --wait --timeout "$JOB_TIMEOUT" --out "$WORK/images" --json > "$WORK/job.json" || gen_rc=$?
 [ "$gen_rc" = 0 ] || die "fluxer generate failed (exit $gen_rc): $(cat "$WORK/job.json")" "$gen_rc"
@@ -113,11 +114,16 @@ IMAGE="$(jget files.0 < "$WORK/job.json")"
 [ -s "$IMAGE" ] || die "no image downloaded: $(cat "$WORK/job.json")"
 log "image: $IMAGE"
 
-log "5/6 spot terminate --launch-id $LAUNCH_ID"
+log "5/7 runtime status --launch-id $LAUNCH_ID (over SSM: the node's agent is registered, its runtime answers)"
+fx runtime status --launch-id "$LAUNCH_ID" --json > "$WORK/status.json" || die "fluxer runtime status failed: $(cat "$WORK/status.json")" $?
+[ "$(jget nodes.0.ok < "$WORK/status.json")" = true ] || die "the node did not answer over SSM: $(cat "$WORK/status.json")"
+log "runtime on $INSTANCE: $(jget nodes.0.state < "$WORK/status.json") (release $(jget nodes.0.release < "$WORK/status.json"))"
+
+log "6/7 spot terminate --launch-id $LAUNCH_ID"
 fx spot list >&2 || true   # the node, its runtime state and its cost so far (an estimate)
 fx spot terminate --launch-id "$LAUNCH_ID" --yes --json > "$WORK/terminate.json" || die "fluxer spot terminate failed: $(cat "$WORK/terminate.json")" $?
 
-log "6/6 nothing tagged for stack $STACK is left"
+log "7/7 nothing tagged for stack $STACK is left"
 left="$(leftovers)"
 [ -z "$left" ] || die "still running after terminate: $left"
 DONE=1

@@ -1,10 +1,10 @@
 // scripts/aws-smoke.sh run for real against the local server (moto + stand-ins, ENDPOINT=…): every
 // step is the real bin/fluxer and aws — setup, runtime publish, spot launch --wait, generate --wait,
-// spot terminate, the final AWS CLI check. What EC2 would do after RunInstances (boot the instance,
-// run the bootstrap, start the runtime) is done here by the test: a watcher sees the launched instance
-// in DescribeInstances and starts a real `fluxer-runtime serve` (tiny model) as that instance on the
-// stack's queue and bucket; it stops the runtime when EC2 shows the instance shutting down. (The
-// emulated region that makes local nodes of instances comes with issue 12.) What this proves: the
+// runtime status over SSM, spot terminate, the final AWS CLI check. What EC2 would do after RunInstances
+// (boot the instance, start its SSM agent, run the bootstrap, start the runtime) is done by the local
+// region's own node agent (src/core/local/agent.ts), as `fluxer local up` runs it: it sees the launched
+// instance, starts a real `fluxer-runtime serve` (tiny model) as that instance with its own root folder,
+// registers it with the emulator's SSM, and stops it when EC2 shows the instance terminated. What this proves: the
 // script's steps work together end to end, it leaves nothing tagged for its stack, its exit trap
 // terminates what it launched when a later step fails, and it refuses a stack that already has nodes.
 import { execFile } from 'node:child_process';
@@ -13,16 +13,20 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import * as ec2sdk from '@aws-sdk/client-ec2';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, inject, it } from 'vitest';
 import { setStandinQuotas } from '../../src/emulator/server.js';
 import { BIN } from '../support/cli.js';
 import { REPO_ROOT, VENV_BIN } from '../support/moto.js';
 import { launchTestNodes, nodeClients } from '../support/nodes.js';
-import { startRuntime, type RuntimeWorker } from '../support/runtime.js';
+import { createEc2Port } from '../../src/aws/ec2.js';
+import { NodeAgent, type RegionSettings } from '../../src/core/local/agent.js';
+import { stopGroup } from '../../src/core/local/processes.js';
+import { listRegistrations } from '../../src/lib/local-nodes.js';
 
 const endpoint = inject('awsEndpoint');
+const nodesDir = inject('emulatorNodesDir');
 const run = promisify(execFile);
 const unique = (p: string) => `${p}-${randomBytes(4).toString('hex')}`;
 const KEY = 'AWSSMOKE';
@@ -37,33 +41,35 @@ const { ec2 } = nodeClients(endpoint, { accessKeyId: KEY });
 const sqs = new SQSClient({ region: 'us-east-1', endpoint, credentials: { accessKeyId: KEY, secretAccessKey: 'testing' }, maxAttempts: 1 });
 
 /**
- * Plays EC2 booting the stack's instances: each new running instance gets a real runtime as that
- * instance id; an instance EC2 shows shutting down or terminated has its runtime stopped (SIGTERM).
+ * Plays EC2 booting the stack's instances with the local region's node agent: once the stack's queue
+ * exists (the script's setup), every running instance of the stack gets a real runtime as that
+ * instance, registered with the emulator's SSM; a terminated one has its runtime stopped (SIGTERM).
  */
 function bootWatcher(stack: string, bucket: string) {
-  const nodes = new Map<string, Promise<RuntimeWorker>>();
+  const dir = mkdtempSync(join(tmpdir(), 'fluxer-smoke-agent-'));
+  const settingsFile = join(dir, 'region.json');
+  const agent = new NodeAgent({ ec2: createEc2Port(ec2, ec2sdk), nodesDir, settingsFile, baseEnv: process.env, log: () => undefined });
   let stopped = false;
-  const loop = (async () => {
+  const settingsWritten = (async () => {
     while (!stopped) {
-      const out = await ec2.send(new DescribeInstancesCommand({ Filters: [{ Name: 'tag:fluxer:stack', Values: [stack] }] })).catch(() => undefined);
-      for (const i of (out?.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        const id = i.InstanceId!;
-        const state = i.State?.Name ?? '';
-        if (state === 'running' && !nodes.has(id)) {
-          const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: `fluxer-${stack}-jobs` }));
-          nodes.set(id, startRuntime({ endpoint, queueUrl: QueueUrl!, bucket, prefix: 'fluxer/', instanceId: id }));
-        }
-        if ((state === 'shutting-down' || state === 'terminated') && nodes.has(id)) void nodes.get(id)!.then((w) => w.stop(), () => undefined);
+      const queue = await sqs.send(new GetQueueUrlCommand({ QueueName: `fluxer-${stack}-jobs` })).catch(() => undefined);
+      if (queue?.QueueUrl) {
+        const settings: RegionSettings = { stack, region: 'us-east-1', endpoint, queueUrl: queue.QueueUrl, bucket, prefix: 'fluxer/', model: 'tiny', modelDir: null, device: 'cpu', visibilitySeconds: 60, runtimeBin: join(VENV_BIN, 'fluxer-runtime') };
+        writeFileSync(settingsFile, JSON.stringify(settings));
+        return;
       }
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
+  agent.start(250);
+  const ours = () => listRegistrations(nodesDir).filter((r) => r.env.FLUXER_STACK === stack);
   return {
-    booted: () => [...nodes.keys()],
+    booted: () => ours().map((r) => r.instanceId),
     async stop() {
       stopped = true;
-      await loop;
-      await Promise.all([...nodes.values()].map((n) => n.then((w) => w.stop(), () => undefined)));
+      await settingsWritten;
+      await agent.close();
+      await Promise.all(ours().map((r) => (r.pid > 0 ? stopGroup(r.pid, 10_000) : undefined)));
     },
   };
 }
@@ -125,7 +131,9 @@ describe('scripts/aws-smoke.sh against the local server', () => {
     expect(r.code, r.stderr).toBe(0);
     const launchId = /launch (l-[0-9a-f-]+)/.exec(r.stderr)?.[1];
     expect(launchId).toBeDefined();
-    for (const step of ['1/6 setup', '2/6 runtime publish', '3/6 spot launch', '4/6 generate', `5/6 spot terminate --launch-id ${launchId}`, '6/6 nothing tagged']) expect(r.stderr).toContain(step);
+    for (const step of ['1/7 setup', '2/7 runtime publish', '3/7 spot launch', '4/7 generate', `5/7 runtime status --launch-id ${launchId}`, `6/7 spot terminate --launch-id ${launchId}`, '7/7 nothing tagged']) expect(r.stderr).toContain(step);
+    // The node answered over SSM: its runtime READY under its instance id.
+    expect(r.stderr).toMatch(/runtime on i-[0-9a-f]{17}: READY/);
     expect(watcher!.booted()).toHaveLength(1);
     // The path of the image the real runtime rendered, downloaded by `generate --wait`: a PNG.
     const image = r.stdout.trim();
