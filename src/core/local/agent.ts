@@ -26,10 +26,8 @@ export interface RegionSettings {
   modelDir: string | null;
   device: string;
   visibilitySeconds: number;
-  /** The runtime console script (fluxer-runtime) of the environment the nodes run. */
+  /** The runtime console script (fluxer-runtime) of the local stack's environment: a new node's first release. */
   runtimeBin: string;
-  /** The release id the nodes report (the stack's promoted one, when there is one). */
-  release?: string;
 }
 
 export interface AgentDeps {
@@ -149,7 +147,7 @@ export class NodeAgent {
     const env = workerEnv(settings, id, root, this.deps.baseEnv);
     prepareRoot(root, settings, env);
     const log = join(root, RUNTIME_LOG);
-    const pid = await spawnDetached({ command: settings.runtimeBin, args: ['serve'], env, cwd: root, logPath: log });
+    const pid = await spawnDetached({ command: nodeRuntimeBin(root), args: ['serve'], env, cwd: root, logPath: log });
     this.deps.log(`${id}: worker started (pid ${pid}, root ${root})`);
     const launchTime = new Date(inst.launchedAt ?? (this.deps.now ?? Date.now)()).toISOString();
     registerNode(this.deps.nodesDir, {
@@ -230,20 +228,43 @@ export function workerEnv(s: RegionSettings, instanceId: string, root: string, b
     // Under the runtime's 15 s notice margin, so a running job is handed back to the queue at once for
     // another node: the hand-back path every local termination exercises (a real node drains 90 s).
     FLUXER_DRAIN_SECONDS: String(DRAIN_SECONDS),
+    // What a release installs over (the bootstrap's base Python, whose packages the release's venv reuses):
+    // the local stack's environment, as the Deep Learning AMI's PyTorch environment is on a real node.
+    FLUXER_BASE_PYTHON: join(dirname(s.runtimeBin), 'python'),
     FLUXER_POWEROFF_COMMAND: `touch ${join(root, POWEROFF_FILE)}`,
     FLUXER_RESTART_COMMAND: `touch ${join(root, RESTART_FILE)}`,
-    ...(s.release ? { FLUXER_RELEASE: s.release } : {}),
     ...(s.modelDir ? { FLUXER_MODEL_DIR: s.modelDir, HF_HUB_OFFLINE: '1' } : {}),
   };
 }
 
-/** The node's own /etc/fluxer/runtime.env, /opt/fluxer/venv, /run/fluxer and /var/log/fluxer. */
+/** The release a new local node starts on: the local stack's own Python environment, as a release folder. */
+export const BASE_RELEASE = 'local-base';
+
+/** The console script a node runs: its current release's (`opt/fluxer/venv` → `current/venv`), as on a real node. */
+export function nodeRuntimeBin(root: string): string {
+  return join(root, 'opt/fluxer/venv/bin/fluxer-runtime');
+}
+
+/**
+ * The node's own /etc/fluxer/runtime.env, /opt/fluxer, /run/fluxer and /var/log/fluxer. Its first start lays
+ * out /opt/fluxer as the bootstrap does (`releases/<id>/venv`, `current` → `releases/<id>`, `venv` →
+ * `current/venv`), the first release being the local stack's environment; later starts keep whatever
+ * release is current there (`fluxer runtime deploy` installs and switches releases in the node's root).
+ */
 function prepareRoot(root: string, s: RegionSettings, env: NodeJS.ProcessEnv): void {
-  for (const d of ['etc/fluxer', 'opt/fluxer', 'run/fluxer', 'var/log/fluxer']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['etc/fluxer', 'opt/fluxer/releases', 'run/fluxer', 'var/log/fluxer']) mkdirSync(join(root, d), { recursive: true });
   for (const f of [POWEROFF_FILE, RESTART_FILE, RUNTIME_STATE]) rmSync(join(root, f), { force: true });
-  const venv = join(root, 'opt/fluxer/venv');
-  rmSync(venv, { force: true });
-  symlinkSync(dirname(dirname(s.runtimeBin)), venv);
+  const base = join(root, 'opt/fluxer');
+  if (!existsSync(join(base, 'current'))) {
+    const release = join(base, 'releases', BASE_RELEASE);
+    mkdirSync(release, { recursive: true });
+    rmSync(join(release, 'venv'), { force: true });
+    symlinkSync(dirname(dirname(s.runtimeBin)), join(release, 'venv'));
+    writeFileSync(join(release, '.installed'), `${BASE_RELEASE}\n`);
+    symlinkSync(join('releases', BASE_RELEASE), join(base, 'current'));
+    rmSync(join(base, 'venv'), { force: true });
+    symlinkSync('current/venv', join(base, 'venv'));
+  }
   const lines = Object.entries(env)
     .filter(([k]) => k.startsWith('FLUXER_') && k !== 'FLUXER_ENV_FILE')
     .map(([k, v]) => `${k}=${v}`);
