@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ec2Standin } from './ec2.js';
 import { imdsService } from './imds.js';
+import { imagesStandin } from './images.js';
 import { ssmStandin } from './ssm.js';
 
 /** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
@@ -55,7 +56,7 @@ export interface ForwardingModule {
 
 /** Whether a module may want this request (only those are buffered; everything else streams through). */
 function moduleMayServe(req: IncomingMessage): boolean {
-  return /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.') || (req.url ?? '').startsWith('/_standin/ec2') || (req.url ?? '').startsWith('/_standin/capacity');
+  return /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.') || (req.url ?? '').startsWith('/_standin/ec2') || (req.url ?? '').startsWith('/_standin/capacity') || (req.url ?? '').startsWith('/_standin/images');
 }
 import { pricesStandin } from './prices.js';
 import type { StandinModule } from './prices.js';
@@ -295,7 +296,7 @@ export async function startAwsStandin(opts: EmulatorOptions): Promise<AwsStandin
       upstreamReq.end(r.body);
     });
   // Modules that need moto's answers (or to hold one back): asked first, with the buffered request.
-  const forwarding: ForwardingModule[] = [ec2Standin(), ssmStandin({ nodesDir })];
+  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir })];
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -4,10 +4,14 @@
 //                      node agent, or a test), atomically; its presence is what "registered with SSM" means
 //   root/              the node's root folder: its etc/fluxer/, opt/fluxer/, run/fluxer/, var/log/fluxer/
 //   spot-notice.json   a spot interruption notice (`fluxer local interrupt`), served by the node's IMDS
+//   reboot-requested   the instance is rebooting (written by the emulator, carried out by the node agent)
 // The SSM executor runs commands in root/ with the registration's environment; the IMDS answers from
 // the registration. A node is Online while its pid is alive, ConnectionLost once it is gone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+/** In a node's folder: the instance is being rebooted (the emulator: CreateImage, RebootInstances); the node agent restarts its worker. */
+export const REBOOT_FILE = 'reboot-requested';
 
 export interface NodeRegistration {
   instanceId: string;

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Ec2Port } from '../../aws/ec2.js';
-import { listRegistrations, nodeRoot, readSpotNotice, registerNode, deregisterNode, type NodeRegistration } from '../../lib/local-nodes.js';
+import { REBOOT_FILE, listRegistrations, nodeDir, nodeRoot, readSpotNotice, registerNode, deregisterNode, type NodeRegistration } from '../../lib/local-nodes.js';
 import { describeAll, type NodeInstance } from '../nodes/instances.js';
 import { stackFilters } from '../tags.js';
 import { isOurs, spawnDetached, stopGroup } from './processes.js';
@@ -89,7 +89,8 @@ export class NodeAgent {
         alive: r.pid > 0 && isOurs(r.pid, RUNTIME_BIN),
         stopping: this.stopping.has(r.instanceId),
         poweroffRequested: existsSync(join(root, POWEROFF_FILE)),
-        restartRequested: existsSync(join(root, RESTART_FILE)),
+        // The runtime's restart command, or a reboot (CreateImage without NoReboot, RebootInstances: the emulator).
+        restartRequested: existsSync(join(root, RESTART_FILE)) || existsSync(join(nodeDir(this.deps.nodesDir, r.instanceId), REBOOT_FILE)),
         stale: isStale(r, settings),
         ...(notice ? { notice } : {}),
       };
@@ -112,10 +113,11 @@ export class NodeAgent {
         });
         return;
       case 'restart':
-        this.deps.log(`${id}: restart (${existsSync(join(reg!.root, RESTART_FILE)) ? 'requested by the runtime' : 'new settings'}): stopping pid ${a.pid}, then a new worker`);
+        this.deps.log(`${id}: restart (${existsSync(join(reg!.root, RESTART_FILE)) ? 'requested by the runtime' : existsSync(join(nodeDir(this.deps.nodesDir, id), REBOOT_FILE)) ? 'instance rebooted' : 'new settings'}): stopping pid ${a.pid}, then a new worker`);
         this.background(id, async () => {
           await stopGroup(a.pid, WORKER_GRACE_MS);
           rmSync(join(reg!.root, RESTART_FILE), { force: true });
+          rmSync(join(nodeDir(this.deps.nodesDir, id), REBOOT_FILE), { force: true });
           await this.startWorker(settings, id, inst!, reg);
         });
         return;
