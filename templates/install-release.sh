@@ -20,8 +20,14 @@ log() { echo "fluxer-install: $*" >&2; }
 fail() { log "FAILED: $*"; exit "${2:-1}"; }
 
 [ -r "$ENV_FILE" ] || fail "no settings file $ENV_FILE"
-# shellcheck disable=SC1090
-set -a; . "$ENV_FILE"; set +a
+# Read as systemd's EnvironmentFile does, not sourced: a value may hold spaces (a command) unquoted.
+while IFS= read -r line || [ -n "$line" ]; do
+  line="${line#"${line%%[![:space:]]*}"}"; line="${line#export }"; key="${line%%=*}"; val="${line#*=}"
+  case "$key" in ''|[0-9]*|*[!A-Za-z0-9_]*) continue ;; esac
+  [ "$key" = "$line" ] && continue
+  case "$val" in \"*\"|\'*\') val="${val:1:${#val}-2}" ;; esac
+  export "$key=$val"
+done < "$ENV_FILE"
 : "${FLUXER_BUCKET:?}" "${FLUXER_STACK:?}" "${FLUXER_REGION:?}"
 PREFIX="${FLUXER_PREFIX:-}"
 AWS=(aws --region "$FLUXER_REGION")
