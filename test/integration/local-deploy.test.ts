@@ -73,6 +73,14 @@ describe('fluxer runtime deploy on the local stack (two nodes)', () => {
   }, 60_000);
 
   it('rolls both nodes onto the candidate, then promotes it; the project\'s environment is untouched', async () => {
+    const dry = await fluxer('runtime', 'deploy', '--stack', 'local', '--from', join(REPO_ROOT, 'gpu-runtime'), '--dry-run', '--json');
+    expect(dry.code, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { release: string; dryRun: boolean; nodes: Array<{ order: number; instanceId: string }> };
+    expect(plan).toMatchObject({ dryRun: true, current: null, maxConcurrency: 1 });
+    expect(plan.nodes.map((n) => n.instanceId).sort()).toEqual([...nodeIds].sort());
+    expect(await promotedRelease()).toBe(''); // nothing promoted, nothing installed
+    for (const id of nodeIds) expect(existsSync(join(nodeBase(id), 'releases', plan.release))).toBe(false);
+
     const r = await fluxer('runtime', 'deploy', '--stack', 'local', '--from', join(REPO_ROOT, 'gpu-runtime'), '--yes', '--json');
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as DeployDoc;
@@ -95,6 +103,9 @@ describe('fluxer runtime deploy on the local stack (two nodes)', () => {
       expect(readlinkSync(join(nodeBase(id), 'current'))).toBe(`releases/${good}`);
     }
     expect(venvFingerprint()).toBe(venvBefore);
+    const journal = JSON.parse(readFileSync((JSON.parse(r.stdout) as { journal: string }).journal, 'utf8')) as { outcome: string; promoted: boolean; rollout: { nodes: Array<{ phase: string }> } };
+    expect(journal).toMatchObject({ outcome: 'finished', promoted: true, release: good });
+    expect(journal.rollout.nodes.map((n) => n.phase)).toEqual(['deployed', 'deployed']);
   }, 300_000);
 
   it('a release that cannot load its model: the first node goes back to its release and READY, the second is untouched, nothing promoted, exit 1', async () => {
