@@ -53,7 +53,7 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'runtime',
-    summary: 'The GPU runtime: publish releases, and drive the nodes\' runtimes over SSM (status, logs, exec, drain, resume, restart)',
+    summary: 'The GPU runtime: publish releases, and drive the nodes\' runtimes over SSM (status, logs, exec, drain, resume, restart, a rolling deploy)',
     commands: [
       { name: 'publish', summary: "Build the runtime's wheel and wheelhouse, upload them as a content-named release; --promote makes it current", load: spec(() => import('./runtime/publish.js')) },
       { name: 'status', summary: "Each node's runtime over SSM: state, release, model, job and progress, counters, uptime, GPU memory, agent", load: spec(() => import('./runtime/status.js')) },
@@ -62,6 +62,7 @@ export const NOUNS: NounEntry[] = [
       { name: 'drain', summary: 'Stop the runtimes taking jobs (the running job finishes); --wait until no job runs', load: spec(() => import('./runtime/drain.js')) },
       { name: 'resume', summary: 'Drained runtimes take jobs again', load: spec(() => import('./runtime/resume.js')) },
       { name: 'restart', summary: 'Drain, let the running job finish, restart the runtime and wait until the new one is READY (no job lost)', load: spec(() => import('./runtime/restart.js')) },
+      { name: 'deploy', summary: 'Roll a candidate release over the nodes N at a time (drain, install, restart, READY); a failing node is switched back and stops it; promoted only when all took it', load: spec(() => import('./runtime/deploy.js')) },
     ],
   },
   {
