@@ -17,6 +17,7 @@ import { resolveAmi } from '../../src/core/launch/spec.js';
 import { fluxerTags, TAG_MODEL, TAG_RELEASE } from '../../src/core/tags.js';
 import { setStandinImageHolds } from '../../src/emulator/images.js';
 import { standinRequests } from '../../src/emulator/prices.js';
+import type { Prompter } from '../../src/cli/prompter.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { runCli, testEnv } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
@@ -47,7 +48,8 @@ function newStack() {
   const state = mkdtempSync(join(tmpdir(), 'fluxer-ami-state-'));
   writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket: unique('ami-bkt') } } }));
   const env = testEnv({ AWS_ACCESS_KEY_ID: KEY, XDG_STATE_HOME: state });
-  const cli = (args: string[], opts: { clock?: Clock; endpointUrl?: string; env?: NodeJS.ProcessEnv } = {}) => runCli(['ami', ...args, '--endpoint-url', opts.endpointUrl ?? endpoint], { cwd, env: opts.env ?? env, clock: opts.clock });
+  const cli = (args: string[], opts: { clock?: Clock; endpointUrl?: string; env?: NodeJS.ProcessEnv; prompter?: Prompter } = {}) =>
+    runCli(['ami', ...args, '--endpoint-url', opts.endpointUrl ?? endpoint], { cwd, env: opts.env ?? env, clock: opts.clock, ...(opts.prompter ? { tty: true, prompter: opts.prompter } : {}) });
   return { stack, cwd, env, journal: bakesDir(env), cli };
 }
 
@@ -186,6 +188,21 @@ describe('fluxer ami prune', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--yes');
     expect(await standinRequests(endpoint, key)).toEqual([]);
+  });
+
+  it('on a terminal it asks: no removes nothing (exit 1), yes removes', async () => {
+    const s = newStack();
+    const img = await bake(s.stack, `${s.stack}-1`);
+    const questions: string[] = [];
+    const answer = (yes: boolean): Prompter => ({ confirm: async (q: string) => (questions.push(q), yes), input: async () => '', select: async () => { throw new Error('no select'); } }) as Prompter;
+    const no = await s.cli(['prune', '--keep', '0'], { prompter: answer(false) });
+    expect(no.code).toBe(1);
+    expect(questions).toEqual([`Remove 1 AMI(s) and 0 orphan snapshot(s) of stack "${s.stack}" in us-east-1?`]);
+    expect(await imagesLeft([img.imageId])).toEqual([img.imageId]);
+    const yes = await s.cli(['prune', '--keep', '0'], { prompter: answer(true) });
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(yes.stdout).toContain('Deregistered 1 AMI(s)');
+    expect(await imagesLeft([img.imageId])).toEqual([]);
   });
 
   it('--older-than: only older images go; a pending image (a bake still running) is kept', async () => {

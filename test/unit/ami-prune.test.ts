@@ -2,6 +2,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Snapshot } from '@aws-sdk/client-ec2';
 import { describe, expect, it } from 'vitest';
 import type { StackImage } from '../../src/core/ami/images.js';
 import { readBake, readBakes, writeBake, type BakeEntry } from '../../src/core/ami/journal.js';
@@ -44,7 +45,7 @@ describe('planPrune', () => {
 
   it('orphans: only completed snapshots no image names, tagged for this stack or of a journaled bake whose image is gone', () => {
     const imgs = [image(1)];
-    const snapshots = [
+    const snapshots: Snapshot[] = [
       { SnapshotId: 'snap-00000001', State: 'completed', Tags: tags('s') }, // its image exists
       { SnapshotId: 'snap-0000000a', State: 'completed', Tags: tags('s'), Description: 'Created by CreateImage(i-00000001) for ami-0000000a' },
       { SnapshotId: 'snap-0000000b', State: 'pending', Tags: tags('s') }, // a bake still making it
