@@ -20,6 +20,13 @@ export interface Ec2Port {
   /** `fluxer spot launch`: one call per pool, with a ClientToken. */
   runInstances(input: Sdk.RunInstancesCommandInput): Promise<Sdk.RunInstancesCommandOutput>;
   describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
+  /** `fluxer ami prune`: with DeleteAssociatedSnapshots, then the snapshots are checked and any left deleted. */
+  deregisterImage(input: Sdk.DeregisterImageCommandInput): Promise<Sdk.DeregisterImageCommandOutput>;
+  deleteSnapshot(input: Sdk.DeleteSnapshotCommandInput): Promise<Sdk.DeleteSnapshotCommandOutput>;
+  describeSnapshots(input: Sdk.DescribeSnapshotsCommandInput): Promise<Sdk.DescribeSnapshotsCommandOutput>;
+  /** `ami list` / `ami prune`: which AMI the stack's launch templates (the fleet's) launch from. */
+  describeLaunchTemplates(input: Sdk.DescribeLaunchTemplatesCommandInput): Promise<Sdk.DescribeLaunchTemplatesCommandOutput>;
+  describeLaunchTemplateVersions(input: Sdk.DescribeLaunchTemplateVersionsCommandInput): Promise<Sdk.DescribeLaunchTemplateVersionsCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -40,5 +47,10 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
     runInstances: (input) => client.send(new sdk.RunInstancesCommand(input)),
     describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
+    deregisterImage: (input) => client.send(new sdk.DeregisterImageCommand(input)),
+    deleteSnapshot: (input) => client.send(new sdk.DeleteSnapshotCommand(input)),
+    describeSnapshots: (input) => client.send(new sdk.DescribeSnapshotsCommand(input)),
+    describeLaunchTemplates: (input) => client.send(new sdk.DescribeLaunchTemplatesCommand(input)),
+    describeLaunchTemplateVersions: (input) => client.send(new sdk.DescribeLaunchTemplateVersionsCommand(input)),
   };
 }

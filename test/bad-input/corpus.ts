@@ -120,6 +120,17 @@ export const CORPUS: BadInput[] = [
   { name: 'spot terminate with two selectors', argv: ['spot', 'terminate', '--all', '--launch-id', 'l1', '--yes'], names: '--all and --launch-id' },
   { name: 'spot terminate not interactive without --yes', argv: ['spot', 'terminate', '--all'], names: '--yes' },
   { name: 'spot list with an unexpected argument', argv: ['spot', 'list', 'i-0123456789abcdef0'], names: '"i-0123456789abcdef0"' },
+  // ami (the AWS-side refusals, an AMI not found or not available, are in test/integration/ami-manage.test.ts)
+  { name: 'ami prune --keep negative', argv: ['ami', 'prune', '--keep', '-1', '--yes'], names: '--keep' },
+  { name: 'ami prune --keep above 100', argv: ['ami', 'prune', '--keep', '101', '--yes'], names: '--keep' },
+  { name: 'ami prune --keep not a number', argv: ['ami', 'prune', '--keep', 'all', '--yes'], names: '--keep' },
+  { name: 'ami prune --older-than not a duration', argv: ['ami', 'prune', '--older-than', 'last week', '--yes'], names: '--older-than' },
+  { name: 'ami prune --older-than below a minute', argv: ['ami', 'prune', '--older-than', '5s', '--yes'], names: '--older-than' },
+  { name: 'ami prune not interactive without --yes', argv: ['ami', 'prune'], names: '--yes' },
+  { name: 'ami default not an AMI id', argv: ['ami', 'default', 'ubuntu-22.04'], names: '"ubuntu-22.04"' },
+  { name: 'ami default an AMI id of the wrong length', argv: ['ami', 'default', 'ami-123'], names: '"ami-123"' },
+  { name: 'ami default AMI and --clear', argv: ['ami', 'default', 'ami-0123456789abcdef0', '--clear'], names: '--clear' },
+  { name: 'ami list with an unexpected argument', argv: ['ami', 'list', 'ami-0123456789abcdef0'], names: '"ami-0123456789abcdef0"' },
   // init
   { name: 'init --bucket not a bucket name', argv: ['init', '--stack', 'new', '--bucket', 'Bad_Bucket', '--yes'], names: 'bucket' },
   { name: 'init --max-price negative', argv: ['init', '--stack', 'new', '--bucket', 'ok-bucket', '--max-price', '-1', '--yes'], names: '--max-price' },
