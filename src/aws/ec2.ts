@@ -20,6 +20,11 @@ export interface Ec2Port {
   /** `fluxer spot launch`: one call per pool, with a ClientToken. */
   runInstances(input: Sdk.RunInstancesCommandInput): Promise<Sdk.RunInstancesCommandOutput>;
   describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
+  // Images (`fluxer ami …`): CreateImage takes no ClientToken, so a lost answer is found again by name.
+  createImage(input: Sdk.CreateImageCommandInput): Promise<Sdk.CreateImageCommandOutput>;
+  deregisterImage(input: Sdk.DeregisterImageCommandInput): Promise<Sdk.DeregisterImageCommandOutput>;
+  describeSnapshots(input: Sdk.DescribeSnapshotsCommandInput): Promise<Sdk.DescribeSnapshotsCommandOutput>;
+  deleteSnapshot(input: Sdk.DeleteSnapshotCommandInput): Promise<Sdk.DeleteSnapshotCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -40,5 +45,9 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
     runInstances: (input) => client.send(new sdk.RunInstancesCommand(input)),
     describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
+    createImage: (input) => client.send(new sdk.CreateImageCommand(input)),
+    deregisterImage: (input) => client.send(new sdk.DeregisterImageCommand(input)),
+    describeSnapshots: (input) => client.send(new sdk.DescribeSnapshotsCommand(input)),
+    deleteSnapshot: (input) => client.send(new sdk.DeleteSnapshotCommand(input)),
   };
 }

@@ -35,6 +35,13 @@ export const TOP_LEVEL: CommandEntry[] = [
 
 export const NOUNS: NounEntry[] = [
   {
+    name: 'ami',
+    summary: "The stack's AMIs: bake one from a node or from scratch, tagged with its snapshots, nothing left behind on failure",
+    commands: [
+      { name: 'bake', summary: 'Bake an AMI from a running node (--from) or from the Deep Learning AMI (--base); --resume follows a stopped bake', load: spec(() => import('./ami/bake.js')) },
+    ],
+  },
+  {
     name: 'config',
     summary: 'Inspect the merged configuration',
     commands: [{ name: 'show', summary: 'Print the merged config of the current stack, with where each value came from', load: spec(() => import('./config/show.js')) }],
