@@ -8,7 +8,7 @@ export const WEIGHT_DIRS = ['/var/cache/fluxer/models', '/opt/fluxer/models', '/
 export const WEIGHT_SETTINGS = ['FLUXER_MODEL_DIR', 'FLUXER_WEIGHTS_DIR'] as const;
 
 /**
- * Prints `weights<TAB>PATH<TAB>BYTES` for each weights folder with files in it that lies on the root
+ * Prints `weights<TAB>PATH<TAB>BYTES` (and `release<TAB>ID`, the current release) for each weights folder with files in it that lies on the root
  * volume (the same filesystem as the root: the instance store, /opt/dlami/nvme, is never imaged), and
  * only folders under FLUXER_ROOT when it is set. Bytes are the files' sizes (not du's folder blocks).
  */
@@ -31,6 +31,9 @@ export function weightsScript(): string {
     '  n="$(find "$d" -xdev -type f -printf "%s\\n" 2>/dev/null | awk "{s+=\\$1} END {print s+0}")"',
     '  [ "$n" -gt 0 ] && printf "weights\\t%s\\t%s\\n" "$d" "$n"',
     'done',
+    // The release the bootstrap made current (the runtime reports it too, where it knows).
+    'rel="$(cat "$ROOT/opt/fluxer/current/.installed" 2>/dev/null | head -n 1)"',
+    '[ -n "$rel" ] && printf "release\\t%s\\n" "$rel"',
     'exit 0',
   ].join('\n');
 }
@@ -38,6 +41,11 @@ export function weightsScript(): string {
 export interface WeightsFound {
   path: string;
   bytes: number;
+}
+
+/** The installed release the check script read from <root>/opt/fluxer/current/.installed. */
+export function parseRelease(stdout: string): string | undefined {
+  return /^release\t([A-Za-z0-9._+-]+)$/m.exec(stdout)?.[1];
 }
 
 export function parseWeights(stdout: string): WeightsFound[] {

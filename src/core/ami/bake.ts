@@ -11,7 +11,7 @@ import { runOnNodes } from '../remote/run.js';
 import { jobFinished, runtimeCall, runtimeControl, waitForStatus, type RemotePorts, type RemoteSettings, type RuntimeHealth, type StatusRow } from '../remote/runtime.js';
 import { fluxerTags } from '../tags.js';
 import { bakeSnapshots, cleanupImage, createImage, describeImage, ensureSnapshotTags, snapshotIdsOf, waitForImage, type ImageEc2 } from './bake-image.js';
-import { parseCleared, parseWeights, prepareScript, weightsScript, type WeightsFound } from './bake-scripts.js';
+import { parseCleared, parseRelease, parseWeights, prepareScript, weightsScript, type WeightsFound } from './bake-scripts.js';
 import { writeBake, type BakeRecord, type BakeState } from './journal.js';
 
 export const TAG_RELEASE = 'fluxer:release';
@@ -110,6 +110,7 @@ export async function bakeFromNode(deps: BakeDeps, opts: BakeOptions): Promise<B
   const [weighed] = await runOnNodes(deps.remote, clock, { instanceIds: [node], script: weightsScript(), comment: 'fluxer ami bake: weights check', executionTimeoutSeconds: 300, waitMs: 300_000, ...remote });
   if (!weighed?.ok) throw new FluxerError(`The weights check on ${node} failed: ${weighed?.error ?? 'no answer'}`, { code: 'BakePrepareFailed', hint: 'Nothing was changed on the node.' });
   result.weights = parseWeights(weighed.stdout);
+  const release = health.release ?? parseRelease(weighed.stdout);
   if (result.weights.length) {
     const list = result.weights.map((w) => `${w.path} (${formatBytes(w.bytes)})`).join(', ');
     deps.warn(`model weights on ${node}'s root volume: ${list}; an image holding them starts slowly (EBS loads them lazily from S3)`);
@@ -135,12 +136,12 @@ export async function bakeFromNode(deps: BakeDeps, opts: BakeOptions): Promise<B
     const tags = fluxerTags(opts.stack, 'ami', opts.name, {
       [TAG_SOURCE_NODE]: node,
       [TAG_MODEL]: health.model ?? opts.model,
-      ...(health.release ? { [TAG_RELEASE]: health.release } : {}),
+      ...(release ? { [TAG_RELEASE]: release } : {}),
       ...(opts.extraTags ?? {}),
     });
     log.set({ state: 'creating' });
     deps.progress(`CreateImage ${opts.name} from ${node}${opts.noReboot ? ' (no reboot: crash-consistent)' : ' (the node reboots)'}`);
-    const made = await createImage(deps.ec2, { instanceId: node, name: opts.name, description: `fluxer ${opts.stack}: ${health.release ? `release ${health.release}, ` : ''}from ${node}`, noReboot: opts.noReboot, tags });
+    const made = await createImage(deps.ec2, { instanceId: node, name: opts.name, description: `fluxer ${opts.stack}: ${release ? `release ${release}, ` : ''}from ${node}`, noReboot: opts.noReboot, tags });
     if (made.recovered) deps.progress(`CreateImage's answer was lost; found ${made.imageId} by its name`);
     result.imageId = made.imageId;
     const snapshots = snapshotIdsOf(await describeImage(deps.ec2, made.imageId));
