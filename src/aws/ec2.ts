@@ -27,6 +27,8 @@ export interface Ec2Port {
   /** `ami list` / `ami prune`: which AMI the stack's launch templates (the fleet's) launch from. */
   describeLaunchTemplates(input: Sdk.DescribeLaunchTemplatesCommandInput): Promise<Sdk.DescribeLaunchTemplatesCommandOutput>;
   describeLaunchTemplateVersions(input: Sdk.DescribeLaunchTemplateVersionsCommandInput): Promise<Sdk.DescribeLaunchTemplateVersionsCommandOutput>;
+  // Images (`fluxer ami …`): CreateImage takes no ClientToken, so a lost answer is found again by name.
+  createImage(input: Sdk.CreateImageCommandInput): Promise<Sdk.CreateImageCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -52,5 +54,6 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeSnapshots: (input) => client.send(new sdk.DescribeSnapshotsCommand(input)),
     describeLaunchTemplates: (input) => client.send(new sdk.DescribeLaunchTemplatesCommand(input)),
     describeLaunchTemplateVersions: (input) => client.send(new sdk.DescribeLaunchTemplateVersionsCommand(input)),
+    createImage: (input) => client.send(new sdk.CreateImageCommand(input)),
   };
 }

@@ -36,8 +36,9 @@ export const TOP_LEVEL: CommandEntry[] = [
 export const NOUNS: NounEntry[] = [
   {
     name: 'ami',
-    summary: "The stack's AMIs: list them with what uses them, prune old ones and orphan snapshots, show or set the default",
+    summary: "The stack's AMIs: bake one from a node or from scratch (nothing left behind on failure), list them with what uses them, prune, show or set the default",
     commands: [
+      { name: 'bake', summary: 'Bake an AMI from a running node (--from) or from the Deep Learning AMI (--base); --resume follows a stopped bake', load: spec(() => import('./ami/bake.js')) },
       { name: 'list', summary: "List the stack's AMIs, newest first: size, snapshots, release, model, default, nodes and launch templates using each", load: spec(() => import('./ami/list.js')) },
       { name: 'prune', summary: 'Deregister old AMIs with their snapshots (never the default or one in use), delete orphan snapshots of interrupted bakes', load: spec(() => import('./ami/prune.js')) },
       { name: 'default', summary: "Show or set the stack's default AMI (SSM /fluxer/<stack>/ami), the one \"ami\": \"latest\" launches from", load: spec(() => import('./ami/default.js')) },

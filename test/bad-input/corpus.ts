@@ -35,6 +35,17 @@ export const CORPUS: BadInput[] = [
   { name: 'spot launch --launch-id malformed', argv: ['spot', 'launch', '--yes', '--launch-id', 'yesterday'], names: '--launch-id' },
   { name: 'spot launch --ami malformed', argv: ['spot', 'launch', '--yes', '--ami', 'ubuntu'], names: '--ami' },
   { name: 'spot launch without --yes, not on a terminal', argv: ['spot', 'launch'], names: '--yes' },
+  // ami bake: modes and flag values, refused before the node is looked up
+  { name: 'ami bake with nothing to bake', argv: ['ami', 'bake', '--yes'], names: '--from' },
+  { name: 'ami bake --from and --base together', argv: ['ami', 'bake', '--yes', '--from', 'i-0123456789abcdef0', '--base'], names: '--base' },
+  { name: 'ami bake --from not an instance id', argv: ['ami', 'bake', '--yes', '--from', 'node-1'], names: '--from' },
+  { name: 'ami bake --name with a space', argv: ['ami', 'bake', '--yes', '--base', '--name', 'my image'], names: '--name' },
+  { name: 'ami bake --timeout not a duration', argv: ['ami', 'bake', '--yes', '--base', '--timeout', 'soon'], names: '--timeout' },
+  { name: 'ami bake --terminate-source without --wait', argv: ['ami', 'bake', '--yes', '--from', 'i-0123456789abcdef0', '--terminate-source'], names: '--wait' },
+  { name: 'ami bake --base --terminate-source', argv: ['ami', 'bake', '--yes', '--base', '--terminate-source'], names: '--terminate-source' },
+  { name: 'ami bake --resume with --name', argv: ['ami', 'bake', '--resume', 'fluxer-dev-1', '--name', 'other-1'], names: '--resume' },
+  { name: 'ami bake --resume malformed', argv: ['ami', 'bake', '--resume', '../x'], names: '--resume' },
+  { name: 'ami bake without --yes, not on a terminal', argv: ['ami', 'bake', '--from', 'i-0123456789abcdef0'], names: '--yes' },
   // generate: flag values
   { name: 'generate --steps not a number', argv: gen('--steps', 'abc'), names: '--steps' },
   { name: 'generate --steps 0', argv: gen('--steps', '0'), names: '--steps' },

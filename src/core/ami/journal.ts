@@ -101,3 +101,9 @@ export function writeBake(dir: string, entry: BakeEntry, nowMs: number = Date.no
   writeFileAtomicSync(fileOf(dir, entry.name), `${JSON.stringify(saved, null, 2)}\n`);
   return saved;
 }
+
+/** What `ami bake` calls an entry (the same shape). */
+export type BakeRecord = BakeEntry;
+
+/** Image names fluxer makes and accepts: a subset of AMI names' characters that is also a safe file name. */
+export const BAKE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$/;
