@@ -6,6 +6,7 @@
 // The builder is on-demand, not spot: a spot reclaim in the middle would lose the bake, and the
 // minutes it runs cost little more. It carries a node lifetime (the bootstrap's power-off, shutdown
 // behaviour terminate), so even a CLI killed with SIGKILL leaves no builder running for long.
+import { schemaModel } from '../../lib/job-schema.js';
 import type * as Sdk from '@aws-sdk/client-ec2';
 import type { Ec2Port } from '../../aws/ec2.js';
 import type { S3Port } from '../../aws/s3.js';
@@ -74,7 +75,7 @@ export async function bakeBase(deps: BaseDeps, opts: Omit<BakeOptions, 'node' | 
       throw new FluxerError(`The builder ${builder} did not become READY${waited.timedOut ? ` within ${formatDuration(NODE_WAIT_MS)}` : ''}: ${n?.state ?? 'no record'}${n?.reason ? ` (${n.reason})` : ''}`, { code: 'BuilderNotReady', hint: 'It is terminated; its bootstrap log is in the console output (`aws ec2 get-console-output`) while it exists.' });
     }
     deps.progress(`Builder ${builder}: fluxer-runtime selftest`);
-    const [test] = await runtimeCall(deps.remote, deps.clock, [builder], ['selftest', '--model', 'tiny'], { ...deps.remoteSettings, signal: deps.signal, waitMs: 600_000 });
+    const [test] = await runtimeCall(deps.remote, deps.clock, [builder], ['selftest', '--model', schemaModel('tiny')], { ...deps.remoteSettings, signal: deps.signal, waitMs: 600_000 });
     if (!test?.ok) {
       log.set({ state: 'failed' });
       throw new FluxerError(`fluxer-runtime selftest failed on the builder ${builder}: ${test?.error ?? 'no answer'}${test?.stderr ? `: ${test.stderr.trim().split('\n').pop()}` : ''}`, { code: 'BuilderSelftestFailed', hint: 'The release does not run on the Deep Learning AMI: check it with `fluxer runtime publish` and a node.' });
