@@ -115,7 +115,9 @@ describe('the local region: spot launch, terminate and interruptions end to end'
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`Spot interruption notice sent to ${first}`);
     await expect.poll(async () => { const s = await jobStatus(job); return s?.state === 'running' && s.node?.instanceId !== first; }, { timeout: 5_000, interval: 100 }).toBe(true);
-    expect(Date.now() - sent).toBeLessThan(5_000);
+    const handedOverMs = Date.now() - sent;
+    console.log(`[local-region] interrupt → running on the other node in ${handedOverMs} ms`);
+    expect(handedOverMs).toBeLessThan(5_000);
 
     await expect.poll(() => instanceState(first), { timeout: 30_000, interval: 500 }).toBe('terminated');
     await expect.poll(async () => (await jobStatus(job))?.state, { timeout: 120_000, interval: 500 }).toBe('succeeded');
@@ -132,7 +134,9 @@ describe('the local region: spot launch, terminate and interruptions end to end'
     const r = await fluxer('spot', 'terminate', victim, '--stack', 'local', '--yes');
     expect(r.code, r.stderr).toBe(0);
     await expect.poll(() => alive(pid), { timeout: 30_000, interval: 200 }).toBe(false);
-    await expect.poll(async () => (await jobStatus(job))?.node?.instanceId !== victim, { timeout: 30_000, interval: 200 }).toBe(true);
+    // SIGTERM → the runtime's drain hands the job back (10 s shutdown allowance, under its 15 s margin) →
+    // the other node's next receive: seconds, but a loaded machine slows every step.
+    await expect.poll(async () => (await jobStatus(job))?.node?.instanceId !== victim, { timeout: 60_000, interval: 200 }).toBe(true);
     await expect.poll(async () => (await jobStatus(job))?.state, { timeout: 120_000, interval: 500 }).toBe('succeeded');
     expect((await nodes()).map((n) => n.instanceId)).not.toContain(victim);
   }, 240_000);
