@@ -107,6 +107,8 @@ describe('fluxer models push', () => {
     const total = Object.values(sdxl.files).reduce((n, b) => n + b.length, 0);
     expect(doc).toMatchObject({ model: 'sdxl', bucket, prefix: 'fx/models/sdxl/', files: 5, uploaded: 5, skipped: 0, bytesUploaded: total, totalBytes: total, manifestKey: 'fx/models/sdxl/manifest.json', manifestWritten: true });
     expect(doc.seconds).toBeGreaterThan(0);
+    // Piped: no progress bar, no escape codes.
+    expect(r.stderr).not.toMatch(/█|\r|\u001b\[/);
 
     const listed = (await s3.send(new s3sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: 'fx/models/sdxl/' }))).Contents!.map((o) => o.Key).sort();
     expect(listed).toEqual([...Object.keys(sdxl.files).map((p) => `fx/models/sdxl/files/${p}`), 'fx/models/sdxl/manifest.json'].sort());
@@ -127,6 +129,17 @@ describe('fluxer models push', () => {
     expect(await pythonValidates(manifest!)).toBe('ok');
 
     expect(await listModels()).toEqual([{ model: 'sdxl', state: 'complete', files: 5, totalBytes: total, createdAt: m.createdAt, manifestKey: 'fx/models/sdxl/manifest.json' }]);
+    const table = await runCli(['models', 'list', '--endpoint-url', moto], { cwd, env: env() });
+    expect(table.stdout).toBe(`MODEL\tSTATE\tFILES\tSIZE\tCREATED\nsdxl\tcomplete\t5\t${total}\t${m.createdAt}\n`);
+  });
+
+  it('on a terminal, a progress bar redrawn in place on stderr', async () => {
+    const tiny = modelFolder('tiny-tty');
+    const r = await runCli(['models', 'push', tiny.dir, '--model', 'tiny', '--endpoint-url', moto], { cwd, env: env(), clock: instantSleep, tty: true });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\r\u001b\[2KHashing /);
+    expect(r.stderr).toMatch(/\r\u001b\[2K\[█{20}\] 70\.0 MB \/ 70\.0 MB {2}100% {2}files 5\/5/);
+    expect(r.stdout).toMatch(/^model {5}tiny\nlocation  s3:\/\/\S+\/fx\/models\/tiny\/\nfiles {5}5: 5 uploaded, 0 already there\n/);
   });
 
   it('what the real AWS CLI sees: the sha256 metadata, and a download whose sha256 matches', async () => {
