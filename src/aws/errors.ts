@@ -111,6 +111,15 @@ export function isInvalidInstanceId(err: unknown): boolean {
   return awsErrorName(err) === 'InvalidInstanceId';
 }
 
+/**
+ * AbortMultipartUpload (or UploadPart) of an upload that is no longer there: completed or aborted by
+ * another call in the meantime. For an abort, the wanted end state.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html
+ */
+export function isNoSuchUpload(err: unknown): boolean {
+  return awsErrorName(err) === 'NoSuchUpload';
+}
+
 /** A conditional GET whose object did not change (If-None-Match matched). */
 export function isNotModified(err: unknown): boolean {
   return httpStatus(err) === 304 || awsErrorName(err) === 'NotModified';

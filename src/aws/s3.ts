@@ -1,4 +1,4 @@
-// S3: job status documents, images, node records. Only the calls fluxer makes.
+// S3: job status documents, images, node records, releases, model weights. Only the calls fluxer makes.
 import type * as Sdk from '@aws-sdk/client-s3';
 
 export interface S3Port {
@@ -22,6 +22,14 @@ export interface S3Port {
   listObjectsV2Dated(input: Sdk.ListObjectsV2CommandInput): Promise<Sdk.ListObjectsV2CommandOutput & { serverDate?: Date }>;
   /** GetObject plus the response's `Date` header (S3's clock, to compare with LastModified). */
   getObjectDated(input: Sdk.GetObjectCommandInput): Promise<Sdk.GetObjectCommandOutput & { serverDate?: Date }>;
+  // Model weights (models push): whether a file is already there (size and `sha256` metadata), and
+  // multipart uploads for large files, with their clean-up.
+  headObject(input: Sdk.HeadObjectCommandInput): Promise<Sdk.HeadObjectCommandOutput>;
+  createMultipartUpload(input: Sdk.CreateMultipartUploadCommandInput): Promise<Sdk.CreateMultipartUploadCommandOutput>;
+  uploadPart(input: Sdk.UploadPartCommandInput): Promise<Sdk.UploadPartCommandOutput>;
+  completeMultipartUpload(input: Sdk.CompleteMultipartUploadCommandInput): Promise<Sdk.CompleteMultipartUploadCommandOutput>;
+  abortMultipartUpload(input: Sdk.AbortMultipartUploadCommandInput): Promise<Sdk.AbortMultipartUploadCommandOutput>;
+  listMultipartUploads(input: Sdk.ListMultipartUploadsCommandInput): Promise<Sdk.ListMultipartUploadsCommandOutput>;
 }
 
 export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
@@ -42,6 +50,12 @@ export function createS3Port(client: Sdk.S3Client, sdk: typeof Sdk): S3Port {
     listObjectsV2: (input) => client.send(new sdk.ListObjectsV2Command(input)),
     listObjectsV2Dated: (input) => sendDated(client, new sdk.ListObjectsV2Command(input)),
     getObjectDated: (input) => sendDated(client, new sdk.GetObjectCommand(input)),
+    headObject: (input) => client.send(new sdk.HeadObjectCommand(input)),
+    createMultipartUpload: (input) => client.send(new sdk.CreateMultipartUploadCommand(input)),
+    uploadPart: (input) => client.send(new sdk.UploadPartCommand(input)),
+    completeMultipartUpload: (input) => client.send(new sdk.CompleteMultipartUploadCommand(input)),
+    abortMultipartUpload: (input) => client.send(new sdk.AbortMultipartUploadCommand(input)),
+    listMultipartUploads: (input) => client.send(new sdk.ListMultipartUploadsCommand(input)),
   };
 }
 

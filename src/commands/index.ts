@@ -76,6 +76,14 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'models',
+    summary: 'Model weights in S3, pulled by nodes at boot: push a folder (resumable, manifest last), list what is there',
+    commands: [
+      { name: 'push', summary: 'Upload a model folder to <prefix>models/<NAME>/ (sha256 per file, multipart, skips what is there), manifest last', load: spec(() => import('./models/push.js')) },
+      { name: 'list', summary: 'The models in S3: files, size, when pushed; incomplete pushes (files but no manifest) marked', load: spec(() => import('./models/list.js')) },
+    ],
+  },
+  {
     name: 'local',
     summary: 'Run the whole service on this machine: a region with an AWS-compatible server, SSM and nodes',
     commands: [

@@ -45,3 +45,41 @@ export function createLimiter(limit: number): Limiter {
       else waiting.push(start);
     });
 }
+
+export type PriorityLimiter = <R>(priority: number, task: () => Promise<R>) => Promise<R>;
+
+/**
+ * Like createLimiter, but a free slot goes to the waiting task with the lowest `priority` (ties in
+ * arrival order). One budget shared by work of several owners where the earlier owner should finish
+ * first: the parts of the first file of a push before the parts of the second.
+ */
+export function createPriorityLimiter(limit: number): PriorityLimiter {
+  let running = 0;
+  let arrivals = 0;
+  const waiting: Array<{ priority: number; order: number; start: () => void }> = [];
+  const next = () => {
+    if (running >= limit || waiting.length === 0) return;
+    let best = 0;
+    for (let i = 1; i < waiting.length; i++) {
+      const w = waiting[i]!;
+      const b = waiting[best]!;
+      if (w.priority < b.priority || (w.priority === b.priority && w.order < b.order)) best = i;
+    }
+    waiting.splice(best, 1)[0]!.start();
+  };
+  return <R>(priority: number, task: () => Promise<R>) =>
+    new Promise<R>((resolve, reject) => {
+      const start = () => {
+        running += 1;
+        Promise.resolve()
+          .then(task)
+          .then(resolve, reject)
+          .finally(() => {
+            running -= 1;
+            next();
+          });
+      };
+      waiting.push({ priority, order: arrivals++, start });
+      next();
+    });
+}

@@ -142,6 +142,17 @@ export const CORPUS: BadInput[] = [
   { name: 'ami default an AMI id of the wrong length', argv: ['ami', 'default', 'ami-123'], names: '"ami-123"' },
   { name: 'ami default AMI and --clear', argv: ['ami', 'default', 'ami-0123456789abcdef0', '--clear'], names: '--clear' },
   { name: 'ami list with an unexpected argument', argv: ['ami', 'list', 'ami-0123456789abcdef0'], names: '"ami-0123456789abcdef0"' },
+  // models: the folder and --model are checked before any read (a push that would replace a model asks after reading its manifest: test/integration/models-push.test.ts)
+  { name: 'models push without DIR', argv: ['models', 'push', '--model', 'sdxl'], names: 'DIR' },
+  { name: 'models push without --model', argv: ['models', 'push', 'home'], names: '--model is required: one of flux-dev, flux-schnell, sdxl, tiny' },
+  { name: 'models push --model unknown', argv: ['models', 'push', 'home', '--model', 'flux-pro'], names: '--model' },
+  { name: 'models push DIR missing', argv: ['models', 'push', 'no-such-model', '--model', 'sdxl'], names: 'DIR "' },
+  { name: 'models push DIR a file', argv: ['models', 'push', 'weights.safetensors', '--model', 'sdxl'], files: { 'weights.safetensors': 'not a folder' }, names: 'not a folder' },
+  { name: 'models push DIR an empty folder', argv: ['models', 'push', 'home', '--model', 'tiny'], names: 'no files to push' },
+  { name: 'models push --concurrency 0', argv: ['models', 'push', '.', '--model', 'tiny', '--concurrency', '0'], names: '--concurrency' },
+  { name: 'models push --concurrency above 64', argv: ['models', 'push', '.', '--model', 'tiny', '--concurrency', '65'], names: '--concurrency' },
+  { name: 'models push --json without --model (JSON error document)', argv: ['models', 'push', 'home', '--json'], names: '--model' },
+  { name: 'models list with an unexpected argument', argv: ['models', 'list', 'sdxl'], names: '"sdxl"' },
   // init
   { name: 'init --bucket not a bucket name', argv: ['init', '--stack', 'new', '--bucket', 'Bad_Bucket', '--yes'], names: 'bucket' },
   { name: 'init --max-price negative', argv: ['init', '--stack', 'new', '--bucket', 'ok-bucket', '--max-price', '-1', '--yes'], names: '--max-price' },
