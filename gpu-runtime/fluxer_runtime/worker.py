@@ -135,6 +135,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         def started(pull: Pull) -> None:
             with self._lock:
                 self._pull = pull.progress
+                self._pull_record_at = time.monotonic()  # PULLING's own record is the first
             if pull.fetch:
                 files = len(pull.fetch)
                 self._set_phase("PULLING", f"pulling {files} file{'s' if files != 1 else ''}, "
