@@ -67,7 +67,7 @@ for (let i = 0; i < runs; i++) {
       pullerInner.push(inner.seconds);
       console.error(`run ${i + 1} puller   ${r.seconds.toFixed(2)} s  ${(bytes / 1e6 / r.seconds).toFixed(0)} MB/s  (pull alone ${inner.seconds} s; ${inner.concurrency} × ${inner.partMiB} MiB)`);
     } else {
-      const r = run(join(venv, 'aws'), ['s3', 'cp', '--recursive', '--quiet', '--endpoint-url', moto, `s3://${bucket}/${prefix}models/bench/files/`, dest]);
+      const r = run(join(venv, 'aws'), ['s3', 'cp', '--recursive', '--quiet', '--endpoint-url', moto, `s3://${bucket}/${prefix}models/flux-schnell/files/`, dest]);
       cli.push(r.seconds);
       console.error(`run ${i + 1} aws cli  ${r.seconds.toFixed(2)} s  ${(bytes / 1e6 / r.seconds).toFixed(0)} MB/s`);
     }

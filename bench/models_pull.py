@@ -14,10 +14,10 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-MODEL = "bench"
+MODEL = "flux-schnell"  # a model the manifest schema lists; the files are random bytes
 
 
 def setup(endpoint: str, bucket: str, prefix: str, folder: str, count: int, mib: int) -> None:
@@ -44,7 +44,7 @@ def setup(endpoint: str, bucket: str, prefix: str, folder: str, count: int, mib:
         s3.upload_file(str(target), bucket, f"{prefix}models/{MODEL}/files/{path}",
                        ExtraArgs={"Metadata": {"sha256": sha}}, Config=transfer)
         files.append({"path": path, "size": mib * 1024**2, "sha256": sha})
-    manifest = {"version": 1, "model": MODEL, "createdAt": datetime.now(timezone.utc).isoformat(),
+    manifest = {"version": 1, "model": MODEL, "createdAt": datetime.now(UTC).isoformat(),
                 "totalBytes": sum(f["size"] for f in files), "files": sorted(files, key=lambda f: f["path"])}
     s3.put_object(Bucket=bucket, Key=f"{prefix}models/{MODEL}/manifest.json", Body=json.dumps(manifest).encode())
 

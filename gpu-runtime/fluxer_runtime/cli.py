@@ -105,7 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = Engine(cfg.model, device, policy, cfg.model_dir, _read_hf_token(cfg))
     # The long poll must outlive its own wait, or every empty poll ends in a read timeout.
     sqs = client("sqs", cfg, read_timeout=cfg.wait_seconds + 10)
-    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(client("s3", cfg)), node)
+    # One S3 client for everything; at boot the weights pull keeps FLUXER_PULL_CONCURRENCY GETs in flight.
+    s3 = client("s3", cfg, max_pool_connections=max(10, cfg.pull_concurrency + 4))
+    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(s3), node)
 
     try:
         health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())

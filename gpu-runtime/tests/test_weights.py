@@ -139,7 +139,7 @@ def run_job(stack: Stack) -> dict[str, Any]:
     return stack.wait_state(job["id"], ("succeeded", "failed"))
 
 
-def test_a_pushed_model_is_pulled_verified_and_loaded_from_the_weights_folder(stack, boot, tiny_dir, tmp_path):
+def test_a_pushed_model_is_pulled_verified_and_loaded_from_its_folder(stack, boot, tiny_dir, tmp_path):
     manifest = push(stack, tiny_dir)
     doc = json.loads(manifest)
     node = boot()
@@ -298,6 +298,7 @@ def test_no_manifest_leaves_the_model_where_it_was(stack, boot, tmp_path):
 
 def test_a_saved_tiny_pipeline_renders_the_same_pixels_as_the_built_one(engine, tiny_dir):
     from conftest import uuid7
+
     from fluxer_runtime.contract import parse_job
     from fluxer_runtime.pipelines import Engine, detect_device
 
