@@ -57,7 +57,7 @@ def client(service: str, cfg: Config, **overrides: Any) -> Any:
         retries={"mode": "standard", "max_attempts": 3},
         connect_timeout=5,
         read_timeout=overrides.pop("read_timeout", 30),
-        max_pool_connections=10,
+        max_pool_connections=overrides.pop("max_pool_connections", 10),
     )
     return boto3.session.Session().client(
         service, region_name=cfg.region, endpoint_url=cfg.endpoint_url, config=boto_config, **overrides
@@ -145,6 +145,27 @@ class Store:
         except ValueError:
             return None  # a torn or foreign object is as good as none: the runtime rewrites it
         return doc if isinstance(doc, dict) else None
+
+    def get_bytes(self, bucket: str, key: str) -> bytes | None:
+        """An object's bytes as stored (a manifest: its sha256 is the node's marker); None when absent."""
+        try:
+            return bytes(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def get_range(self, bucket: str, key: str, start: int, end: int) -> tuple[Any, int | None]:
+        """Bytes start..end (inclusive) of an object, as a stream, and the object's whole size (from
+        Content-Range; None when the server ignored the range). end < start: the whole object and its
+        Content-Length (an empty file cannot be asked for a range)."""
+        if end < start:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+            return response["Body"], int(response.get("ContentLength", 0))
+        response = self._s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end}")
+        content_range = str(response.get("ContentRange") or "")
+        total = content_range.rpartition("/")[2]
+        return response["Body"], int(total) if total.isdigit() else None
 
     def read(self, bucket: str, key: str) -> Versioned | None:
         """The object with its ETag; None when absent. A torn or foreign body reads as an empty

@@ -1,4 +1,4 @@
-"""`fluxer-runtime`: serve | status | drain | resume | logs | restart | selftest | version.
+"""`fluxer-runtime`: serve | status | drain | resume | logs | restart | selftest | save-tiny | version.
 
 The fluxer CLI sends exactly these over SSM. Exit codes: 0 ok; 1 failed, or not healthy (status), or
 no log source (logs); 2 usage or configuration error; 3 the runtime is not reachable (status, drain,
@@ -105,7 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = Engine(cfg.model, device, policy, cfg.model_dir, _read_hf_token(cfg))
     # The long poll must outlive its own wait, or every empty poll ends in a read timeout.
     sqs = client("sqs", cfg, read_timeout=cfg.wait_seconds + 10)
-    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(client("s3", cfg)), node)
+    # One S3 client for everything; at boot the weights pull keeps FLUXER_PULL_CONCURRENCY GETs in flight.
+    s3 = client("s3", cfg, max_pool_connections=max(10, cfg.pull_concurrency + 4))
+    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(s3), node)
 
     try:
         health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
@@ -244,6 +246,22 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_save_tiny(args: argparse.Namespace) -> int:
+    """The tiny model as a model folder: push it (`fluxer models push DIR --model tiny`) or point
+    FLUXER_MODEL_DIR at it, and a CPU node runs the real folder-loading and pull paths."""
+    from .tiny import save_tiny_pipeline
+
+    folder = Path(args.dir)
+    if folder.exists() and any(folder.iterdir()):
+        print(f"Error: {folder} is not empty", file=sys.stderr)
+        return 2
+    save_tiny_pipeline(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    size = sum(p.stat().st_size for p in files)
+    print(json.dumps({"dir": str(folder), "files": len(files), "bytes": size}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fluxer-runtime", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -266,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--model", default="tiny", choices=["flux-dev", "flux-schnell", "sdxl", "tiny"])
     selftest.add_argument("--device", default=os.environ.get("FLUXER_DEVICE", "auto"),
                           choices=["auto", "cpu", "cuda"])
+    save_tiny = sub.add_parser("save-tiny", help="write the tiny model as a model folder (diffusers "
+                                                 "save_pretrained) to DIR, new or empty")
+    save_tiny.add_argument("dir", metavar="DIR")
     sub.add_parser("version", help="print the runtime version")
     return parser
 
@@ -280,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         "logs": cmd_logs,
         "restart": cmd_restart,
         "selftest": cmd_selftest,
+        "save-tiny": cmd_save_tiny,
         "version": lambda a: print(__version__) or 0,
     }
     rc = int(handlers[args.command](args))

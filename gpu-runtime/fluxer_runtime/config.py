@@ -22,6 +22,7 @@ MODELS = ("flux-dev", "flux-schnell", "sdxl", "tiny")
 DEVICES = ("auto", "cpu", "cuda")
 MEMORY_POLICIES = ("auto", "full", "fp8", "offload")
 REBALANCE_ACTIONS = ("resume", "poweroff")
+MIB = 1024**2
 
 
 class ConfigError(Exception):
@@ -63,6 +64,9 @@ class Config:
     root: str = ""  # FLUXER_ROOT without a trailing slash: "" is /
     log_file: str | None = None  # FLUXER_LOG_FILE: `fluxer-runtime logs` reads it instead of the journal
     restart_command: str = RESTART_COMMAND  # what `fluxer-runtime restart` runs
+    weights_dir: str | None = None  # FLUXER_WEIGHTS_DIR: where pulled weights go (weights.py picks else)
+    pull_concurrency: int = 16  # ranged GETs in flight while pulling weights
+    pull_part_bytes: int = 32 * MIB  # the size of each ranged GET
 
     def under_root(self, path: str) -> str:
         """An absolute node path (/run/fluxer/state.json) inside FLUXER_ROOT."""
@@ -190,4 +194,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         root=root,
         log_file=text("FLUXER_LOG_FILE"),
         restart_command=text("FLUXER_RESTART_COMMAND", RESTART_COMMAND) or RESTART_COMMAND,
+        weights_dir=text("FLUXER_WEIGHTS_DIR"),
+        pull_concurrency=int(number("FLUXER_PULL_CONCURRENCY", 16, minimum=1, integer=True)),
+        pull_part_bytes=int(number("FLUXER_PULL_PART_MIB", 32, minimum=1, integer=True)) * MIB,
     )

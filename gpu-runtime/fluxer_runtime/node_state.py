@@ -89,6 +89,7 @@ class NodeState:
                 "pid": os.getpid(),
                 "counters": self.counters.summary(),
                 "gpu": gpu,
+                "pull": self._pull.doc() if self._pull is not None else None,
             }
 
     def _gpu(self) -> dict[str, Any]:
@@ -174,6 +175,7 @@ class NodeState:
             "currentJob": health["currentJob"],
             **counters,
             "device": health["device"],
+            "pull": health["pull"],
         }
         # unknown fields are omitted, never null; currentJob stays: null there means idle
         return {k: v for k, v in record.items() if v is not None or k == "currentJob"}

@@ -145,14 +145,18 @@ class Engine:
         import torch
 
         if self.model == "tiny":
-            from .tiny import build_tiny_pipeline
+            from .tiny import build_tiny_pipeline, load_tiny_pipeline, tiny_folder
 
             if self.device.type == "cpu":
                 # The tiny model's matrices are so small that syncing OpenMP threads costs more than
                 # it saves: one thread is several times faster, and steady on a busy machine.
                 torch.set_num_threads(1)
 
-            pipe = build_tiny_pipeline()  # built in float32
+            folder = tiny_folder(self.model_dir)  # a saved (or pulled) tiny pipeline, else built
+            try:
+                pipe = load_tiny_pipeline(folder) if folder else build_tiny_pipeline()  # float32
+            except (OSError, ValueError) as exc:
+                raise ModelUnavailable(f"tiny: cannot load {folder}: {exc}") from None
             if self.dtype != torch.float32:
                 pipe = pipe.to(dtype=self.dtype)
         else:
@@ -160,7 +164,8 @@ class Engine:
         pipe.set_progress_bar_config(disable=True)
         self.pipe = pipe
         self._apply_policy(self.policy)
-        log.info("model loaded", model=self.model, device=self.device.name, policy=self.policy)
+        log.info("model loaded", model=self.model, device=self.device.name, policy=self.policy,
+                 modelDir=self.model_dir)
 
     def _load_pretrained(self) -> Any:
         from diffusers import FluxPipeline, StableDiffusionXLPipeline

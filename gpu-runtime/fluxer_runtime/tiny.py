@@ -9,6 +9,7 @@ so width and height follow the same multiple-of-16 rule.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 WEIGHT_SEED = 0
@@ -110,3 +111,29 @@ def build_tiny_pipeline() -> Any:
         tokenizer_2=_byte_tokenizer(T5_MAX_LENGTH),
         transformer=transformer,
     )
+
+
+def save_tiny_pipeline(folder: str | Path) -> Path:
+    """The tiny pipeline as a model folder (diffusers' save_pretrained: model_index.json, one folder
+    per component, safetensors weights): what `fluxer models push` uploads and a node pulls, so the
+    pull path runs with a model that really loads. Loaded back it renders the same pixels."""
+    path = Path(folder)
+    build_tiny_pipeline().save_pretrained(str(path), safe_serialization=True)
+    return path
+
+
+def tiny_folder(model_dir: str | None) -> Path | None:
+    """A saved tiny pipeline in model_dir (or model_dir/tiny), else None: the tiny model is built
+    in code, as when no folder is given."""
+    if not model_dir:
+        return None
+    for candidate in (Path(model_dir), Path(model_dir) / "tiny"):
+        if (candidate / "model_index.json").is_file():
+            return candidate
+    return None
+
+
+def load_tiny_pipeline(folder: Path) -> Any:
+    from diffusers import FluxPipeline
+
+    return FluxPipeline.from_pretrained(str(folder), local_files_only=True)

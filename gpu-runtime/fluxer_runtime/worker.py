@@ -33,6 +33,7 @@ from .power import power_off
 from .receiving import Receiving
 from .running import Running
 from .status import JobRun, Node, Prepared
+from .weights import Progress, Pull, PullStopped, WeightsError, pull_weights
 
 CANCEL_POLL_SECONDS = 0.5
 
@@ -82,6 +83,8 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self._step_seconds: float | None = None  # moving average, for "does the job fit?" on notice
         self._upload_seconds = 1.0
         self._node_record_due = False
+        self._pull: Progress | None = None  # the weights pull at boot, when the bucket has a manifest
+        self._pull_record_at = 0.0
 
         self._io = IoLane()
         self.job_logs = JobLogs()  # each job's lines, to <job>/log.jsonl when an attempt ends
@@ -123,7 +126,55 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         thread.start()
         self._threads.append(thread)
 
+    def _pull_weights(self) -> bool:
+        """PULLING: when a push left a manifest for this model in the stack's bucket, the model loads
+        from the verified copy of its files (weights.py). False: FAILED, or stopped while pulling."""
+        if self.engine.pipe is not None or not self.cfg.model:
+            return True
+
+        def started(pull: Pull) -> None:
+            with self._lock:
+                self._pull = pull.progress
+                self._pull_record_at = time.monotonic()  # PULLING's own record is the first
+            if pull.fetch:
+                files = len(pull.fetch)
+                self._set_phase("PULLING", f"pulling {files} file{'s' if files != 1 else ''}, "
+                                           f"{_size_text(pull.progress.bytes_total)}")
+
+        try:
+            pulled = pull_weights(self.store, self.cfg, self.cfg.model, on_start=started,
+                                  on_progress=self._pull_progress, should_stop=lambda: self._stopping)
+        except PullStopped:
+            if not self._deadman_fired:
+                with self._lock:
+                    self._stopped = True
+                self._refresh_state("stopped while pulling weights")
+                self._write_node_record()
+            return False
+        except WeightsError as exc:
+            if self._deadman_fired:
+                return False
+            with self._lock:
+                self._failed = True
+            self._record_error(type(exc).__name__, str(exc))
+            self._set_phase("FAILED", str(exc))
+            return False
+        if pulled is not None:
+            self.engine.model_dir = str(pulled[0])
+        return True
+
+    def _pull_progress(self, progress: Progress) -> None:
+        """Bytes as they land: the state file on every report (twice a second at most), the node
+        record every 10 s (or FLUXER_NODE_RECORD_SECONDS when shorter): the ticker is not running yet."""
+        self._write_state_file()
+        now = time.monotonic()
+        if now - self._pull_record_at >= min(10.0, self.cfg.node_record_seconds):
+            self._pull_record_at = now
+            self._write_node_record()
+
     def load(self) -> bool:
+        if not self._pull_weights():
+            return False
         self._set_phase("LOADING")
         self.engine.on_download = lambda: self._set_phase("PULLING", "model not on disk, downloading")
         try:
@@ -155,9 +206,9 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
 
     def _serve(self) -> int:
         if not self.load():
-            if not self._deadman_fired:
+            if self._failed and not self._deadman_fired:
                 self._failed_power_off()
-            return 1
+            return 1 if self._failed else 0  # 0: stopped (SIGTERM, spot notice) while pulling
         self._io.start()
         self._start("lease", self._lease_loop)
         self._set_phase("READY")  # its record written here: the ticker's first is one interval on
@@ -195,3 +246,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self._write_node_record()
         self._closed.set()
         self._io.close()
+
+
+def _size_text(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
