@@ -20,6 +20,8 @@ export interface Ec2Port {
   /** `fluxer spot launch`: one call per pool, with a ClientToken. */
   runInstances(input: Sdk.RunInstancesCommandInput): Promise<Sdk.RunInstancesCommandOutput>;
   describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
+  /** `fluxer cost report`: the stack's AMI snapshots, for their storage cost. */
+  describeSnapshots(input: Sdk.DescribeSnapshotsCommandInput): Promise<Sdk.DescribeSnapshotsCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -40,5 +42,6 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
     runInstances: (input) => client.send(new sdk.RunInstancesCommand(input)),
     describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
+    describeSnapshots: (input) => client.send(new sdk.DescribeSnapshotsCommand(input)),
   };
 }

@@ -30,6 +30,9 @@ export interface NodeInstance {
   name: string | undefined;
   /** "spot", or undefined for on-demand (EC2's InstanceLifecycle). */
   lifecycle: string | undefined;
+  /** EC2's StateReason code: `Server.SpotInstanceTermination` when AWS's spot service took it. */
+  stateReasonCode?: string;
+  publicIp?: string;
   tags: Record<string, string>;
 }
 
@@ -89,6 +92,8 @@ function toNodeInstance(i: RawInstance): NodeInstance {
     launchId: tags[TAG_LAUNCH_ID],
     name: tags[TAG_NAME],
     lifecycle: i.InstanceLifecycle,
+    stateReasonCode: i.StateReason?.Code,
+    publicIp: i.PublicIpAddress,
     tags,
   };
 }
