@@ -4,6 +4,7 @@
 import type { PricePoint } from '../launch/spot-prices.js';
 import { billNode, dayPieces, lastAtOrBefore, storageUsd, type NodeBill, type NodeLife, type Rates, type UnpricedReason, type Window } from './billing.js';
 import { mergeHistogram, quantile, type Histogram } from './histogram.js';
+import type { Reconciliation } from './reconcile.js';
 
 export const GROUPINGS = ['day', 'type', 'az', 'node'] as const;
 export type Grouping = (typeof GROUPINGS)[number];
@@ -133,7 +134,8 @@ export interface CostReport {
     histogramsSkipped: number;
     notes: string[];
   };
-  reconcile?: unknown;
+  /** Only with --reconcile. */
+  reconcile?: Reconciliation;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
