@@ -80,13 +80,13 @@ export function assembleLives(src: LifeSources): NodeLife[] {
     let endSource: NodeLife['endSource'] = null;
     let interruptedByAws = false;
     const notice = rec?.interruption;
-    if (inst) {
-      // EC2 still lists it: its state and reason are the truth.
-      if (ENDED_STATES.has(inst.state)) {
-        end = inst.endedAt;
-        endSource = end === undefined ? null : 'ec2';
-      } else running = true;
-      interruptedByAws = inst.stateReasonCode === SPOT_TERMINATION_REASON;
+    if (inst) interruptedByAws = inst.stateReasonCode === SPOT_TERMINATION_REASON;
+    if (inst && !ENDED_STATES.has(inst.state)) {
+      running = true;
+    } else if (inst?.endedAt !== undefined) {
+      // EC2 still lists it, ended: its time and reason are the truth.
+      end = inst.endedAt;
+      endSource = 'ec2';
     } else if (rec) {
       const lastWrite = read?.lastModifiedMs ?? ms(rec.lastSeenAt);
       const noticeTime = ms(notice?.time);
@@ -94,7 +94,8 @@ export function assembleLives(src: LifeSources): NodeLife[] {
         // EC2 has forgotten it; its record says AWS gave notice to take it at `time`: AWS's termination.
         end = Math.max(noticeTime, lastWrite ?? noticeTime);
         endSource = 'interruption-notice';
-        interruptedByAws = true;
+        // Only when EC2 no longer says who ended it; while it does, its reason decides.
+        if (!inst) interruptedByAws = true;
       } else if (lastWrite !== undefined && src.now - lastWrite <= FRESH_RECORD_MS) {
         running = true;
       } else if (lastWrite !== undefined) {

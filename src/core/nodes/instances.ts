@@ -98,9 +98,12 @@ function toNodeInstance(i: RawInstance): NodeInstance {
   };
 }
 
-/** "User initiated (2026-01-02 03:04:05 GMT)" → ms; undefined when EC2 gave no time. */
+/**
+ * "User initiated (2026-01-02 03:04:05 GMT)" → ms; undefined when EC2 gave no time. AWS writes GMT;
+ * moto writes UTC: the same clock.
+ */
 export function transitionTime(reason: string | undefined): number | undefined {
-  const m = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) GMT\)/.exec(reason ?? '');
+  const m = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)/.exec(reason ?? '');
   if (!m) return undefined;
   const ms = Date.parse(`${m[1]}T${m[2]}Z`);
   return Number.isFinite(ms) ? ms : undefined;
