@@ -38,7 +38,7 @@ export default defineCommand<Opts>({
     "snapshots as lines of their own; against on-demand; per image; and the runtime's key metrics. An estimate from\n" +
     'price history; --reconcile sets it beside Cost Explorer. See docs/cost.md.',
   options: [
-    { flags: '--since <duration|date>', description: 'start: a duration back from --until (7d, 36h) or a date (2026-11-01, ISO-8601)', parse: parseSince, defaultLabel: '7d' },
+    { flags: '--since <duration|date>', description: 'start: a duration back from --until (7d, 36h) or a date (2026-11-01, ISO-8601); default 7d', parse: parseSince },
     { flags: '--until <date>', description: 'end (default: now)', parse: (t: string) => ({ kind: 'at', ms: parseDate('--until', t) }) },
     { flags: '--by <grouping>', description: `group by ${GROUPINGS.join(', ')}`, parse: parseBy, default: 'day' },
     { flags: '--csv', description: 'CSV rows (groups, lines, totals) for spreadsheets' },
