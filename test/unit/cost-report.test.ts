@@ -9,7 +9,7 @@ import { barChart } from '../../src/core/cost/chart.js';
 import { priceSeries, readNodeRecords } from '../../src/core/cost/collect.js';
 import { csvField, formatCsv } from '../../src/core/cost/csv.js';
 import { mergeHistogram, quantile } from '../../src/core/cost/histogram.js';
-import { assembleLives, SPOT_TERMINATION_REASON } from '../../src/core/cost/lives.js';
+import { assembleLives, SPOT_STOP_REASON, SPOT_TERMINATION_REASON } from '../../src/core/cost/lives.js';
 import { ceTimePeriod, reconcile } from '../../src/core/cost/reconcile.js';
 import { buildReport, type ReportInput } from '../../src/core/cost/report.js';
 import { parseDate, resolveWindow } from '../../src/core/cost/window.js';
@@ -128,6 +128,8 @@ describe('who ended the node decides the first hour', () => {
   it('scaled in (or terminated by fluxer) at 50 minutes: charged', () => {
     const [l] = assembleLives({ records: new Map(), launches: [], instances: [instance({ endedAt: T0 + 50 * MIN, stateReasonCode: 'Client.UserInitiatedShutdown' })], now: T0 + 2 * HOUR, defaultRootVolumeGiB: 100 });
     expect(l!.interruptedByAws).toBe(false);
+    // AWS stopping it (interruption behaviour stop) is AWS's interruption too.
+    expect(assembleLives({ records: new Map(), launches: [], instances: [instance({ state: 'stopped', endedAt: T0 + 50 * MIN, stateReasonCode: SPOT_STOP_REASON })], now: T0 + 2 * HOUR, defaultRootVolumeGiB: 100 })[0]!.interruptedByAws).toBe(true);
     expect(bill(l!).compute).toBeCloseTo(0.4 / 3 + (0.5 * 20) / 60 + (0.3 * 10) / 60, 10);
   });
 
@@ -164,6 +166,13 @@ describe('where a life comes from', () => {
     // EC2 forgot it too: when it ended is unknown, so it is unpriced.
     const [forgotten] = assembleLives({ records: new Map(), launches, instances: [], now: T0 + 5 * HOUR, defaultRootVolumeGiB: 100 });
     expect(billNode(forgotten!, series, null, rates, wide)!.unpriced).toBe('end-unknown');
+  });
+
+  it("records and launch records of another stack sharing the bucket are not this stack's nodes", () => {
+    const records = new Map([['i-00000000000000009', { record: record({ instanceId: 'i-00000000000000009', stack: 'other' }), lastModifiedMs: T0 }]]);
+    const launches = [{ launchId: 'l-20261110100000-0a1b2c3d', stack: 'other', instances: [{ instanceId: 'i-00000000000000008', instanceType: 'g5.xlarge', az: 'us-east-1a' }] }];
+    expect(assembleLives({ stack: 'mine', records, launches, instances: [], now: T0, defaultRootVolumeGiB: 100 })).toEqual([]);
+    expect(assembleLives({ stack: 'other', records, launches, instances: [], now: T0, defaultRootVolumeGiB: 100 })).toHaveLength(2);
   });
 
   it('a record no longer written, EC2 gone: ended within one record interval of its last write', () => {

@@ -192,7 +192,7 @@ export async function costReport(ports: CostPorts, clock: Clock, req: CostReques
           })
       : Promise.resolve(null),
   ]);
-  const lives = assembleLives({ records, launches, instances: instances as NodeInstance[], now, defaultRootVolumeGiB: req.defaultRootVolumeGiB });
+  const lives = assembleLives({ stack: req.stack, records, launches, instances: instances as NodeInstance[], now, defaultRootVolumeGiB: req.defaultRootVolumeGiB });
   const inWindow = lives.filter((l) => l.start === undefined || l.start < req.until);
   const spotTypes = [...new Set(inWindow.filter((l) => l.market === 'spot').map((l) => l.instanceType))].sort();
   const allTypes = [...new Set(inWindow.map((l) => l.instanceType))].sort();

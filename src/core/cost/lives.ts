@@ -13,6 +13,8 @@ import type { NodeLife } from './billing.js';
  * https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/troubleshooting-launch.html (state reason codes)
  */
 export const SPOT_TERMINATION_REASON = 'Server.SpotInstanceTermination';
+/** The same for an instance AWS stopped (interruption behaviour `stop`). */
+export const SPOT_STOP_REASON = 'Server.SpotInstanceShutdown';
 /** The runtime rewrites its record at least this often while it lives (docs/runtime.md). */
 export const RECORD_INTERVAL_MS = 60_000;
 /** A record rewritten within this long of now belongs to a node still up (two intervals: spot list's "stale"). */
@@ -28,6 +30,7 @@ export interface LaunchRecordInstance {
 
 export interface LaunchRecord {
   launchId: string;
+  stack?: string;
   rootVolumeGiB?: number;
   instances: LaunchRecordInstance[];
 }
@@ -39,6 +42,8 @@ export interface ReadNodeRecord {
 }
 
 export interface LifeSources {
+  /** Records and launch records naming another stack (a shared bucket and prefix) are not this stack's nodes. */
+  stack?: string;
   records: ReadonlyMap<string, ReadNodeRecord>;
   launches: readonly LaunchRecord[];
   /** What EC2 lists for the stack now (any state); empty when it was not asked or did not answer. */
@@ -55,12 +60,14 @@ const ms = (t: string | undefined) => {
 
 export function assembleLives(src: LifeSources): NodeLife[] {
   const fromLaunch = new Map<string, { launchId: string; inst: LaunchRecordInstance; rootVolumeGiB: number | undefined }>();
-  for (const l of src.launches) for (const inst of l.instances ?? []) if (inst?.instanceId) fromLaunch.set(inst.instanceId, { launchId: l.launchId, inst, rootVolumeGiB: l.rootVolumeGiB });
+  const ours = (stack: string | undefined) => src.stack === undefined || stack === undefined || stack === src.stack;
+  const records = new Map([...src.records].filter(([, r]) => ours(r.record.stack)));
+  for (const l of src.launches.filter((x) => ours(x.stack))) for (const inst of l.instances ?? []) if (inst?.instanceId) fromLaunch.set(inst.instanceId, { launchId: l.launchId, inst, rootVolumeGiB: l.rootVolumeGiB });
   const fromEc2 = new Map(src.instances.map((i) => [i.instanceId, i]));
-  const ids = [...new Set([...src.records.keys(), ...fromLaunch.keys(), ...fromEc2.keys()])].sort();
+  const ids = [...new Set([...records.keys(), ...fromLaunch.keys(), ...fromEc2.keys()])].sort();
 
   return ids.map((id): NodeLife => {
-    const read = src.records.get(id);
+    const read = records.get(id);
     const rec = read?.record;
     const launch = fromLaunch.get(id);
     const inst = fromEc2.get(id);
@@ -80,7 +87,7 @@ export function assembleLives(src: LifeSources): NodeLife[] {
     let endSource: NodeLife['endSource'] = null;
     let interruptedByAws = false;
     const notice = rec?.interruption;
-    if (inst) interruptedByAws = inst.stateReasonCode === SPOT_TERMINATION_REASON;
+    if (inst) interruptedByAws = inst.stateReasonCode === SPOT_TERMINATION_REASON || inst.stateReasonCode === SPOT_STOP_REASON;
     if (inst && !ENDED_STATES.has(inst.state)) {
       running = true;
     } else if (inst?.endedAt !== undefined) {
