@@ -20,8 +20,16 @@ export interface Ec2Port {
   /** `fluxer spot launch`: one call per pool, with a ClientToken. */
   runInstances(input: Sdk.RunInstancesCommandInput): Promise<Sdk.RunInstancesCommandOutput>;
   describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
-  /** `fluxer cost report`: the stack's AMI snapshots, for their storage cost. */
+  /** `fluxer ami prune`: with DeleteAssociatedSnapshots, then the snapshots are checked and any left deleted. */
+  deregisterImage(input: Sdk.DeregisterImageCommandInput): Promise<Sdk.DeregisterImageCommandOutput>;
+  deleteSnapshot(input: Sdk.DeleteSnapshotCommandInput): Promise<Sdk.DeleteSnapshotCommandOutput>;
+  /** Also `fluxer cost report`: the stack's AMI snapshots, for their storage cost. */
   describeSnapshots(input: Sdk.DescribeSnapshotsCommandInput): Promise<Sdk.DescribeSnapshotsCommandOutput>;
+  /** `ami list` / `ami prune`: which AMI the stack's launch templates (the fleet's) launch from. */
+  describeLaunchTemplates(input: Sdk.DescribeLaunchTemplatesCommandInput): Promise<Sdk.DescribeLaunchTemplatesCommandOutput>;
+  describeLaunchTemplateVersions(input: Sdk.DescribeLaunchTemplateVersionsCommandInput): Promise<Sdk.DescribeLaunchTemplateVersionsCommandOutput>;
+  // Images (`fluxer ami …`): CreateImage takes no ClientToken, so a lost answer is found again by name.
+  createImage(input: Sdk.CreateImageCommandInput): Promise<Sdk.CreateImageCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -42,6 +50,11 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
     runInstances: (input) => client.send(new sdk.RunInstancesCommand(input)),
     describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
+    deregisterImage: (input) => client.send(new sdk.DeregisterImageCommand(input)),
+    deleteSnapshot: (input) => client.send(new sdk.DeleteSnapshotCommand(input)),
     describeSnapshots: (input) => client.send(new sdk.DescribeSnapshotsCommand(input)),
+    describeLaunchTemplates: (input) => client.send(new sdk.DescribeLaunchTemplatesCommand(input)),
+    describeLaunchTemplateVersions: (input) => client.send(new sdk.DescribeLaunchTemplateVersionsCommand(input)),
+    createImage: (input) => client.send(new sdk.CreateImageCommand(input)),
   };
 }

@@ -7,6 +7,8 @@ export interface SsmPort {
   getParameter(input: Sdk.GetParameterCommandInput): Promise<Sdk.GetParameterCommandOutput>;
   /** The stack's promoted runtime release (`/fluxer/<stack>/runtime-release`). */
   putParameter(input: Sdk.PutParameterCommandInput): Promise<Sdk.PutParameterCommandOutput>;
+  /** `fluxer ami default --clear`: the stack's default AMI (`/fluxer/<stack>/ami`). */
+  deleteParameter(input: Sdk.DeleteParameterCommandInput): Promise<Sdk.DeleteParameterCommandOutput>;
   /** Whether each node's agent is Online (checked before sending: a ConnectionLost node is not sent to). */
   describeInstanceInformation(input: Sdk.DescribeInstanceInformationCommandInput): Promise<Sdk.DescribeInstanceInformationCommandOutput>;
   /** One command to up to 50 nodes. */
@@ -23,6 +25,7 @@ export function createSsmPort(client: Sdk.SSMClient, sdk: typeof Sdk): SsmPort {
   return {
     getParameter: (input) => client.send(new sdk.GetParameterCommand(input)),
     putParameter: (input) => client.send(new sdk.PutParameterCommand(input)),
+    deleteParameter: (input) => client.send(new sdk.DeleteParameterCommand(input)),
     describeInstanceInformation: (input) => client.send(new sdk.DescribeInstanceInformationCommand(input)),
     sendCommand: (input) => client.send(new sdk.SendCommandCommand(input)),
     listCommandInvocations: (input) => client.send(new sdk.ListCommandInvocationsCommand(input)),

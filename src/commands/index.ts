@@ -35,6 +35,16 @@ export const TOP_LEVEL: CommandEntry[] = [
 
 export const NOUNS: NounEntry[] = [
   {
+    name: 'ami',
+    summary: "The stack's AMIs: bake one from a node or from scratch (nothing left behind on failure), list them with what uses them, prune, show or set the default",
+    commands: [
+      { name: 'bake', summary: 'Bake an AMI from a running node (--from) or from the Deep Learning AMI (--base); --resume follows a stopped bake', load: spec(() => import('./ami/bake.js')) },
+      { name: 'list', summary: "List the stack's AMIs, newest first: size, snapshots, release, model, default, nodes and launch templates using each", load: spec(() => import('./ami/list.js')) },
+      { name: 'prune', summary: 'Deregister old AMIs with their snapshots (never the default or one in use), delete orphan snapshots of interrupted bakes', load: spec(() => import('./ami/prune.js')) },
+      { name: 'default', summary: "Show or set the stack's default AMI (SSM /fluxer/<stack>/ami), the one \"ami\": \"latest\" launches from", load: spec(() => import('./ami/default.js')) },
+    ],
+  },
+  {
     name: 'config',
     summary: 'Inspect the merged configuration',
     commands: [{ name: 'show', summary: 'Print the merged config of the current stack, with where each value came from', load: spec(() => import('./config/show.js')) }],
@@ -53,7 +63,7 @@ export const NOUNS: NounEntry[] = [
   },
   {
     name: 'runtime',
-    summary: 'The GPU runtime: publish releases, and drive the nodes\' runtimes over SSM (status, logs, exec, drain, resume, restart)',
+    summary: 'The GPU runtime: publish releases, and drive the nodes\' runtimes over SSM (status, logs, exec, drain, resume, restart, a rolling deploy)',
     commands: [
       { name: 'publish', summary: "Build the runtime's wheel and wheelhouse, upload them as a content-named release; --promote makes it current", load: spec(() => import('./runtime/publish.js')) },
       { name: 'status', summary: "Each node's runtime over SSM: state, release, model, job and progress, counters, uptime, GPU memory, agent", load: spec(() => import('./runtime/status.js')) },
@@ -62,6 +72,7 @@ export const NOUNS: NounEntry[] = [
       { name: 'drain', summary: 'Stop the runtimes taking jobs (the running job finishes); --wait until no job runs', load: spec(() => import('./runtime/drain.js')) },
       { name: 'resume', summary: 'Drained runtimes take jobs again', load: spec(() => import('./runtime/resume.js')) },
       { name: 'restart', summary: 'Drain, let the running job finish, restart the runtime and wait until the new one is READY (no job lost)', load: spec(() => import('./runtime/restart.js')) },
+      { name: 'deploy', summary: 'Roll a candidate release over the nodes N at a time (drain, install, restart, READY); a failing node is switched back and stops it; promoted only when all took it', load: spec(() => import('./runtime/deploy.js')) },
     ],
   },
   {

@@ -79,7 +79,7 @@ export const STACK_FIELDS = {
   },
   ami: {
     type: 'string',
-    description: 'AMI id, or "latest": the stack\'s default AMI (SSM /fluxer/<stack>/default-ami), else the newest AMI baked by fluxer for the stack, else AWS\'s Deep Learning AMI (public SSM parameter)',
+    description: 'AMI id, or "latest": the stack\'s default AMI (SSM /fluxer/<stack>/ami), else the newest AMI baked by fluxer for the stack, else AWS\'s Deep Learning AMI (public SSM parameter)',
     env: ['FLUXER_AMI'],
     default: () => 'latest',
     check: (v: string) => (v === 'latest' || /^ami-[0-9a-f]{8,17}$/.test(v) ? undefined : `"${v}" must be "latest" or an AMI id (ami-…)`),

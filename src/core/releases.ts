@@ -131,7 +131,8 @@ export interface PublishResult {
 export async function publishRelease(
   ports: { s3: Pick<S3Port, 'getObject' | 'putObject'>; ssm: Pick<SsmPort, 'getParameter' | 'putParameter'> },
   built: BuiltRelease,
-  opts: { bucket: string; prefix: string; stack: string; promote: boolean; dryRun: boolean; progress?: (m: string) => void },
+  /** candidate: never promoted, not even as the stack's first release (a rolling deploy promotes it once every node took it). */
+  opts: { bucket: string; prefix: string; stack: string; promote: boolean; dryRun: boolean; candidate?: boolean; progress?: (m: string) => void },
 ): Promise<PublishResult> {
   const keyPrefix = releasePrefix(opts.prefix, built.id);
   const parameter = releaseParameterName(opts.stack);
@@ -143,7 +144,7 @@ export async function publishRelease(
     if (!isNotFound(err, 'ssm')) throw err;
   }
   // The stack's first release is promoted without being asked: nodes need one to install.
-  const promote = (opts.promote || previous === null) && previous !== built.id;
+  const promote = !opts.candidate && (opts.promote || previous === null) && previous !== built.id;
   const upload = existingSums !== built.sums;
   if (!opts.dryRun) {
     if (upload) {

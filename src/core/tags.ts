@@ -7,6 +7,9 @@ export const TAG_ROLE = 'fluxer:role';
 export const TAG_NAME = 'Name';
 /** On GPU nodes only: groups the instances of one `fluxer spot launch`. */
 export const TAG_LAUNCH_ID = 'fluxer:launch-id';
+/** On baked AMIs (and their snapshots): the runtime release and the model the image holds. */
+export const TAG_RELEASE = 'fluxer:release';
+export const TAG_MODEL = 'fluxer:model';
 
 export type FluxerRole = 'gpu-node' | 'ami' | 'queue' | 'bucket' | 'node-role' | 'node-profile' | 'node-security-group';
 

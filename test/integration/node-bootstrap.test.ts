@@ -90,7 +90,7 @@ describe('templates/node-bootstrap.sh', () => {
 
     // Run again (a reboot, or a baked AMI that holds the release): no download, still current.
     const again = await bootstrap(root, { FLUXER_INSTANCE_ID: 'i-0boot' });
-    expect(again.stderr).toContain('already installed (baked): no download');
+    expect(again.stderr).toContain('already installed: no download');
     expect(await nodeRecord('i-0boot')).toEqual(record); // a rerun never resets the node's record
   }, 180_000);
 

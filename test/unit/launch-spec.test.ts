@@ -1,4 +1,4 @@
-// The launch specification: one meaning of ami=latest (default-ami parameter, then the newest baked
+// The launch specification: one meaning of ami=latest (the stack's ami parameter, then the newest baked
 // AMI, then the Deep Learning AMI), the image's root device, and what every node is launched with.
 import { describe, expect, it } from 'vitest';
 import { DLAMI_PARAMETER, buildLaunchSpec, resolveAmi } from '../../src/core/launch/spec.js';
@@ -12,7 +12,7 @@ function ports(opts: { defaultAmi?: string; baked?: Array<{ ImageId: string; Cre
     ssm: {
       getParameter: async ({ Name }: { Name?: string }) => {
         asked.push(Name!);
-        const value = Name === '/fluxer/s/default-ami' ? opts.defaultAmi : Name === DLAMI_PARAMETER ? opts.dlami : undefined;
+        const value = Name === '/fluxer/s/ami' ? opts.defaultAmi : Name === DLAMI_PARAMETER ? opts.dlami : undefined;
         return value ? { Parameter: { Value: value }, $metadata: {} } : notFound();
       },
     },
@@ -28,7 +28,7 @@ function ports(opts: { defaultAmi?: string; baked?: Array<{ ImageId: string; Cre
 describe('ami "latest"', () => {
   it('is the stack\'s default AMI parameter first', async () => {
     const p = ports({ defaultAmi: 'ami-11111111', baked: [{ ImageId: 'ami-22222222', CreationDate: '2026-12-01' }], dlami: 'ami-33333333' });
-    expect(await resolveAmi(p, 's', 'latest')).toMatchObject({ imageId: 'ami-11111111', rootDeviceName: '/dev/sda1', source: 'SSM /fluxer/s/default-ami' });
+    expect(await resolveAmi(p, 's', 'latest')).toMatchObject({ imageId: 'ami-11111111', rootDeviceName: '/dev/sda1', source: 'SSM /fluxer/s/ami' });
   });
 
   it('then the newest AMI baked for the stack', async () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { releaseId, releaseParameterName, releasePrefix, runtimeRequirements } from '../../src/core/releases.js';
+import { publishRelease, releaseId, releaseParameterName, releasePrefix, runtimeRequirements } from '../../src/core/releases.js';
 import { REPO_ROOT } from '../support/moto.js';
 
 describe('releases', () => {
@@ -22,4 +22,19 @@ describe('releases', () => {
     expect(releaseParameterName('prod')).toBe('/fluxer/prod/runtime-release');
     expect(releasePrefix('fx/', '0.1.0-abc')).toBe('fx/releases/0.1.0-abc/');
   });
+
+  it('a candidate (runtime deploy) is never promoted, not even as the stack\'s first release', async () => {
+    const puts: string[] = [];
+    const ports = {
+      s3: { getObject: async () => Promise.reject(Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } })), putObject: async (i: { Key?: string }) => (puts.push(`s3 ${i.Key}`), {}) },
+      ssm: { getParameter: async () => Promise.reject(Object.assign(new Error('ParameterNotFound'), { name: 'ParameterNotFound', $metadata: { httpStatusCode: 400 } })), putParameter: async (i: { Name?: string }) => (puts.push(`ssm ${i.Name}`), {}) },
+    };
+    const built = { version: '0.1.0', id: '0.1.0-aaaaaaaaaaaa', files: [], sums: '' };
+    const opts = { bucket: 'b', prefix: 'p/', stack: 's', promote: false, dryRun: false };
+    const first = await publishRelease(ports as never, built, { ...opts, candidate: true });
+    expect(first).toMatchObject({ promoted: false, previous: null, uploaded: true });
+    expect(puts).toEqual(['s3 p/releases/0.1.0-aaaaaaaaaaaa/SHA256SUMS']);
+    expect((await publishRelease(ports as never, built, opts)).promoted).toBe(true);
+  });
 });
+

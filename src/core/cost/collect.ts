@@ -158,7 +158,7 @@ export async function stackSnapshots(ec2: CostPorts['ec2'], stack: string): Prom
   const out: SnapshotInput[] = [];
   let token: string | undefined;
   do {
-    const page = await ec2.describeSnapshots({ OwnerIds: ['self'], Filters: stackFilters(stack), MaxResults: 1000, ...(token ? { NextToken: token } : {}) });
+    const page = await ec2.describeSnapshots({ OwnerIds: ['self'], Filters: stackFilters(stack, 'ami'), MaxResults: 1000, ...(token ? { NextToken: token } : {}) });
     for (const s of page.Snapshots ?? []) {
       if (!s.SnapshotId || s.StartTime === undefined) continue;
       out.push({ snapshotId: s.SnapshotId, imageId: /ami-[0-9a-f]+/.exec(s.Description ?? '')?.[0] ?? null, gib: s.VolumeSize ?? 0, startTime: new Date(s.StartTime).getTime() });

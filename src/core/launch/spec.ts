@@ -7,6 +7,7 @@ import type { SsmPort } from '../../aws/ssm.js';
 import { hasErrorCode, isNotFound } from '../../aws/errors.js';
 import type { StackSettings } from '../../config/schema.js';
 import { UsageError } from '../../lib/errors.js';
+import { newestImageFirst } from '../ami/images.js';
 import { findNodeSecurityGroup, resolveNodeVpc } from '../node-identity.js';
 import { TAG_LAUNCH_ID, fluxerTags, stackFilters } from '../tags.js';
 
@@ -16,8 +17,9 @@ import { TAG_LAUNCH_ID, fluxerTags, stackFilters } from '../tags.js';
  */
 export const DLAMI_PARAMETER = '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-ubuntu-22.04/latest/ami-id';
 
+/** The stack's default AMI, shared by every operator of the stack: set by `fluxer ami default`, read by "latest". */
 export function defaultAmiParameter(stack: string): string {
-  return `/fluxer/${stack}/default-ami`;
+  return `/fluxer/${stack}/ami`;
 }
 
 export interface ResolvedAmi {
@@ -49,8 +51,13 @@ async function describeImage(ec2: Pick<Ec2Port, 'describeImages'>, id: string): 
   }
 }
 
+/** The AMI id the stack's default parameter holds, or undefined when it is not set. */
+export function readDefaultAmi(ssm: Pick<SsmPort, 'getParameter'>, stack: string): Promise<string | undefined> {
+  return parameter(ssm, defaultAmiParameter(stack));
+}
+
 /**
- * "latest" means, in this order: the stack's default AMI (SSM /fluxer/<stack>/default-ami, set by
+ * "latest" means, in this order: the stack's default AMI (SSM /fluxer/<stack>/ami, set by
  * `ami default`), the newest available AMI fluxer baked for the stack, AWS's Deep Learning AMI.
  * An explicit id is described as it is. Undefined when nothing resolves (the caller says what to set).
  */
@@ -62,10 +69,10 @@ export async function resolveAmi(ports: AmiPorts, stack: string, ami: string): P
     return { imageId: image.ImageId, source, rootDeviceName: image.RootDeviceName ?? '/dev/sda1', ...(image.Name ? { name: image.Name } : {}), ...(image.State ? { state: image.State } : {}) };
   };
   if (ami !== 'latest') return found(ami, 'the stack\'s "ami"');
-  const byDefault = await found(await parameter(ports.ssm, defaultAmiParameter(stack)), `SSM ${defaultAmiParameter(stack)}`);
+  const byDefault = await found(await readDefaultAmi(ports.ssm, stack), `SSM ${defaultAmiParameter(stack)}`);
   if (byDefault) return byDefault;
   const baked = (await ports.ec2.describeImages({ Owners: ['self'], Filters: [...stackFilters(stack, 'ami'), { Name: 'state', Values: ['available'] }] })).Images ?? [];
-  const newest = [...baked].sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+  const newest = [...baked].sort(newestImageFirst)[0];
   if (newest?.ImageId) {
     return { imageId: newest.ImageId, source: `newest AMI baked for stack "${stack}"`, rootDeviceName: newest.RootDeviceName ?? '/dev/sda1', ...(newest.Name ? { name: newest.Name } : {}), ...(newest.State ? { state: newest.State } : {}) };
   }
@@ -73,9 +80,9 @@ export async function resolveAmi(ports: AmiPorts, stack: string, ami: string): P
 }
 
 export function amiMissingError(stack: string, ami: string, region: string): UsageError {
-  return new UsageError(ami === 'latest' ? `"ami" is "latest", but no AMI resolves for stack "${stack}" in ${region} (default-ami parameter, baked AMI, Deep Learning AMI)` : `AMI ${ami} not found in ${region}`, {
+  return new UsageError(ami === 'latest' ? `"ami" is "latest", but no AMI resolves for stack "${stack}" in ${region} (SSM ${defaultAmiParameter(stack)}, baked AMI, Deep Learning AMI)` : `AMI ${ami} not found in ${region}`, {
     code: 'AmiNotFound',
-    hint: `Set "ami" for stack "${stack}" to an AMI id in ${region} (AMIs are regional), or pass --ami ID.`,
+    hint: `Set "ami" for stack "${stack}" to an AMI id in ${region} (AMIs are regional), pass --ami ID, or set the stack's default: \`fluxer ami default AMI\`.`,
   });
 }
 

@@ -205,7 +205,9 @@ export function workerEnv(s: RegionSettings, instanceId: string, root: string, b
     AWS_DEFAULT_REGION: s.region,
     AWS_EC2_METADATA_DISABLED: 'true',
     PYTHONUNBUFFERED: '1',
-    PATH: `${join(root, 'opt/fluxer/venv/bin')}:${env.PATH ?? '/usr/bin:/bin'}`,
+    // The current release's bin first; then the local stack's environment, which stands in for the
+    // AMI's system tools (the AWS CLI): a release's own venv holds only the runtime.
+    PATH: `${join(root, 'opt/fluxer/venv/bin')}:${dirname(s.runtimeBin)}:${env.PATH ?? '/usr/bin:/bin'}`,
     FLUXER_ROOT: root,
     FLUXER_ENV_FILE: join(root, 'etc/fluxer/runtime.env'),
     FLUXER_STATE_FILE: join(root, RUNTIME_STATE),
