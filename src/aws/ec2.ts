@@ -23,6 +23,7 @@ export interface Ec2Port {
   /** `fluxer ami prune`: with DeleteAssociatedSnapshots, then the snapshots are checked and any left deleted. */
   deregisterImage(input: Sdk.DeregisterImageCommandInput): Promise<Sdk.DeregisterImageCommandOutput>;
   deleteSnapshot(input: Sdk.DeleteSnapshotCommandInput): Promise<Sdk.DeleteSnapshotCommandOutput>;
+  /** Also `fluxer cost report`: the stack's AMI snapshots, for their storage cost. */
   describeSnapshots(input: Sdk.DescribeSnapshotsCommandInput): Promise<Sdk.DescribeSnapshotsCommandOutput>;
   /** `ami list` / `ami prune`: which AMI the stack's launch templates (the fleet's) launch from. */
   describeLaunchTemplates(input: Sdk.DescribeLaunchTemplatesCommandInput): Promise<Sdk.DescribeLaunchTemplatesCommandOutput>;

@@ -8,6 +8,7 @@ import type { StsPort } from './sts.js';
 import type { QuotasPort } from './quotas.js';
 import type { PricingPort } from './pricing.js';
 import type { IamPort } from './iam.js';
+import type { CePort } from './ce.js';
 
 export interface AwsClientOptions {
   region: string;
@@ -32,6 +33,8 @@ export interface AwsClients {
   quotas(region?: string): Promise<QuotasPort>;
   pricing(): Promise<PricingPort>;
   iam(): Promise<IamPort>;
+  /** Cost Explorer (its endpoint is in us-east-1 whatever the stack's region). */
+  ce(): Promise<CePort>;
   /** The endpoint a service would use, or undefined for AWS itself (for messages and doctor). */
   endpointFor(serviceEnvName: string): string | undefined;
   /**
@@ -135,6 +138,12 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
         const [sdk, port] = await Promise.all([import('@aws-sdk/client-iam'), import('./iam.js')]);
         // IAM is global; its one endpoint is signed for us-east-1 (the stack's region would not matter).
         return port.createIamPort(new sdk.IAMClient(baseConfig('IAM', 'us-east-1')), sdk);
+      }),
+    ce: () =>
+      once('ce', async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-cost-explorer'), import('./ce.js')]);
+        // Cost Explorer's one endpoint (ce.us-east-1.amazonaws.com) serves every region's costs.
+        return port.createCePort(new sdk.CostExplorerClient(baseConfig('COST_EXPLORER', 'us-east-1')), sdk);
       }),
   };
 }

@@ -84,6 +84,13 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'cost',
+    summary: 'What the fleet cost: billed uptime × the spot price history, against on-demand, per image, with the key metrics',
+    commands: [
+      { name: 'report', summary: 'Cost over a window (by day, type, AZ or node) from node and launch records and the price history; --json, --csv, --reconcile', load: spec(() => import('./cost/report.js')) },
+    ],
+  },
+  {
     name: 'local',
     summary: 'Run the whole service on this machine: a region with an AWS-compatible server, SSM and nodes',
     commands: [

@@ -28,9 +28,25 @@ export interface PlacementScoreEntry {
 
 export interface OnDemandEntry {
   region: string;
-  instanceType: string;
+  /** An instance type's hourly price; or, with `volumeApiName` (gp3), an EBS storage price per GB-month. */
+  instanceType?: string;
+  volumeApiName?: string;
   price: number;
   accessKeyId?: string;
+}
+
+/** An EBS storage product (productFamily "Storage") as GetProducts returns it: USD per GB-month. */
+export function storagePriceListDocument(o: { region: string; volumeApiName: string; price: number }): string {
+  const attrs = { servicecode: 'AmazonEC2', regionCode: o.region, location: o.region, locationType: 'AWS Region', volumeApiName: o.volumeApiName, volumeType: 'General Purpose', storageMedia: 'SSD-backed', usagetype: `EBS:VolumeUsage.${o.volumeApiName}` };
+  const sku = createHash('sha1').update(JSON.stringify(attrs)).digest('hex').slice(0, 16).toUpperCase();
+  const term = `${sku}.JRTCKXETXF`;
+  return JSON.stringify({
+    product: { productFamily: 'Storage', attributes: attrs, sku },
+    serviceCode: 'AmazonEC2',
+    terms: { OnDemand: { [term]: { priceDimensions: { [`${term}.6YS6EN2CT7`]: { unit: 'GB-Mo', endRange: 'Inf', beginRange: '0', appliesTo: [], rateCode: `${term}.6YS6EN2CT7`, description: `$${o.price} per GB-month of ${o.volumeApiName} storage`, pricePerUnit: { USD: o.price.toFixed(10) } } }, sku, effectiveDate: '2026-11-01T00:00:00Z', offerTermCode: 'JRTCKXETXF', termAttributes: {} } } },
+    version: '20261101000000',
+    publicationDate: '2026-11-01T00:00:00Z',
+  });
 }
 
 export interface Scope {
@@ -209,17 +225,20 @@ function getProducts(table: OnDemandEntry[], calls: Map<string, number>) {
     calls.set(scope.accessKeyId ?? '', (calls.get(scope.accessKeyId ?? '') ?? 0) + 1);
     if (body.ServiceCode !== 'AmazonEC2') return { status: 200, body: { FormatVersion: 'aws_v1', PriceList: [] } };
     // Each seeded price comes with the look-alikes a careless filter would pick up instead.
-    const docs = mine.flatMap((e) => [
+    const storage = mine.filter((e) => e.volumeApiName).map((e) => ({ text: storagePriceListDocument({ region: e.region, volumeApiName: e.volumeApiName!, price: e.price }) }));
+    const docs = mine.filter((e) => e.instanceType).flatMap((e) => [
       { e, o: {} },
       { e, o: { operatingSystem: 'Windows' }, f: 1.8 },
       { e, o: { tenancy: 'Dedicated' }, f: 1.1 },
       { e, o: { preInstalledSw: 'SQL Std' }, f: 2.2 },
       { e, o: { capacitystatus: 'UnusedCapacityReservation' }, f: 1 },
-    ]).map(({ e, o, f }) => ({ text: priceListDocument({ region: e.region, instanceType: e.instanceType, price: e.price * (f ?? 1), ...o }) }));
+    ]).map(({ e, o, f }) => ({ text: priceListDocument({ region: e.region, instanceType: e.instanceType!, price: e.price * (f ?? 1), ...o }) })).concat(storage);
     const filters = (Array.isArray(body.Filters) ? body.Filters : []) as Array<{ Type?: string; Field?: string; Value?: string }>;
     const matched = docs.filter(({ text }) => {
-      const doc = JSON.parse(text) as { product: { attributes: Record<string, string> } };
-      return filters.every((f) => f.Type !== 'TERM_MATCH' || (f.Field === 'ServiceCode' ? f.Value === 'AmazonEC2' : doc.product.attributes[f.Field ?? ''] === f.Value));
+      const doc = JSON.parse(text) as { product: { productFamily: string; attributes: Record<string, string> } };
+      // productFamily is the product's own field in a Price List document, not one of its attributes.
+      const value = (field: string) => (field === 'productFamily' ? doc.product.productFamily : doc.product.attributes[field]);
+      return filters.every((f) => f.Type !== 'TERM_MATCH' || (f.Field === 'ServiceCode' ? f.Value === 'AmazonEC2' : value(f.Field ?? '') === f.Value));
     });
     const max = Number(body.MaxResults ?? DEFAULT_PRICING_PAGE);
     const query = JSON.stringify(filters);

@@ -19,6 +19,8 @@ export const SAMPLE_PRICES: Record<string, { onDemand: number; spot: number }> =
   'g6.2xlarge': { onDemand: 0.978, spot: 0.47 },
 };
 
+export const SAMPLE_GP3_PER_GB_MONTH = 0.08;
+
 /** The spot vCPU quotas of a new account (AWS's defaults are this order, and often lower). */
 export const SAMPLE_QUOTAS: QuotaEntry[] = [
   // All G and VT Spot Instance Requests
@@ -40,7 +42,11 @@ export async function loadSampleData(emulator: Pick<AwsStandin, 'endpoint' | 'se
   await setStandinSpotPrices(emulator.endpoint, spot);
   await setStandinOnDemandPrices(
     emulator.endpoint,
-    Object.entries(SAMPLE_PRICES).map(([instanceType, p]) => ({ region: SAMPLE_REGION, instanceType, price: p.onDemand })),
+    [
+      ...Object.entries(SAMPLE_PRICES).map(([instanceType, p]) => ({ region: SAMPLE_REGION, instanceType, price: p.onDemand })),
+      // gp3 storage per GB-month (the cost report's root volumes): us-east-1's published price.
+      { region: SAMPLE_REGION, volumeApiName: 'gp3', price: SAMPLE_GP3_PER_GB_MONTH },
+    ],
   );
   await setStandinPlacementScores(
     emulator.endpoint,

@@ -37,7 +37,8 @@ export default defineCommand<ListOpts>({
     const unpriced = nodes.length - priced.length;
     ctx.out.info(
       `Estimated cost so far: $${total.toFixed(2)} for ${priced.length} node${priced.length === 1 ? '' : 's'}` +
-        `${unpriced ? ` (${unpriced} without a spot price)` : ''}: the spot price now × uptime, per-second billing, 60 s minimum.`,
+        `${unpriced ? ` (${unpriced} without a spot price)` : ''}: the spot price now × uptime, per-second billing, 60 s minimum. ` +
+        'For the price history in force, the first free hour and volumes: `fluxer cost report`.',
     );
     const stale = nodes.filter((n) => n.runtime?.stale);
     if (stale.length) ctx.out.warn(`${stale.length} node record(s) stale (no write for over ${STALE_AFTER_MS / 60_000} minutes): ${stale.map((n) => n.instanceId).join(', ')}`);

@@ -56,8 +56,12 @@ export function launchFailure(plan: LaunchPlan, result: RunResult, opts: { allow
   });
 }
 
-/** `<prefix>launches/<launch-id>.json`: plan, instances and times, for the cost report. */
-export async function writeLaunchRecord(s3: Pick<S3Port, 'putObject'>, settings: Pick<StackSettings, 'bucket' | 'prefix'>, plan: LaunchPlan, result: RunResult, clock: Clock): Promise<void> {
+/**
+ * `<prefix>launches/<launch-id>.json`: plan, instances (with their launch times) and the root volume's
+ * size, for the cost report (src/core/cost/read.ts): a node whose bootstrap failed writes no node
+ * record, and EC2 forgets terminated instances after about an hour, so this is what stays.
+ */
+export async function writeLaunchRecord(s3: Pick<S3Port, 'putObject'>, settings: Pick<StackSettings, 'bucket' | 'prefix'> & Partial<Pick<StackSettings, 'volumeSize'>>, plan: LaunchPlan, result: RunResult, clock: Clock): Promise<void> {
   if (!settings.bucket) return;
   const record = {
     version: 1,
@@ -66,6 +70,7 @@ export async function writeLaunchRecord(s3: Pick<S3Port, 'putObject'>, settings:
     region: plan.region,
     count: plan.count,
     imageId: plan.imageId,
+    ...(settings.volumeSize !== undefined ? { rootVolumeGiB: settings.volumeSize } : {}),
     createdAt: plan.createdAt,
     finishedAt: plan.finishedAt ?? new Date(clock.now()).toISOString(),
     pools: plan.pools.map((p) => ({ instanceType: p.instanceType, az: p.az, azId: p.azId, spotPrice: p.spotPrice ?? null })),

@@ -21,6 +21,8 @@ export interface LaunchedInstance {
   az: string;
   spotPrice: number | null;
   state: string;
+  /** EC2's LaunchTime (ISO-8601), when the listing had it: the cost report's start when the node wrote no record. */
+  launchTime?: string;
 }
 
 export interface RunOptions {
@@ -178,7 +180,14 @@ export async function runLaunch(ec2: LaunchEc2, plan: LaunchPlan, opts: RunOptio
     .filter((i) => i.InstanceId)
     .map((i) => {
       const az = i.Placement?.AvailabilityZone ?? '';
-      return { instanceId: i.InstanceId!, instanceType: i.InstanceType ?? '', az, spotPrice: priceOf.get(`${i.InstanceType}\t${az}`) ?? null, state: i.State?.Name ?? 'unknown' };
+      return {
+        instanceId: i.InstanceId!,
+        instanceType: i.InstanceType ?? '',
+        az,
+        spotPrice: priceOf.get(`${i.InstanceType}\t${az}`) ?? null,
+        state: i.State?.Name ?? 'unknown',
+        ...(i.LaunchTime ? { launchTime: new Date(i.LaunchTime).toISOString() } : {}),
+      };
     })
     .sort((a, b) => a.instanceId.localeCompare(b.instanceId));
   return { instances, attempts: plan.attempts, ...(quota ? { quota } : {}) };

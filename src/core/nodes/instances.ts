@@ -30,6 +30,9 @@ export interface NodeInstance {
   name: string | undefined;
   /** "spot", or undefined for on-demand (EC2's InstanceLifecycle). */
   lifecycle: string | undefined;
+  /** EC2's StateReason code: `Server.SpotInstanceTermination` when AWS's spot service took it. */
+  stateReasonCode?: string;
+  publicIp?: string;
   tags: Record<string, string>;
 }
 
@@ -89,13 +92,18 @@ function toNodeInstance(i: RawInstance): NodeInstance {
     launchId: tags[TAG_LAUNCH_ID],
     name: tags[TAG_NAME],
     lifecycle: i.InstanceLifecycle,
+    stateReasonCode: i.StateReason?.Code,
+    publicIp: i.PublicIpAddress,
     tags,
   };
 }
 
-/** "User initiated (2026-01-02 03:04:05 GMT)" → ms; undefined when EC2 gave no time. */
+/**
+ * "User initiated (2026-01-02 03:04:05 GMT)" → ms; undefined when EC2 gave no time. AWS writes GMT;
+ * moto writes UTC: the same clock.
+ */
 export function transitionTime(reason: string | undefined): number | undefined {
-  const m = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) GMT\)/.exec(reason ?? '');
+  const m = /\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) (?:GMT|UTC)\)/.exec(reason ?? '');
   if (!m) return undefined;
   const ms = Date.parse(`${m[1]}T${m[2]}Z`);
   return Number.isFinite(ms) ? ms : undefined;
