@@ -20,6 +20,12 @@ export interface Ec2Port {
   /** `fluxer spot launch`: one call per pool, with a ClientToken. */
   runInstances(input: Sdk.RunInstancesCommandInput): Promise<Sdk.RunInstancesCommandOutput>;
   describeAvailabilityZones(input: Sdk.DescribeAvailabilityZonesCommandInput): Promise<Sdk.DescribeAvailabilityZonesCommandOutput>;
+  /** The fleet's launch template (`fleet up` makes it, `fleet roll` versions it, `fleet down` deletes it). */
+  describeLaunchTemplates(input: Sdk.DescribeLaunchTemplatesCommandInput): Promise<Sdk.DescribeLaunchTemplatesCommandOutput>;
+  describeLaunchTemplateVersions(input: Sdk.DescribeLaunchTemplateVersionsCommandInput): Promise<Sdk.DescribeLaunchTemplateVersionsCommandOutput>;
+  createLaunchTemplate(input: Sdk.CreateLaunchTemplateCommandInput): Promise<Sdk.CreateLaunchTemplateCommandOutput>;
+  createLaunchTemplateVersion(input: Sdk.CreateLaunchTemplateVersionCommandInput): Promise<Sdk.CreateLaunchTemplateVersionCommandOutput>;
+  deleteLaunchTemplate(input: Sdk.DeleteLaunchTemplateCommandInput): Promise<Sdk.DeleteLaunchTemplateCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -40,5 +46,10 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeSpotPriceHistory: (input) => client.send(new sdk.DescribeSpotPriceHistoryCommand(input)),
     runInstances: (input) => client.send(new sdk.RunInstancesCommand(input)),
     describeAvailabilityZones: (input) => client.send(new sdk.DescribeAvailabilityZonesCommand(input)),
+    describeLaunchTemplates: (input) => client.send(new sdk.DescribeLaunchTemplatesCommand(input)),
+    describeLaunchTemplateVersions: (input) => client.send(new sdk.DescribeLaunchTemplateVersionsCommand(input)),
+    createLaunchTemplate: (input) => client.send(new sdk.CreateLaunchTemplateCommand(input)),
+    createLaunchTemplateVersion: (input) => client.send(new sdk.CreateLaunchTemplateVersionCommand(input)),
+    deleteLaunchTemplate: (input) => client.send(new sdk.DeleteLaunchTemplateCommand(input)),
   };
 }

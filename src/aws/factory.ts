@@ -8,6 +8,8 @@ import type { StsPort } from './sts.js';
 import type { QuotasPort } from './quotas.js';
 import type { PricingPort } from './pricing.js';
 import type { IamPort } from './iam.js';
+import type { AutoScalingPort } from './autoscaling.js';
+import type { CloudWatchPort } from './cloudwatch.js';
 
 export interface AwsClientOptions {
   region: string;
@@ -32,6 +34,8 @@ export interface AwsClients {
   quotas(region?: string): Promise<QuotasPort>;
   pricing(): Promise<PricingPort>;
   iam(): Promise<IamPort>;
+  autoscaling(region?: string): Promise<AutoScalingPort>;
+  cloudwatch(region?: string): Promise<CloudWatchPort>;
   /** The endpoint a service would use, or undefined for AWS itself (for messages and doctor). */
   endpointFor(serviceEnvName: string): string | undefined;
   /**
@@ -135,6 +139,16 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
         const [sdk, port] = await Promise.all([import('@aws-sdk/client-iam'), import('./iam.js')]);
         // IAM is global; its one endpoint is signed for us-east-1 (the stack's region would not matter).
         return port.createIamPort(new sdk.IAMClient(baseConfig('IAM', 'us-east-1')), sdk);
+      }),
+    autoscaling: (region = opts.region) =>
+      once(`autoscaling:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-auto-scaling'), import('./autoscaling.js')]);
+        return port.createAutoScalingPort(new sdk.AutoScalingClient(baseConfig('AUTO_SCALING', region)), sdk);
+      }),
+    cloudwatch: (region = opts.region) =>
+      once(`cloudwatch:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-cloudwatch'), import('./cloudwatch.js')]);
+        return port.createCloudWatchPort(new sdk.CloudWatchClient(baseConfig('CLOUDWATCH', region)), sdk);
       }),
   };
 }

@@ -8,7 +8,7 @@ export const TAG_NAME = 'Name';
 /** On GPU nodes only: groups the instances of one `fluxer spot launch`. */
 export const TAG_LAUNCH_ID = 'fluxer:launch-id';
 
-export type FluxerRole = 'gpu-node' | 'ami' | 'queue' | 'bucket' | 'node-role' | 'node-profile' | 'node-security-group';
+export type FluxerRole = 'gpu-node' | 'ami' | 'queue' | 'bucket' | 'node-role' | 'node-profile' | 'node-security-group' | 'fleet' | 'launch-template' | 'fleet-alarm';
 
 /** EC2 and S3 shape. */
 export interface KeyValueTag {
