@@ -25,6 +25,8 @@ export interface Ec2Port {
   describeLaunchTemplateVersions(input: Sdk.DescribeLaunchTemplateVersionsCommandInput): Promise<Sdk.DescribeLaunchTemplateVersionsCommandOutput>;
   createLaunchTemplate(input: Sdk.CreateLaunchTemplateCommandInput): Promise<Sdk.CreateLaunchTemplateCommandOutput>;
   createLaunchTemplateVersion(input: Sdk.CreateLaunchTemplateVersionCommandInput): Promise<Sdk.CreateLaunchTemplateVersionCommandOutput>;
+  /** A new version becomes the default: what the group ($Default) launches from then on. */
+  modifyLaunchTemplate(input: Sdk.ModifyLaunchTemplateCommandInput): Promise<Sdk.ModifyLaunchTemplateCommandOutput>;
   deleteLaunchTemplate(input: Sdk.DeleteLaunchTemplateCommandInput): Promise<Sdk.DeleteLaunchTemplateCommandOutput>;
 }
 
@@ -50,6 +52,7 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeLaunchTemplateVersions: (input) => client.send(new sdk.DescribeLaunchTemplateVersionsCommand(input)),
     createLaunchTemplate: (input) => client.send(new sdk.CreateLaunchTemplateCommand(input)),
     createLaunchTemplateVersion: (input) => client.send(new sdk.CreateLaunchTemplateVersionCommand(input)),
+    modifyLaunchTemplate: (input) => client.send(new sdk.ModifyLaunchTemplateCommand(input)),
     deleteLaunchTemplate: (input) => client.send(new sdk.DeleteLaunchTemplateCommand(input)),
   };
 }

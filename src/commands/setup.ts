@@ -3,7 +3,7 @@
 import { defineCommand } from '../cli/command.js';
 import type { Output } from '../cli/output.js';
 import { ensureNodeIdentity } from '../core/node-identity.js';
-import { ensureStackResources, type SetupAction, type SetupResource } from '../core/setup.js';
+import { ensureStackResources, type SetupAction, type SetupChange, type SetupResource } from '../core/setup.js';
 import { requireBucket } from '../core/stack-resources.js';
 
 interface SetupOpts {
@@ -57,7 +57,8 @@ const ACTION_LABELS: Record<SetupAction, string> = {
   'would-update': 'would update',
 };
 
-export function formatSetup(out: Output, resources: SetupResource[]): string {
+/** The rows of a read → diff → apply plan (setup's resources, the fleet's). */
+export function formatSetup(out: Output, resources: ReadonlyArray<{ type: string; name: string; action: SetupAction; changes: SetupChange[]; url?: string }>): string {
   const lines: string[] = [];
   const typeWidth = Math.max(...resources.map((r) => r.type.length));
   const nameWidth = Math.max(...resources.map((r) => r.name.length));

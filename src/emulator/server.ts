@@ -12,6 +12,8 @@
 //   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
 //   SSM Run Command that runs AWS-RunShellScript on the local nodes (SendCommand, GetCommandInvocation,
 //     ListCommandInvocations, ListCommands, CancelCommand, DescribeInstanceInformation): src/emulator/ssm.ts
+//   Auto Scaling instance refresh (StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh),
+//     carried out against moto's group: src/emulator/autoscaling.ts
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
@@ -26,6 +28,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { autoscalingStandin } from './autoscaling.js';
 import { ec2Standin } from './ec2.js';
 import { imdsService } from './imds.js';
 import { imagesStandin } from './images.js';
@@ -296,7 +299,7 @@ export async function startAwsStandin(opts: EmulatorOptions): Promise<AwsStandin
       upstreamReq.end(r.body);
     });
   // Modules that need moto's answers (or to hold one back): asked first, with the buffered request.
-  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir })];
+  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir }), autoscalingStandin()];
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];

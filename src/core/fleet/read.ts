@@ -13,7 +13,9 @@ export interface FleetTemplate {
   id: string;
   name: string;
   latestVersion: number;
-  /** The latest version's data. */
+  /** The version the group launches ($Default). */
+  defaultVersion: number;
+  /** The default version's data. */
   data: Ec2.ResponseLaunchTemplateData;
 }
 
@@ -29,8 +31,10 @@ export async function readTemplate(ec2: TemplatePort, name: string, stack: strin
   }
   if (!found?.LaunchTemplateId) return undefined;
   if (!isManagedBy(tagMap(found.Tags), stack)) throw notOurs('launch template', name, stack);
-  const version = (await ec2.describeLaunchTemplateVersions({ LaunchTemplateId: found.LaunchTemplateId, Versions: ['$Latest'] })).LaunchTemplateVersions?.[0];
-  return { id: found.LaunchTemplateId, name, latestVersion: version?.VersionNumber ?? found.LatestVersionNumber ?? 1, data: version?.LaunchTemplateData ?? {} };
+  const version = (await ec2.describeLaunchTemplateVersions({ LaunchTemplateId: found.LaunchTemplateId, Versions: ['$Default'] })).LaunchTemplateVersions?.[0];
+  return {
+    id: found.LaunchTemplateId, name, latestVersion: found.LatestVersionNumber ?? 1, defaultVersion: version?.VersionNumber ?? found.DefaultVersionNumber ?? 1, data: version?.LaunchTemplateData ?? {},
+  };
 }
 
 export async function readGroup(asg: Pick<AutoScalingPort, 'describeAutoScalingGroups'>, name: string, stack: string): Promise<Asg.AutoScalingGroup | undefined> {

@@ -45,8 +45,9 @@ export interface GroupInput {
 
 export function mixedInstancesPolicy(g: Pick<GroupInput, 'templateName' | 'instanceTypes' | 'maxPrice'>): Asg.MixedInstancesPolicy {
   return {
-    // $Latest: a new version (fleet roll) is what new nodes launch with; the refresh replaces the old ones.
-    LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateName: g.templateName, Version: '$Latest' }, Overrides: g.instanceTypes.map((t) => ({ InstanceType: t })) },
+    // $Default: a version fluxer makes the default (fleet up's correction, fleet roll's new AMI or release) is
+    // what new nodes launch with; a refresh replaces the running ones.
+    LaunchTemplate: { LaunchTemplateSpecification: { LaunchTemplateName: g.templateName, Version: '$Default' }, Overrides: g.instanceTypes.map((t) => ({ InstanceType: t })) },
     InstancesDistribution: {
       OnDemandBaseCapacity: 0,
       OnDemandPercentageAboveBaseCapacity: 0,

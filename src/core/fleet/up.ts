@@ -29,7 +29,7 @@ export interface FleetResource {
 }
 
 export interface FleetUpPorts {
-  ec2: Pick<Ec2Port, 'createLaunchTemplate' | 'createLaunchTemplateVersion'>;
+  ec2: Pick<Ec2Port, 'createLaunchTemplate' | 'createLaunchTemplateVersion' | 'modifyLaunchTemplate'>;
   autoscaling: AutoScalingPort;
   iam: Pick<IamPort, 'getRole' | 'getRolePolicy' | 'putRolePolicy'>;
 }
@@ -127,11 +127,18 @@ function planTemplate(ec2: FleetUpPorts['ec2'], input: FleetUpInput): Step {
   if (!changes.length) return { resource };
   return {
     resource,
-    // A new version: new nodes launch with it ($Latest); the running ones keep theirs until `fleet roll`.
-    write: async () => {
-      await ec2.createLaunchTemplateVersion({ LaunchTemplateId: tpl.id, SourceVersion: String(tpl.latestVersion), VersionDescription: 'fluxer fleet up', LaunchTemplateData: input.desiredTemplate });
-    },
+    // A new default version: new nodes launch with it; the running ones keep theirs until `fleet roll`.
+    write: async () => void (await newDefaultVersion(ec2, tpl.id, input.desiredTemplate, 'fluxer fleet up')),
   };
+}
+
+/** Makes a version from the data and makes it the default (the one the group launches); returns its number. */
+export async function newDefaultVersion(ec2: FleetUpPorts['ec2'], templateId: string, data: Ec2.RequestLaunchTemplateData, description: string): Promise<number> {
+  const made = await ec2.createLaunchTemplateVersion({ LaunchTemplateId: templateId, VersionDescription: description, LaunchTemplateData: data });
+  const version = made.LaunchTemplateVersion?.VersionNumber;
+  if (version === undefined) throw new Error('CreateLaunchTemplateVersion returned no version number');
+  await ec2.modifyLaunchTemplate({ LaunchTemplateId: templateId, DefaultVersion: String(version) });
+  return version;
 }
 
 function checkBounds(min: number, max: number): void {
