@@ -69,7 +69,7 @@ export default defineCommand<RollOpts>({
     const outcome = await followRoll(ports, ctx.clock, {
       stack: f.stack, groupName: f.groupName, refreshId: start.refreshId, oldIds: start.oldIds,
       remote: { ...(f.settings.bucket ? { output: { bucket: f.settings.bucket, keyPrefix: `${f.settings.prefix}${SSM_OUTPUT_PREFIX}` } } : {}), signal: ctx.signal },
-      deadlineMs: ctx.clock.now() + opts.timeout, intervalMs: 1000, onProgress: (p) => ctx.out.info(progressLine(p)), log: (m) => ctx.out.warn(m),
+      deadlineMs: ctx.clock.now() + opts.timeout, intervalMs: 1000, onProgress: (p) => ctx.out.info(progressLine(p)), log: (m) => ctx.out.info(m), warn: (m) => ctx.out.warn(m),
     });
     const failure = outcome.done
       ? undefined

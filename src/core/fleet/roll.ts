@@ -75,7 +75,7 @@ export interface RollOutcome extends RollProgress {
  */
 export async function followRoll(ports: RollPorts, clock: Clock, opts: {
   stack: string; groupName: string; refreshId: string; oldIds: readonly string[]; remote: RemoteSettings;
-  deadlineMs: number; intervalMs: number; onProgress: (p: RollProgress) => void; log: (m: string) => void;
+  deadlineMs: number; intervalMs: number; onProgress: (p: RollProgress) => void; log: (m: string) => void; warn: (m: string) => void;
 }): Promise<RollOutcome> {
   const old = new Set(opts.oldIds);
   const draining = new Set<string>();
@@ -108,7 +108,8 @@ export async function followRoll(ports: RollPorts, clock: Clock, opts: {
     if (next.length) {
       for (const row of await runtimeControl(ports.remote, clock, next, 'drain', { ...opts.remote, waitMs: 30_000 })) {
         draining.add(row.instanceId);
-        if (!row.ok) opts.log(`${row.instanceId}: drain: ${row.error} (released when it has no job)`);
+        if (row.ok) opts.log(`draining ${row.instanceId}: a replacement serves; it takes no new job`);
+        else opts.warn(`${row.instanceId}: drain: ${row.error} (released when it has no job)`);
       }
     }
     const busy = [...draining].filter((id) => present.has(id));
@@ -116,7 +117,7 @@ export async function followRoll(ports: RollPorts, clock: Clock, opts: {
       const idle = (await runtimeStatus(ports.remote, clock, busy, { ...opts.remote, waitMs: 30_000 })).filter((r) => !r.ok || jobFinished(r)).map((r) => r.instanceId);
       if (idle.length) {
         await setProtection(ports.autoscaling, opts.groupName, idle, false);
-        for (const id of idle) (draining.delete(id), released.add(id));
+        for (const id of idle) (draining.delete(id), released.add(id), opts.log(`released ${id}: no job runs on it; the refresh terminates it`));
       }
     }
     for (const id of draining) if (!present.has(id)) (draining.delete(id), released.add(id));

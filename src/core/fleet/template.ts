@@ -107,7 +107,9 @@ function normalize(field: string, v: unknown): unknown {
     return { HttpTokens: m.HttpTokens, HttpPutResponseHopLimit: m.HttpPutResponseHopLimit, HttpEndpoint: m.HttpEndpoint };
   }
   if (field === 'TagSpecifications') {
+    // The template's own tags are not launch data (moto copies them into its first version's data).
     return (v as Array<{ ResourceType?: string; Tags?: Array<{ Key?: string; Value?: string }> }>)
+      .filter((t) => t.ResourceType !== 'launch-template')
       .map((t) => ({ ResourceType: t.ResourceType, Tags: [...(t.Tags ?? [])].map((x) => `${x.Key}=${x.Value}`).sort() }))
       .sort((x, y) => String(x.ResourceType).localeCompare(String(y.ResourceType)));
   }
