@@ -40,7 +40,7 @@ interface Group {
 }
 const group = async (): Promise<Group | undefined> => (await awsJson<{ AutoScalingGroups: Group[] }>(['autoscaling', 'describe-auto-scaling-groups', '--auto-scaling-group-names', GROUP])).AutoScalingGroups[0];
 
-async function jobStatus(id: string): Promise<{ state: string; node?: { instanceId: string } } | undefined> {
+async function jobStatus(id: string): Promise<{ state: string; attempt?: number; node?: { instanceId: string } } | undefined> {
   const r = await aws(['s3', 'cp', `s3://fluxer-local/fluxer/jobs/${id}/status.json`, '-']);
   return r.code === 0 ? JSON.parse(r.stdout) : undefined;
 }
@@ -145,10 +145,15 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     expect(status.nodes.every((n) => n.instanceType === 'g6e.xlarge' && n.az !== '')).toBe(true);
   }, 300_000);
 
-  it('fleet roll replaces both nodes with a new template version, keeping two serving', async () => {
+  it('fleet roll replaces both nodes with a new template version, keeping two serving; a running job finishes where it runs', async () => {
     const before = await members();
+    const long = await submit('--size', '512x512', '--steps', '30', '--count', '4');
+    await expect.poll(async () => (await jobStatus(long))?.state, { timeout: 60_000, interval: 100 }).toBe('running');
+    const busy = (await jobStatus(long))!.node!.instanceId;
     const r = await fluxer('fleet', 'roll', '--release', '0.1.0-local', '--yes', '--json');
     expect(r.code, r.stderr).toBe(0);
+    // The busy node was released only after its job: it ran to the end there, once.
+    expect(await jobStatus(long)).toMatchObject({ state: 'succeeded', node: { instanceId: busy }, attempt: 1 });
     const doc = JSON.parse(r.stdout) as { version: number; newVersion: boolean; replaced: string[]; status: string };
     expect(doc).toMatchObject({ version: 2, newVersion: true, status: 'Successful' });
     expect(doc.replaced.sort()).toEqual(before);
