@@ -10,7 +10,7 @@ import { planFleetUp } from '../../core/fleet/up.js';
 import { ensureRuntimeRelease } from '../../core/launch/first-release.js';
 import { nodeRoleName, partitionOf } from '../../core/node-policy.js';
 import { ExitCode } from '../../lib/errors.js';
-import { formatSetup } from '../setup.js';
+import { formatPlanRows } from '../../cli/plan.js';
 
 interface UpOpts {
   min?: number;
@@ -55,16 +55,16 @@ export default defineCommand<UpOpts>({
     });
     const doc = (resources = plan.resources) => ({ stack: f.stack, region: f.region, group: f.groupName, dryRun: opts.dryRun ?? false, resources });
     if (!plan.pending) {
-      ctx.out.result(doc(), () => formatSetup(ctx.out, plan.resources));
+      ctx.out.result(doc(), () => formatPlanRows(ctx.out, plan.resources));
       ctx.out.success(`Fleet ${f.groupName} (${f.region}) is up to date: nothing to change.`);
       return ExitCode.Ok;
     }
     if (opts.dryRun) {
-      ctx.out.result(doc(), () => formatSetup(ctx.out, plan.resources));
+      ctx.out.result(doc(), () => formatPlanRows(ctx.out, plan.resources));
       ctx.out.info('Dry run: nothing was sent. Run `fluxer fleet up` to apply.');
       return ExitCode.Ok;
     }
-    if (!ctx.out.json) ctx.out.info(formatSetup(ctx.out, plan.resources));
+    if (!ctx.out.json) ctx.out.info(formatPlanRows(ctx.out, plan.resources));
     if (!(await confirmAction(confirmCtx, `Apply these changes to fleet ${f.groupName} in ${f.region}?`, 'Changing the fleet'))) {
       ctx.out.info('Nothing changed.');
       return ExitCode.Failed;
