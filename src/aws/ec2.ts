@@ -30,6 +30,12 @@ export interface Ec2Port {
   describeLaunchTemplateVersions(input: Sdk.DescribeLaunchTemplateVersionsCommandInput): Promise<Sdk.DescribeLaunchTemplateVersionsCommandOutput>;
   // Images (`fluxer ami …`): CreateImage takes no ClientToken, so a lost answer is found again by name.
   createImage(input: Sdk.CreateImageCommandInput): Promise<Sdk.CreateImageCommandOutput>;
+  /** The fleet's launch template (`fleet up` makes it, `fleet roll` versions it, `fleet down` deletes it). */
+  createLaunchTemplate(input: Sdk.CreateLaunchTemplateCommandInput): Promise<Sdk.CreateLaunchTemplateCommandOutput>;
+  createLaunchTemplateVersion(input: Sdk.CreateLaunchTemplateVersionCommandInput): Promise<Sdk.CreateLaunchTemplateVersionCommandOutput>;
+  /** A new version becomes the default: what the group ($Default) launches from then on. */
+  modifyLaunchTemplate(input: Sdk.ModifyLaunchTemplateCommandInput): Promise<Sdk.ModifyLaunchTemplateCommandOutput>;
+  deleteLaunchTemplate(input: Sdk.DeleteLaunchTemplateCommandInput): Promise<Sdk.DeleteLaunchTemplateCommandOutput>;
 }
 
 export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
@@ -56,5 +62,9 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeLaunchTemplates: (input) => client.send(new sdk.DescribeLaunchTemplatesCommand(input)),
     describeLaunchTemplateVersions: (input) => client.send(new sdk.DescribeLaunchTemplateVersionsCommand(input)),
     createImage: (input) => client.send(new sdk.CreateImageCommand(input)),
+    createLaunchTemplate: (input) => client.send(new sdk.CreateLaunchTemplateCommand(input)),
+    createLaunchTemplateVersion: (input) => client.send(new sdk.CreateLaunchTemplateVersionCommand(input)),
+    modifyLaunchTemplate: (input) => client.send(new sdk.ModifyLaunchTemplateCommand(input)),
+    deleteLaunchTemplate: (input) => client.send(new sdk.DeleteLaunchTemplateCommand(input)),
   };
 }

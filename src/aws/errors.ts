@@ -73,7 +73,7 @@ export function isInstanceProfilePropagating(err: unknown): boolean {
 
 /** A create that lost a race: another run (a second `fluxer setup`) made the same resource first. */
 export function isAlreadyExists(err: unknown): boolean {
-  return hasErrorCode(err, 'EntityAlreadyExists', 'InvalidGroup.Duplicate', 'QueueAlreadyExists', 'BucketAlreadyOwnedByYou');
+  return hasErrorCode(err, 'EntityAlreadyExists', 'InvalidGroup.Duplicate', 'QueueAlreadyExists', 'BucketAlreadyOwnedByYou', 'AlreadyExists', 'AlreadyExistsFault', 'InvalidLaunchTemplateName.AlreadyExistsException');
 }
 
 /**
@@ -118,6 +118,15 @@ export function isInvalidInstanceId(err: unknown): boolean {
  */
 export function isNoSuchUpload(err: unknown): boolean {
   return awsErrorName(err) === 'NoSuchUpload';
+}
+
+/**
+ * StartInstanceRefresh while one runs: "InstanceRefreshInProgress" (the SDK names the exception
+ * InstanceRefreshInProgressFault). Not a failure for `fleet roll`: it follows the one that runs.
+ * https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_StartInstanceRefresh.html
+ */
+export function isInstanceRefreshInProgress(err: unknown): boolean {
+  return hasErrorCode(err, 'InstanceRefreshInProgress', 'InstanceRefreshInProgressFault');
 }
 
 /** A conditional GET whose object did not change (If-None-Match matched). */

@@ -9,6 +9,8 @@ import type { QuotasPort } from './quotas.js';
 import type { PricingPort } from './pricing.js';
 import type { IamPort } from './iam.js';
 import type { CePort } from './ce.js';
+import type { AutoScalingPort } from './autoscaling.js';
+import type { CloudWatchPort } from './cloudwatch.js';
 
 export interface AwsClientOptions {
   region: string;
@@ -35,6 +37,8 @@ export interface AwsClients {
   iam(): Promise<IamPort>;
   /** Cost Explorer (its endpoint is in us-east-1 whatever the stack's region). */
   ce(): Promise<CePort>;
+  autoscaling(region?: string): Promise<AutoScalingPort>;
+  cloudwatch(region?: string): Promise<CloudWatchPort>;
   /** The endpoint a service would use, or undefined for AWS itself (for messages and doctor). */
   endpointFor(serviceEnvName: string): string | undefined;
   /**
@@ -144,6 +148,16 @@ export function createAwsClients(opts: AwsClientOptions): AwsClients {
         const [sdk, port] = await Promise.all([import('@aws-sdk/client-cost-explorer'), import('./ce.js')]);
         // Cost Explorer's one endpoint (ce.us-east-1.amazonaws.com) serves every region's costs.
         return port.createCePort(new sdk.CostExplorerClient(baseConfig('COST_EXPLORER', 'us-east-1')), sdk);
+      }),
+    autoscaling: (region = opts.region) =>
+      once(`autoscaling:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-auto-scaling'), import('./autoscaling.js')]);
+        return port.createAutoScalingPort(new sdk.AutoScalingClient(baseConfig('AUTO_SCALING', region)), sdk);
+      }),
+    cloudwatch: (region = opts.region) =>
+      once(`cloudwatch:${region}`, async () => {
+        const [sdk, port] = await Promise.all([import('@aws-sdk/client-cloudwatch'), import('./cloudwatch.js')]);
+        return port.createCloudWatchPort(new sdk.CloudWatchClient(baseConfig('CLOUDWATCH', region)), sdk);
       }),
   };
 }

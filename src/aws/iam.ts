@@ -14,6 +14,8 @@ export interface IamPort {
   attachRolePolicy(input: Sdk.AttachRolePolicyCommandInput): Promise<Sdk.AttachRolePolicyCommandOutput>;
   getRolePolicy(input: Sdk.GetRolePolicyCommandInput): Promise<Sdk.GetRolePolicyCommandOutput>;
   putRolePolicy(input: Sdk.PutRolePolicyCommandInput): Promise<Sdk.PutRolePolicyCommandOutput>;
+  /** `fleet down`: the node role's fleet policy goes with the fleet. */
+  deleteRolePolicy(input: Sdk.DeleteRolePolicyCommandInput): Promise<Sdk.DeleteRolePolicyCommandOutput>;
 }
 
 export function createIamPort(client: Sdk.IAMClient, sdk: typeof Sdk): IamPort {
@@ -30,5 +32,6 @@ export function createIamPort(client: Sdk.IAMClient, sdk: typeof Sdk): IamPort {
     attachRolePolicy: (input) => client.send(new sdk.AttachRolePolicyCommand(input)),
     getRolePolicy: (input) => client.send(new sdk.GetRolePolicyCommand(input)),
     putRolePolicy: (input) => client.send(new sdk.PutRolePolicyCommand(input)),
+    deleteRolePolicy: (input) => client.send(new sdk.DeleteRolePolicyCommand(input)),
   };
 }

@@ -91,6 +91,17 @@ export const NOUNS: NounEntry[] = [
     ],
   },
   {
+    name: 'fleet',
+    summary: "An autoscaled spot fleet on AWS's own Auto Scaling: mixed types and zones, Capacity Rebalancing, target tracking on the queue",
+    commands: [
+      { name: 'up', summary: 'Create or correct the fleet: launch template, spot Auto Scaling group, backlog target tracking, node policy (idempotent)', load: spec(() => import('./fleet/up.js')) },
+      { name: 'status', summary: "The fleet's size, nodes (type, AZ, price, runtime, job), queue depth and the last hour's scaling activities", load: spec(() => import('./fleet/status.js')) },
+      { name: 'scale', summary: "Set the fleet's desired capacity (--min/--max move its bounds)", load: spec(() => import('./fleet/scale.js')) },
+      { name: 'roll', summary: 'Replace the nodes with a new template version (--ami, --release): an instance refresh keeping capacity, busy nodes drained first', load: spec(() => import('./fleet/roll.js')) },
+      { name: 'down', summary: 'Delete the fleet and what fluxer made for it (--drain: running jobs finish first)', load: spec(() => import('./fleet/down.js')) },
+    ],
+  },
+  {
     name: 'local',
     summary: 'Run the whole service on this machine: a region with an AWS-compatible server, SSM and nodes',
     commands: [

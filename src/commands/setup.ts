@@ -1,7 +1,7 @@
 // `fluxer setup`: the stack's queue, dead-letter queue and results bucket, created or corrected,
 // idempotently (src/core/setup.ts does the work).
 import { defineCommand } from '../cli/command.js';
-import type { Output } from '../cli/output.js';
+import { formatPlanRows as formatSetup } from '../cli/plan.js';
 import { ensureNodeIdentity } from '../core/node-identity.js';
 import { ensureStackResources, type SetupAction, type SetupResource } from '../core/setup.js';
 import { requireBucket } from '../core/stack-resources.js';
@@ -48,29 +48,6 @@ export default defineCommand<SetupOpts>({
     }
   },
 });
-
-const ACTION_LABELS: Record<SetupAction, string> = {
-  created: 'created',
-  updated: 'updated',
-  unchanged: 'ok',
-  'would-create': 'would create',
-  'would-update': 'would update',
-};
-
-export function formatSetup(out: Output, resources: SetupResource[]): string {
-  const lines: string[] = [];
-  const typeWidth = Math.max(...resources.map((r) => r.type.length));
-  const nameWidth = Math.max(...resources.map((r) => r.name.length));
-  for (const r of resources) {
-    const label = ACTION_LABELS[r.action];
-    const colored = r.action === 'unchanged' ? out.out.green(label) : r.action.startsWith('would') ? out.out.yellow(label) : out.out.cyan(label);
-    lines.push(`${r.type.padEnd(typeWidth)}  ${r.name.padEnd(nameWidth)}  ${colored}${r.url ? `  ${r.url}` : ''}`);
-    for (const c of r.changes) {
-      lines.push(c.from === null ? `    + ${c.setting}: ${c.to}` : `    ~ ${c.setting}: ${c.from} → ${c.to}`);
-    }
-  }
-  return lines.join('\n');
-}
 
 function countActions(resources: SetupResource[]): Record<SetupAction, number> {
   const counts: Record<SetupAction, number> = { created: 0, updated: 0, unchanged: 0, 'would-create': 0, 'would-update': 0 };

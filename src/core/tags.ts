@@ -11,7 +11,7 @@ export const TAG_LAUNCH_ID = 'fluxer:launch-id';
 export const TAG_RELEASE = 'fluxer:release';
 export const TAG_MODEL = 'fluxer:model';
 
-export type FluxerRole = 'gpu-node' | 'ami' | 'queue' | 'bucket' | 'node-role' | 'node-profile' | 'node-security-group';
+export type FluxerRole = 'gpu-node' | 'ami' | 'queue' | 'bucket' | 'node-role' | 'node-profile' | 'node-security-group' | 'fleet' | 'launch-template' | 'fleet-alarm';
 
 /** EC2 and S3 shape. */
 export interface KeyValueTag {

@@ -12,6 +12,10 @@
 //   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
 //   SSM Run Command that runs AWS-RunShellScript on the local nodes (SendCommand, GetCommandInvocation,
 //     ListCommandInvocations, ListCommands, CancelCommand, DescribeInstanceInformation): src/emulator/ssm.ts
+//   Auto Scaling instance refresh (StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh),
+//     carried out against moto's group: src/emulator/autoscaling.ts
+//   EC2 CreateLaunchTemplateVersion / DescribeLaunchTemplateVersions with user data (moto stores it so that
+//     a launch from the version fails): src/emulator/launch-templates.ts
 //
 // Control API (not AWS):
 //   POST   /_standin/quotas   body: QuotaEntry or QuotaEntry[]   → sets entries
@@ -26,9 +30,11 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { autoscalingStandin } from './autoscaling.js';
 import { ec2Standin } from './ec2.js';
 import { imdsService } from './imds.js';
 import { imagesStandin } from './images.js';
+import { launchTemplatesStandin } from './launch-templates.js';
 import { ssmStandin } from './ssm.js';
 
 /** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
@@ -296,7 +302,7 @@ export async function startAwsStandin(opts: EmulatorOptions): Promise<AwsStandin
       upstreamReq.end(r.body);
     });
   // Modules that need moto's answers (or to hold one back): asked first, with the buffered request.
-  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir })];
+  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir }), autoscalingStandin(), launchTemplatesStandin()];
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -62,6 +62,8 @@ describe('fluxer userdata render', () => {
       FLUXER_VISIBILITY_SECONDS: '600',
       FLUXER_HEARTBEAT_SECONDS: '30',
       FLUXER_NODE_LIFETIME_MINUTES: '0',
+      FLUXER_ASG_NAME: '',
+      FLUXER_RELEASE: '',
     });
     // The unit is templates/fluxer-runtime.service itself, not a copy kept in the template.
     const unit = doc.write_files.find((f) => f.path === '/etc/systemd/system/fluxer-runtime.service')!;

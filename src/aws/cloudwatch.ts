@@ -1,0 +1,17 @@
+// CloudWatch: the alarms fluxer made for the stack's fleet (found by their tags, deleted with it). Only
+// the calls fluxer makes.
+import type * as Sdk from '@aws-sdk/client-cloudwatch';
+
+export interface CloudWatchPort {
+  describeAlarms(input: Sdk.DescribeAlarmsCommandInput): Promise<Sdk.DescribeAlarmsCommandOutput>;
+  listTagsForResource(input: Sdk.ListTagsForResourceCommandInput): Promise<Sdk.ListTagsForResourceCommandOutput>;
+  deleteAlarms(input: Sdk.DeleteAlarmsCommandInput): Promise<Sdk.DeleteAlarmsCommandOutput>;
+}
+
+export function createCloudWatchPort(client: Sdk.CloudWatchClient, sdk: typeof Sdk): CloudWatchPort {
+  return {
+    describeAlarms: (input) => client.send(new sdk.DescribeAlarmsCommand(input)),
+    listTagsForResource: (input) => client.send(new sdk.ListTagsForResourceCommand(input)),
+    deleteAlarms: (input) => client.send(new sdk.DeleteAlarmsCommand(input)),
+  };
+}

@@ -1,0 +1,16 @@
+// The names of what `fluxer fleet` creates for a stack: one source, so `fleet down` deletes exactly these.
+export const fleetGroupName = (stack: string): string => `fluxer-${stack}-fleet`;
+/** The launch template shares the group's name. */
+export const fleetTemplateName = fleetGroupName;
+/** The target-tracking policy on backlog per instance. */
+export const BACKLOG_POLICY_NAME = 'fluxer-backlog-per-instance';
+/** The node role's inline policy that lets a node act on its own group (added by `fleet up`, removed by `fleet down`). */
+export const NODE_FLEET_POLICY_NAME = 'fluxer-node-fleet';
+/** What `fleet up` makes when the stack has no group yet and no --max is given. */
+export const DEFAULT_MAX_SIZE = 4;
+export const DEFAULT_JOBS_PER_NODE = 2;
+/** Group metrics fluxer enables (GroupInServiceInstances is the backlog's divisor), one-minute granularity. */
+export const GROUP_METRICS = [
+  'GroupMinSize', 'GroupMaxSize', 'GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupPendingInstances',
+  'GroupTerminatingInstances', 'GroupTotalInstances',
+] as const;
