@@ -33,7 +33,7 @@ export default defineCommand<PushOpts>({
   args: [{ name: 'DIR', description: 'the model folder (diffusers layout: model_index.json and its components)', required: true }],
   options: [
     { flags: '--model <name>', description: `which model this is: ${MODEL_NAMES.join(', ')}`, choices: MODEL_NAMES },
-    { flags: '--concurrency <n>', description: 'requests in flight at once (files and parts together)', parse: integerFlag('--concurrency', 1, 64), default: 8 },
+    { flags: '--concurrency <n>', description: 'requests in flight at once (files and parts together)', parse: integerFlag('--concurrency', 1, 64), default: 10 },
     { flags: '--dry-run', description: 'hash and compare with S3; say what would be uploaded; send no write' },
   ],
   examples: ['fluxer models push ./FLUX.1-schnell --model flux-schnell', 'fluxer models push ./sdxl --model sdxl --dry-run --json', 'fluxer models push ./sdxl --model sdxl --yes --concurrency 16'],

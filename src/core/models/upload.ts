@@ -3,6 +3,7 @@
 // incomplete upload is billed storage until aborted). Every request takes a slot of the push's one
 // concurrency budget, reading its bytes only once it has the slot, so memory stays at about
 // concurrency × part size.
+import * as zlib from 'node:zlib';
 import { open } from 'node:fs/promises';
 import { isNoSuchUpload, isTransient } from '../../aws/errors.js';
 import type { S3Port } from '../../aws/s3.js';
@@ -12,6 +13,20 @@ import { FluxerError } from '../../lib/errors.js';
 import { SHA256_METADATA } from './manifest.js';
 
 const MiB = 1024 * 1024;
+
+/**
+ * A part's CRC32 (base64, big-endian), computed by zlib in C (Node ≥ 20.15) and sent with the part, so
+ * the SDK does not compute it again in JavaScript; undefined on an older Node (the SDK computes it then).
+ */
+const withCrc = (crc: string | undefined) => (crc ? { ChecksumCRC32: crc } : {});
+
+function partCrc32(body: Buffer): string | undefined {
+  const crc32 = (zlib as { crc32?: (data: Buffer) => number }).crc32;
+  if (typeof crc32 !== 'function') return undefined;
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(crc32(body) >>> 0);
+  return out.toString('base64');
+}
 /** Files this size and larger go multipart. */
 export const MULTIPART_THRESHOLD = 64 * MiB;
 export const MIN_PART_SIZE = 16 * MiB;
@@ -94,7 +109,7 @@ async function uploadMultipart(deps: UploadDeps, t: UploadTarget): Promise<void>
             signal.throwIfAborted();
             const body = await readRange(t.absPath, p.start, p.length);
             const out = await withRetries(deps, `UploadPart ${p.partNumber} of ${t.key}`, () =>
-              deps.s3.uploadPart({ Bucket: t.bucket, Key: t.key, UploadId: uploadId, PartNumber: p.partNumber, Body: body, ContentLength: p.length, ChecksumAlgorithm: 'CRC32' }),
+              deps.s3.uploadPart({ Bucket: t.bucket, Key: t.key, UploadId: uploadId, PartNumber: p.partNumber, Body: body, ContentLength: p.length, ChecksumAlgorithm: 'CRC32', ...withCrc(partCrc32(body)) }),
             );
             deps.onBytes(p.length);
             return { PartNumber: p.partNumber, ETag: out.ETag, ChecksumCRC32: out.ChecksumCRC32 };
