@@ -22,6 +22,8 @@ import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+# The decisions are this checkout's (the runtime next door), whatever fluxer_runtime is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu-runtime"))
 from fluxer_runtime import fleet_policy
 
 NOTICE_SECONDS = 120  # a spot interruption notice comes two minutes before the instance goes
@@ -69,6 +71,7 @@ class Policy:
     metrics_resume_after: float = 900  # ...up to 15 minutes to resume (the worst case is taken)
     volume_gib: int = 100  # volumeSize, src/config/schema.ts
     jitter: float = 0.1  # boot times vary by +-10 %, image times by +-5 %, drawn from the seed
+    tail_seconds: float = 6 * 3600  # after the day, nodes still up are billed this long at most
 
 
 @dataclass
@@ -412,6 +415,8 @@ class Sim:
         self.at(self.policy.metric_period, "metric")
         while self.events:
             t, _, kind, args = heapq.heappop(self.events)
+            if t > self.trace["duration"] + self.policy.tail_seconds:
+                break  # a policy whose nodes never leave: bill them to the cap, not forever
             self.now = t
             if kind == "arrival":
                 self.on_arrival(*args)
@@ -591,7 +596,8 @@ def report(result: dict) -> str:
         f"                  sent by the CLI {cli['jobs']} (p50 {cli['p50']} s, max {cli['max']} s); "
         f"by other clients {other['jobs']} (p50 {other['p50']} s, max {other['max']} s)",
         f"  scaling         from zero: {k['cli_scale_from_zero']} by the CLI, "
-        f"{k['alarm_scale_from_zero']} by the alarm; {k['target_tracking_scale_outs']} target-tracking scale-outs;",
+        f"{k['alarm_scale_from_zero']} by the alarm; "
+        f"{k['target_tracking_scale_outs']} target-tracking scale-outs;",
         f"                  {k['idle_terminations']} idle terminations; "
         f"{k['protection_calls']} protection calls",
         f"  interruptions   {k['events_hitting_nodes']} of the trace's {result['interruptionEvents']} "
