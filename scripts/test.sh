@@ -14,17 +14,22 @@ bash scripts/python-env.sh
 
 npm run --silent build
 npx tsc -p tsconfig.json
-.venv/bin/ruff check gpu-runtime bench
+.venv/bin/ruff check gpu-runtime bench sim
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 echo "== vitest ==" >&2
 npx vitest run 2>&1 | tee "$log/vitest.txt"
 echo "== pytest ==" >&2
 .venv/bin/pytest gpu-runtime/tests -q 2>&1 | tee "$log/pytest.txt"
+# The replayed day (sim/): its own run, so the runtime's suite keeps its rootdir and config.
+echo "== pytest sim ==" >&2
+.venv/bin/pytest sim/tests -q 2>&1 | tee "$log/sim.txt"
 
 # One closing line for both suites (each already failed the script above if any test failed).
 strip() { sed 's/\x1b\[[0-9;]*m//g' "$1"; }
 node_passed=$(strip "$log/vitest.txt" | sed -n 's/^ *Tests *\([0-9][0-9]*\) passed.*/\1/p' | tail -1)
 py_passed=$(strip "$log/pytest.txt" | sed -n 's/^\([0-9][0-9]*\) passed.*/\1/p' | tail -1)
+sim_passed=$(strip "$log/sim.txt" | sed -n 's/^\([0-9][0-9]*\) passed.*/\1/p' | tail -1)
+py_passed=$(( ${py_passed:-0} + ${sim_passed:-0} ))
 echo "test.sh: vitest ${node_passed:-?} passed, pytest ${py_passed:-?} passed, in $(( $(date +%s) - start ))s" >&2
 echo "$(( ${node_passed:-0} + ${py_passed:-0} )) passed, 0 failed"

@@ -1,0 +1,140 @@
+"""The replayed day: reproducible, loses no job, scales out and back to zero, and prices the
+decisions of fluxer_runtime.fleet_policy (not a copy of them)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fluxer_runtime import fleet_policy
+
+import fleet_sim
+import make_trace
+from fleet_sim import Policy, replay, scale_from_zero_decision, simulate
+
+TRACE = Path(__file__).resolve().parents[1] / "traces" / "day-1.json"
+
+
+@pytest.fixture(scope="module")
+def day() -> dict:
+    return json.loads(TRACE.read_text())
+
+
+def small_trace(day: dict, jobs: list[dict], interruptions: list[dict] | None = None,
+                duration: int = 7200, zones: tuple[str, ...] = ("us-east-1a", "us-east-1b")) -> dict:
+    """The committed day's types, flat prices in two zones (a cheaper than b), the given jobs."""
+    trace = copy.deepcopy({k: v for k, v in day.items() if k not in ("jobs", "interruptions", "spotPrices")})
+    trace.update(duration=duration, name="small", queueLastActive=0, interruptions=interruptions or [])
+    trace["spotPrices"] = {f"{t}/{z}": [[0, base + 0.01 * i]] for t, base in
+                           (("g5.xlarge", 0.40), ("g6e.xlarge", 0.90)) for i, z in enumerate(zones)}
+    trace["jobs"] = [{"id": f"j{i:04d}", **j} for i, j in enumerate(jobs)]
+    return trace
+
+
+def burst(at: float, n: int, client: str = "cli") -> list[dict]:
+    return [{"at": at + i, "images": 1, "client": client} for i in range(n)]
+
+
+G5 = Policy(instance_types=("g5.xlarge",))
+
+
+def test_the_committed_trace_is_the_generators_output_for_its_seed(day):
+    assert make_trace.dump(make_trace.make_trace(day["generator"]["seed"], day["name"])) == TRACE.read_text()
+
+
+def test_figures_are_reproducible_from_the_seed(day):
+    first, second = replay(day, seed=1), replay(day, seed=1)
+    assert first == second
+    assert replay(day, seed=2)["fleet"] != first["fleet"]  # the seed is what varies (boot and image times)
+
+
+def test_no_job_is_lost_on_the_day_nor_in_the_baselines(day):
+    result = replay(day, seed=1)
+    runs = [result["fleet"], *(s for by_type in result["baselines"].values() for s in by_type.values())]
+    images = sum(j["images"] for j in day["jobs"])
+    for run in runs:
+        assert run["jobsLost"] == 0
+        assert run["images"] == images
+    assert result["fleet"]["counters"]["events_hitting_nodes"] > 0  # the day does interrupt nodes
+
+
+def test_one_burst_scales_out_and_back_to_zero(day):
+    trace = small_trace(day, burst(600, 80))
+    out = simulate(trace, G5, seed=1)
+    k = out["counters"]
+    assert k["cli_scale_from_zero"] == 1
+    assert k["target_tracking_scale_outs"] >= 1 and k["launches"] > 1
+    assert k["idle_terminations"] == k["launches"]  # every node left by itself: back to zero
+    assert all(n["reason"] == "idle" for n in out["nodes"])
+    assert out["jobsLost"] == 0 and out["wait"]["cold"]["jobs"] > 0
+
+
+def test_jobs_from_other_clients_wait_for_the_alarm(day):
+    cli = simulate(small_trace(day, burst(600, 1, "cli")), G5, seed=1)
+    other = simulate(small_trace(day, burst(600, 1, "other")), G5, seed=1)
+    assert cli["counters"]["cli_scale_from_zero"] == 1 and other["counters"]["alarm_scale_from_zero"] == 1
+    # The alarm adds the metric's minute and its delay to the boot.
+    assert other["wait"]["cold"]["p50"] >= cli["wait"]["cold"]["p50"] + 60
+
+
+def test_a_notice_hands_the_job_back_and_nothing_is_lost(day):
+    # One 40-image job (~260 s on a g5, from ~170 s) in the cheaper zone's pool, reclaimed at 250 s
+    # with no rebalance recommendation ahead of the notice.
+    reclaim = {"at": 250, "pool": "g5.xlarge/us-east-1a", "rebalanceLead": 0, "unavailableFor": 3600}
+    trace = small_trace(day, [{"at": 0, "images": 40, "client": "cli"}], [reclaim])
+    out = simulate(trace, G5, seed=1)
+    k = out["counters"]
+    assert out["nodes"][0]["pool"] == "g5.xlarge/us-east-1a"
+    assert k["notices"] == 1 and k["jobs_handed_back"] == 1 and k["replacements"] == 1
+    assert out["nodes"][1]["pool"] == "g5.xlarge/us-east-1b"  # the reclaimed pool has no capacity
+    assert out["jobsLost"] == 0 and out["images"] == 40
+    # Capacity Rebalancing terminates the old node once its replacement is InService (20 s), before
+    # AWS reclaims it: Auto Scaling ended it, so its first hour is billed.
+    assert out["nodes"][0]["reason"] == "rebalanced" and out["cost"]["waivedFirstHour"] == 0
+    # With a launch hook (InService at READY) AWS reclaims it first, and does not charge it.
+    hooked = simulate(trace, replace(G5, launch_hook=True), seed=1)
+    assert hooked["nodes"][0]["reason"] == "interrupted" and hooked["cost"]["waivedFirstHour"] > 0
+    assert hooked["jobsLost"] == 0 and hooked["images"] == 40
+
+
+def test_the_idle_decision_is_the_modules(day, monkeypatch):
+    trace = small_trace(day, burst(600, 20))
+    before = simulate(trace, G5, seed=1)
+    monkeypatch.setattr(fleet_policy, "idle_decision", lambda *args: False)
+    after = simulate(trace, G5, seed=1)
+    assert before["counters"]["idle_terminations"] > 0 and after["counters"]["idle_terminations"] == 0
+    assert after["nodeHours"] > before["nodeHours"]
+
+
+def test_the_protection_decision_is_the_modules(day, monkeypatch):
+    trace = small_trace(day, burst(600, 20))
+    assert simulate(trace, G5, seed=1)["counters"]["protection_calls"] > 0
+    monkeypatch.setattr(fleet_policy, "protect_decision", lambda *args: None)
+    assert simulate(trace, G5, seed=1)["counters"]["protection_calls"] == 0
+
+
+def test_hysteresis_saves_protection_calls(day):
+    trace = small_trace(day, [{"at": 600 + 30 * i, "images": 1, "client": "cli"} for i in range(20)])
+    calls = [simulate(trace, replace(G5, protect_hysteresis=h), seed=1)["counters"]["protection_calls"]
+             for h in (0, 60)]
+    assert calls[1] < calls[0]
+
+
+def test_scale_from_zero_mirrors_the_cli_rule():
+    assert scale_from_zero_decision(desired=0, minimum=0, maximum=4, queued=1) == 1
+    assert scale_from_zero_decision(desired=0, minimum=0, maximum=4, queued=0) is None
+    assert scale_from_zero_decision(desired=2, minimum=0, maximum=4, queued=9) is None
+    assert scale_from_zero_decision(desired=0, minimum=0, maximum=0, queued=3) is None
+
+
+def test_the_cli_prints_the_figures_and_json(capsys):
+    assert fleet_sim.main(["--trace", str(TRACE), "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "cost per image" in text and "always-on baselines" in text and "jobs lost 0" in text
+    assert fleet_sim.main(["--trace", str(TRACE), "--seed", "1", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["fleet"]["jobsLost"] == 0 and doc["reference"]["market"] == "on-demand"
+    assert fleet_sim.main(["--trace", str(TRACE), "--types", "p5.48xlarge"]) == 2
