@@ -121,7 +121,10 @@ describe('the local region: spot launch, terminate and interruptions end to end'
 
     await expect.poll(() => instanceState(first), { timeout: 30_000, interval: 500 }).toBe('terminated');
     await expect.poll(async () => (await jobStatus(job))?.state, { timeout: 120_000, interval: 500 }).toBe('succeeded');
-    expect((await jobStatus(job))!.attempt).toBe(2);
+    // Finished elsewhere, on a later attempt (a loaded machine can add one: a receive that lost its lease).
+    const done = (await jobStatus(job))!;
+    expect(done.node!.instanceId).not.toBe(first);
+    expect(done.attempt).toBeGreaterThanOrEqual(2);
   }, 240_000);
 
   it('spot terminate stops the worker (SIGTERM: it drains) and its running job finishes on another node', async () => {
