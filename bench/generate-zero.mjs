@@ -6,10 +6,11 @@
 //   no fleet, first look   a stack with no group, nothing remembered: one DescribeAutoScalingGroups
 //   no fleet, remembered   the same, "no fleet" remembered from the run before: no Auto Scaling call
 //   fleet at 0    a group of the stack's at desired 0: the look and one SetDesiredCapacity (reset after)
-// and the two calls' own latency against the same moto (SDK, p50). Medians; prints a table and a JSON line.
+// the in-process time the step added after the sends (from --debug: the look's remaining wait plus the
+// raise), and the two calls' own latency against the same moto (SDK, p50). Medians; a table and a JSON line.
 // Usage: node bench/generate-zero.mjs [--runs 15]   (run `npm run build` first)
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -27,9 +28,12 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const asgSdk = await import('@aws-sdk/client-auto-scaling');
 const ec2Sdk = await import('@aws-sdk/client-ec2');
 
-const endpoint = await startMoto();
+// fluxer setup attaches AWS's managed SSM policy to the node role: moto has those only when asked.
+const endpoint = await startMoto({ ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' });
 const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-zero-'));
 process.on('exit', () => rmSync(cwd, { recursive: true, force: true }));
+// Two stacks, settings from the environment: "nofleet" has no group, "zerofleet" one at 0.
+writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: 'nofleet', stacks: { nofleet: {}, zerofleet: {} } }));
 const creds = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
 const cfg = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
 // Both stacks share one queue and bucket: only the fleet differs.
@@ -57,7 +61,8 @@ const resetToZero = () => asg.send(new asgSdk.UpdateAutoScalingGroupCommand({ Au
 
 const remembered = mkdtempSync(join(cwd, 'state-'));
 const cases = [
-  ...(BASE_BIN ? [{ name: 'base (before scale from zero)', bin: BASE_BIN, env: () => ({ ...baseEnv, FLUXER_STACK: 'nofleet' }) }] : []),
+  // Twice: the spread between two identical cases is the machine's noise, not the change's cost.
+  ...(BASE_BIN ? ['base (before scale from zero)', 'base again (A/A noise)'].map((name) => ({ name, bin: BASE_BIN, env: () => ({ ...baseEnv, FLUXER_STACK: 'nofleet' }) })) : []),
   { name: 'no fleet, first look', bin, env: () => ({ ...baseEnv, FLUXER_STACK: 'nofleet', XDG_STATE_HOME: mkdtempSync(join(cwd, 'state-')) }), expect: null },
   { name: 'no fleet, remembered', bin, env: () => ({ ...baseEnv, FLUXER_STACK: 'nofleet', XDG_STATE_HOME: remembered }), expect: null },
   { name: 'fleet at 0 (raised to 1)', bin, env: () => ({ ...baseEnv, FLUXER_STACK: 'zerofleet', XDG_STATE_HOME: remembered }), expect: 1, after: resetToZero },
@@ -65,10 +70,15 @@ const cases = [
 // One untimed run each: the V8 code cache and moto's first-call costs are not what is measured.
 for (const c of cases) (await fluxer(c.bin, ['generate', 'warm up', '--json'], c.env()), await c.after?.());
 const times = Object.fromEntries(cases.map((c) => [c.name, []]));
+const added = Object.fromEntries(cases.map((c) => [c.name, []]));
 console.error(`${RUNS} interleaved rounds of ${cases.length} cases (moto on ${endpoint})…`);
 for (let i = 0; i < RUNS; i++) {
   for (const c of cases) {
-    const r = await fluxer(c.bin, ['generate', `bench ${i}`, '--json'], c.env());
+    // --debug for every case alike (it writes a few lines more to stderr).
+    const r = await fluxer(c.bin, ['generate', `bench ${i}`, '--json', '--debug'], c.env());
+    // In-process: what the step added after the sends (the look's remaining wait + the raise).
+    const d = /scale from zero: \S+; look ([\d.]+) ms \(([\d.]+) ms after the sends\), raise ([\d.]+) ms/.exec(r.stderr);
+    if (d) added[c.name].push(Number(d[2]) + Number(d[3]));
     if ('expect' in c) {
       const got = JSON.parse(r.stdout).fleet?.raisedTo ?? null;
       if (got !== c.expect) throw new Error(`${c.name}: fleet ${JSON.stringify(JSON.parse(r.stdout).fleet)}, expected raisedTo ${c.expect}\n${r.stderr}`);
@@ -94,8 +104,12 @@ const setMs = await callMs(() => asg.send(new asgSdk.SetDesiredCapacityCommand({
 
 const p50 = Object.fromEntries(Object.entries(times).map(([k, xs]) => [k, Math.round(median(xs))]));
 const ref = p50['base (before scale from zero)'] ?? p50['no fleet, remembered'];
-for (const [k, v] of Object.entries(p50)) console.error(`${k.padEnd(32)} p50 ${String(v).padStart(5)} ms   ${v - ref >= 0 ? '+' : ''}${v - ref} ms   (min ${Math.round(Math.min(...times[k]))}, max ${Math.round(Math.max(...times[k]))})`);
+const addedP50 = Object.fromEntries(Object.entries(added).filter(([, xs]) => xs.length).map(([k, xs]) => [k, +median(xs).toFixed(1)]));
+for (const [k, v] of Object.entries(p50)) {
+  const inProcess = addedP50[k] === undefined ? '' : `   in-process added after the sends p50 ${addedP50[k]} ms`;
+  console.error(`${k.padEnd(32)} wall p50 ${String(v).padStart(5)} ms   ${v - ref >= 0 ? '+' : ''}${v - ref} ms   (min ${Math.round(Math.min(...times[k]))}, max ${Math.round(Math.max(...times[k]))})${inProcess}`);
+}
 console.error(`${'DescribeAutoScalingGroups (SDK)'.padEnd(32)} p50 ${describeMs.toFixed(1)} ms`);
 console.error(`${'SetDesiredCapacity (SDK)'.padEnd(32)} p50 ${setMs.toFixed(1)} ms`);
-console.log(JSON.stringify({ bench: 'generate-zero', runs: RUNS, p50Ms: p50, describeAutoScalingGroupsMs: +describeMs.toFixed(1), setDesiredCapacityMs: +setMs.toFixed(1) }));
+console.log(JSON.stringify({ bench: 'generate-zero', runs: RUNS, p50Ms: p50, addedAfterSendsP50Ms: addedP50, describeAutoScalingGroupsMs: +describeMs.toFixed(1), setDesiredCapacityMs: +setMs.toFixed(1) }));
 process.exit(0);

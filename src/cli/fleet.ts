@@ -44,11 +44,18 @@ export function scaleFromZeroFor(ctx: Context): { settle(sent: number): Promise<
   const aws = ctx.aws();
   const groupName = fleetGroupName(stack);
   const asg = () => aws.autoscaling(region);
-  const look = lookAtFleet(asg, { ...zeroCacheFor(ctx, region), nowMs: ctx.clock.now() }, groupName, stack);
+  const t0 = performance.now();
+  let lookedAt = 0;
+  const look = lookAtFleet(asg, { ...zeroCacheFor(ctx, region), nowMs: ctx.clock.now() }, groupName, stack).finally(() => (lookedAt = performance.now()));
   return {
     async settle(sent) {
       if (sent <= 0) return null;
-      const outcome = await raiseFromZero(asg, await look, sent);
+      const settling = performance.now();
+      const looked = await look;
+      const raising = performance.now();
+      const outcome = await raiseFromZero(asg, looked, sent);
+      // What it added to the command: the look's wait after the sends, and the raise.
+      ctx.out.debug(`scale from zero: ${outcome.kind}; look ${(lookedAt - t0).toFixed(1)} ms (${Math.max(0, raising - settling).toFixed(1)} ms after the sends), raise ${(performance.now() - raising).toFixed(1)} ms`);
       const note = describeZeroOutcome(outcome, groupName);
       if (note) ctx.out.info(note);
       return outcome.kind === 'raised' ? { group: groupName, raisedTo: outcome.raisedTo } : null;

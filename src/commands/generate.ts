@@ -98,6 +98,8 @@ export default defineCommand<GenerateOptions>({
         : await buildBatch(parseBatch(await readBatchFile(ctx, opts.batch), batchLabel(opts.batch)), flags, batchLabel(opts.batch), context);
 
     const aws = ctx.aws();
+    // The fleet is looked at from here, alongside the queue's lookup and the sends; acted on once they are out.
+    const zero = scaleFromZeroFor(ctx);
     const [s3, sqs] = await Promise.all([aws.s3(), aws.sqs()]);
     const queueUrl = await queueUrlFor(sqs, settings.queueName);
     if (!queueUrl) {
@@ -106,8 +108,6 @@ export default defineCommand<GenerateOptions>({
     const deps = { s3, sqs, queueUrl, loc };
     // The estimate starts before the message is sent, so "ahead" means ahead of this job.
     const position = estimatePosition(deps, ctx.clock.now());
-    // Looked at alongside the sends; acted on once they are out.
-    const zero = scaleFromZeroFor(ctx);
     let ids: string[];
     if (jobs.length === 1) {
       await submitOne(deps, jobs[0]!);
