@@ -4,7 +4,9 @@ import type { Context } from './context.js';
 import { integerFlag } from './parse.js';
 import type { OptionSpec } from './command.js';
 import { fleetGroupName, fleetTemplateName } from '../core/fleet/names.js';
+import { describeZeroOutcome, lookAtFleet, raiseFromZero } from '../core/fleet/zero.js';
 import { UsageError } from '../lib/errors.js';
+import { fluxerStateDir } from '../lib/state-dir.js';
 
 export const MAX_FLEET_SIZE = 1000;
 
@@ -30,3 +32,38 @@ export async function fleetContext(ctx: Context) {
 }
 
 export const NO_FLEET_HINT = "Create it with `fluxer fleet up`.";
+
+/**
+ * Scale from zero for `generate`: the fleet is looked at (cache, else one DescribeAutoScalingGroups)
+ * from the moment this is called, alongside the sends; `settle(sent)` applies the rule once the jobs
+ * are out, prints a line when there is something to say, and gives the `fleet` field of --json.
+ */
+export function scaleFromZeroFor(ctx: Context): { settle(sent: number): Promise<{ group: string; raisedTo: number } | null> } {
+  const { settings, stack } = ctx.config();
+  const region = settings.spotRegion ?? settings.region;
+  const aws = ctx.aws();
+  const groupName = fleetGroupName(stack);
+  const asg = () => aws.autoscaling(region);
+  const t0 = performance.now();
+  let lookedAt = 0;
+  const look = lookAtFleet(asg, { ...zeroCacheFor(ctx, region), nowMs: ctx.clock.now() }, groupName, stack).finally(() => (lookedAt = performance.now()));
+  return {
+    async settle(sent) {
+      if (sent <= 0) return null;
+      const settling = performance.now();
+      const looked = await look;
+      const raising = performance.now();
+      const outcome = await raiseFromZero(asg, looked, sent);
+      // What it added to the command: the look's wait after the sends, and the raise.
+      ctx.out.debug(`scale from zero: ${outcome.kind}; look ${(lookedAt - t0).toFixed(1)} ms (${Math.max(0, raising - settling).toFixed(1)} ms after the sends), raise ${(performance.now() - raising).toFixed(1)} ms`);
+      const note = describeZeroOutcome(outcome, groupName);
+      if (note) ctx.out.info(note);
+      return outcome.kind === 'raised' ? { group: groupName, raisedTo: outcome.raisedTo } : null;
+    },
+  };
+}
+
+/** Where `fleet up` and `generate` keep "this stack has no fleet" (see src/core/fleet/zero.ts). */
+export function zeroCacheFor(ctx: Context, region: string) {
+  return { dir: fluxerStateDir(ctx.env, 'cache'), endpoint: ctx.aws().endpointFor('AUTO_SCALING'), region };
+}

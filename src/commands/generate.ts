@@ -1,6 +1,7 @@
 // `fluxer generate "PROMPT"`: validate against the job schema (nothing is sent when it fails), write
 // the `queued` status, send the message, print the id and a queue-position estimate; with --wait,
-// follow the job and download its images. `--batch FILE` does the same for many prompts.
+// follow the job and download its images. `--batch FILE` does the same for many prompts. A stack
+// whose fleet is at 0 gets its first node asked for once the jobs are out (src/core/fleet/zero.ts).
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -9,6 +10,7 @@ import type { Context } from '../cli/context.js';
 import { FluxerError, UsageError } from '../lib/errors.js';
 import { JOB_SCHEMA, MODEL_NAMES, describeModels, modelsWithNegativePrompt } from '../lib/job-schema.js';
 import { durationFlag, parseSize } from '../cli/parse.js';
+import { scaleFromZeroFor } from '../cli/fleet.js';
 import { buildBatch, decodeBatch, parseBatch } from '../core/batch.js';
 import { DEFAULT_OUT_DIR } from '../core/download.js';
 import { followJobs, pickupHintMs } from '../core/follow.js';
@@ -96,6 +98,8 @@ export default defineCommand<GenerateOptions>({
         : await buildBatch(parseBatch(await readBatchFile(ctx, opts.batch), batchLabel(opts.batch)), flags, batchLabel(opts.batch), context);
 
     const aws = ctx.aws();
+    // The fleet is looked at from here, alongside the queue's lookup and the sends; acted on once they are out.
+    const zero = scaleFromZeroFor(ctx);
     const [s3, sqs] = await Promise.all([aws.s3(), aws.sqs()]);
     const queueUrl = await queueUrlFor(sqs, settings.queueName);
     if (!queueUrl) {
@@ -115,18 +119,21 @@ export default defineCommand<GenerateOptions>({
       ids = result.sent;
       ctx.out.info(`Submitted ${result.sent.length} of ${jobs.length} jobs`);
       if (result.failed.length > 0) {
+        const fleet = await zero.settle(ids.length);
         for (const f of result.failed) ctx.out.warn(`not sent: ${f.id}: ${f.code}: ${f.message}; ${describeWithdrawal(f.status)}`);
         const failure = new FluxerError(`${result.failed.length} of ${jobs.length} jobs could not be sent (after retries)`, { code: 'BatchPartiallySent', hint: 'The ids printed were sent; re-run the batch with only the failed lines.' });
         // Under --json one document, sent and failed together with the error; the error's text goes to stderr.
-        const doc = { sent: ids, failed: result.failed, error: { code: failure.code, message: failure.message, hint: failure.hint ?? null, exitCode: failure.exitCode } };
+        const doc = { sent: ids, failed: result.failed, fleet, error: { code: failure.code, message: failure.message, hint: failure.hint ?? null, exitCode: failure.exitCode } };
         return ctx.out.resultOrFailure(doc, () => ids.join('\n'), failure);
       }
     }
+    const fleet = await zero.settle(ids.length);
     const pos = await position;
     if (pos) ctx.out.info(describePosition(pos));
 
     if (!opts.wait) {
-      if (jobs.length === 1) ctx.out.result({ id: ids[0], state: 'queued', job: jobs[0], queue: pos ?? null }, () => ids[0]!);
+      // A batch's document stays the array of ids it always was.
+      if (jobs.length === 1) ctx.out.result({ id: ids[0], state: 'queued', job: jobs[0], queue: pos ?? null, fleet }, () => ids[0]!);
       else ctx.out.result(ids, () => ids.join('\n'));
       return;
     }
@@ -135,7 +142,8 @@ export default defineCommand<GenerateOptions>({
       pickupHintMs: pickupHintMs(ctx.env),
       outDir: resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR),
     });
-    return ctx.out.resultOrFailure(followed.document, () => followed.files.join('\n'), followed.failure);
+    const document = Array.isArray(followed.document) ? followed.document : { ...followed.document, fleet };
+    return ctx.out.resultOrFailure(document, () => followed.files.join('\n'), followed.failure);
   },
 });
 

@@ -186,4 +186,41 @@ describe('fluxer ami bake on the local stack', () => {
     expect(r.stderr).toContain(`Terminated the builder ${builder!.InstanceId}`);
     expect(await imagesNamed('bake-base-fail-1')).toEqual([]);
   }, 240_000);
+  // Issue 14: a bake killed hard leaves its journal at `waiting` (SIGKILL writes nothing more). Once its
+  // image is no longer pending, prune removes it as any other: deregistered, snapshots deleted, and the
+  // entry — whose image this run removed — marked `cleaned`. Last in the file: --keep 0 prunes the
+  // stack's other baked images too.
+  it('a bake killed hard, then ami prune --keep 0 once its image is available: image and snapshots gone, the journal entry cleaned', async () => {
+    await setStandinImageHolds(endpoint, [{ namePrefix: 'bake-hardkill-', holdMs: 6_000 }]);
+    const child = spawn(process.execPath, [BIN, 'ami', 'bake', '--from', node, '--name', 'bake-hardkill-1', '--stack', 'local', '--wait', '--yes'], { cwd: project, env, stdio: 'ignore' });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal === 'SIGKILL' ? 137 : _code)));
+    await expect.poll(() => journal('bake-hardkill-1')?.state, { timeout: 120_000, interval: 100 }).toBe('waiting');
+    child.kill('SIGKILL');
+    expect(await exited).toBe(137);
+    const imageId = journal('bake-hardkill-1')!.imageId!;
+    expect((await imagesNamed('bake-hardkill-1'))[0]?.State).toBe('pending');
+
+    // While pending, a prune leaves it: a bake (this one, resumed) may still own it.
+    const early = await fluxer('ami', 'prune', '--keep', '0', '--dry-run', '--stack', 'local', '--json');
+    expect(early.code, early.stderr).toBe(0);
+    expect((JSON.parse(early.stdout) as { deregistered: string[] }).deregistered).not.toContain(imageId);
+
+    await expect.poll(async () => (await imagesNamed('bake-hardkill-1'))[0]?.State, { timeout: 60_000, interval: 500 }).toBe('available');
+    const snapshots = await snapshotsOf('bake-hardkill-1', [imageId]);
+    expect(snapshots.length).toBeGreaterThan(0);
+    expect(journal('bake-hardkill-1')?.state).toBe('waiting');
+
+    const r = await fluxer('ami', 'prune', '--keep', '0', '--yes', '--stack', 'local', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as { deregistered: string[]; snapshotsDeleted: string[]; journalCleaned: string[]; failed: unknown[] };
+    expect(doc.deregistered).toContain(imageId);
+    expect(doc.failed).toEqual([]);
+    expect(await imagesNamed('bake-hardkill-1')).toEqual([]);
+    const left = JSON.parse((await aws(['ec2', 'describe-snapshots', '--owner-ids', 'self'])).stdout).Snapshots as Array<{ SnapshotId: string }>;
+    expect(left.filter((x) => snapshots.includes(x.SnapshotId))).toEqual([]);
+    expect(doc.journalCleaned).toContain('bake-hardkill-1');
+    expect(journal('bake-hardkill-1')?.state).toBe('cleaned');
+    // The killed bake's reboot still happened: the node is READY.
+    await expect.poll(async () => (await status(node)).state, { timeout: 60_000, interval: 500 }).toBe('READY');
+  }, 240_000);
 });

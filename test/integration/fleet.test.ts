@@ -83,7 +83,7 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     const r = await fluxer('fleet', 'up', '--dry-run', '--json');
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { resources: Array<{ type: string; action: string }> };
-    expect(doc.resources.map((x) => [x.type, x.action])).toEqual([['launch-template', 'would-create'], ['auto-scaling-group', 'would-create'], ['scaling-policy', 'would-create'], ['node-role-policy', 'would-create']]);
+    expect(doc.resources.map((x) => [x.type, x.action])).toEqual([['launch-template', 'would-create'], ['auto-scaling-group', 'would-create'], ['scaling-policy', 'would-create'], ['scaling-policy', 'would-create'], ['alarm', 'would-create'], ['node-role-policy', 'would-create']]);
     expect(await group()).toBeUndefined();
   }, 60_000);
 
@@ -123,7 +123,7 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     const r = await fluxer('fleet', 'up', '--yes', '--json');
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { resources: Array<{ type: string; action: string; changes: unknown[] }> };
-    expect(doc.resources.map((x) => [x.type, x.action, x.changes])).toEqual([['launch-template', 'unchanged', []], ['auto-scaling-group', 'unchanged', []], ['scaling-policy', 'unchanged', []], ['node-role-policy', 'unchanged', []]]);
+    expect(doc.resources.map((x) => [x.type, x.action, x.changes])).toEqual([['launch-template', 'unchanged', []], ['auto-scaling-group', 'unchanged', []], ['scaling-policy', 'unchanged', []], ['scaling-policy', 'unchanged', []], ['alarm', 'unchanged', []], ['node-role-policy', 'unchanged', []]]);
   }, 60_000);
 
   it('fleet scale 2 starts two local workers that take jobs; fleet status shows them and the queue', async () => {
@@ -169,7 +169,7 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
   it('fleet down --drain lets the running job finish, then leaves nothing fluxer created', async () => {
     const dry = await fluxer('fleet', 'down', '--dry-run', '--json');
     expect(dry.code, dry.stderr).toBe(0);
-    expect((JSON.parse(dry.stdout) as { items: Array<{ type: string }> }).items.map((i) => i.type)).toEqual(['scaling-policy', 'auto-scaling-group', 'launch-template', 'node-role-policy']);
+    expect((JSON.parse(dry.stdout) as { items: Array<{ type: string }> }).items.map((i) => i.type)).toEqual(['scaling-policy', 'scaling-policy', 'alarm', 'auto-scaling-group', 'launch-template', 'node-role-policy']);
     const long = await submit('--size', '512x512', '--steps', '30', '--count', '4');
     await expect.poll(async () => (await jobStatus(long))?.state, { timeout: 60_000, interval: 100 }).toBe('running');
     const r = await fluxer('fleet', 'down', '--drain', '--yes', '--json');

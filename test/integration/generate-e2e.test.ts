@@ -81,11 +81,11 @@ describe('fluxer generate → runtime → images, end to end', () => {
     expect(got.stdout.trim().split('\n').map((f) => pngSize(readFileSync(f)))).toEqual([{ width: 512, height: 256 }, { width: 512, height: 256 }]);
   });
 
-  it('--wait --json: one document with id, state, outputs, files, timings, error', async () => {
+  it('--wait --json: one document with id, state, outputs, files, timings, error, fleet', async () => {
     const r = await fluxer(['generate', 'a lighthouse', '--wait', '--json', '--out', 'json-out']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc).sort()).toEqual(['error', 'files', 'id', 'outputs', 'state', 'timings']);
+    expect(Object.keys(doc).sort()).toEqual(['error', 'files', 'fleet', 'id', 'outputs', 'state', 'timings']);
     expect(doc).toMatchObject({ state: 'succeeded', error: null, outputs: [`fluxer/jobs/${doc.id}/image-0.png`], files: [join(cwd, 'json-out', `${doc.id}-0.png`)] });
     expect(pngSize(readFileSync(doc.files[0]))).toEqual({ width: 64, height: 64 });
     expect(doc.timings.startedAt).toBeTruthy();

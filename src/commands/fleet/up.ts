@@ -1,12 +1,13 @@
 // `fluxer fleet up`: the stack's autoscaled spot fleet, created or corrected where it drifted,
 // idempotently (src/core/fleet/up.ts plans it; nothing changes before the plan is confirmed).
 import { defineCommand } from '../../cli/command.js';
-import { BOUNDS_OPTIONS, checkBoundsFlags, fleetContext } from '../../cli/fleet.js';
+import { BOUNDS_OPTIONS, checkBoundsFlags, fleetContext, zeroCacheFor } from '../../cli/fleet.js';
 import { integerFlag } from '../../cli/parse.js';
 import { confirmAction, requireConfirmable } from '../../cli/prompter.js';
 import { readTemplate } from '../../core/fleet/read.js';
 import { fleetLaunch, pinnedRelease } from '../../core/fleet/template.js';
 import { planFleetUp } from '../../core/fleet/up.js';
+import { forgetNoFleet } from '../../core/fleet/zero.js';
 import { ensureRuntimeRelease } from '../../core/launch/first-release.js';
 import { nodeRoleName, partitionOf } from '../../core/node-policy.js';
 import { ExitCode } from '../../lib/errors.js';
@@ -26,8 +27,9 @@ export default defineCommand<UpOpts>({
     '(IMDSv2 only, no key pair, no market options, user data carrying the group\'s name), an Auto Scaling group\n' +
     'fluxer-<stack>-fleet over the stack\'s types × subnets (100% spot, price-capacity-optimized, SpotMaxPrice from\n' +
     '"maxPrice", Capacity Rebalancing, group metrics, min 0 unless --min), a target-tracking policy on backlog per\n' +
-    'instance ((visible + in flight) / in service, target --jobs-per-node, scale-in disabled), and the node role\'s\n' +
-    'policy on that group only. Shows the plan and asks on a terminal (--yes otherwise). A second run changes\n' +
+    'instance ((visible + in flight) / in service, target --jobs-per-node, scale-in disabled), the scale-from-zero\n' +
+    'backstop (a step policy adding one node, and a CloudWatch alarm on jobs waiting while the group is at 0), and\n' +
+    'the node role\'s policy on that group only. Shows the plan and asks on a terminal (--yes otherwise). A second run changes\n' +
     'nothing. Needs `fluxer setup` first. See docs/fleet.md.',
   options: [
     ...BOUNDS_OPTIONS,
@@ -40,14 +42,14 @@ export default defineCommand<UpOpts>({
     const confirmCtx = { yes: ctx.globals.yes, interactive: ctx.out.interactive, prompter: ctx.prompter };
     if (!opts.dryRun) requireConfirmable(confirmCtx, 'Changing the fleet');
     const f = await fleetContext(ctx);
-    const [iam, sts, ssm] = await Promise.all([f.aws.iam(), f.aws.sts(), f.aws.ssm(f.region)]);
+    const [iam, sts, ssm, cloudwatch] = await Promise.all([f.aws.iam(), f.aws.sts(), f.aws.ssm(f.region), f.aws.cloudwatch(f.region)]);
     const template = await readTemplate(f.ec2, f.templateName, f.stack);
     // A template that exists keeps its AMI and pinned release: changing what nodes run is `fleet roll`'s.
     const launch = await fleetLaunch({ ec2: f.ec2, ssm, sqs: () => f.aws.sqs() }, f.config, {
       cwd: ctx.cwd, groupName: f.groupName, region: f.region, ami: template?.data.ImageId ?? f.settings.ami, release: pinnedRelease(template?.data),
     });
     const caller = await sts.getCallerIdentity();
-    const plan = await planFleetUp({ ec2: f.ec2, autoscaling: f.autoscaling, iam }, {
+    const plan = await planFleetUp({ ec2: f.ec2, autoscaling: f.autoscaling, iam, cloudwatch }, {
       stack: f.stack, region: f.region, account: caller.account, partition: partitionOf(caller.arn), groupName: f.groupName, templateName: f.templateName,
       template, desiredTemplate: launch.data, instanceTypes: f.settings.instanceTypes, subnetIds: launch.zones.map((z) => z.subnetId),
       maxPrice: f.settings.maxPrice, queueName: f.settings.queueName, roleName: nodeRoleName(f.settings),
@@ -72,6 +74,8 @@ export default defineCommand<UpOpts>({
     const release = await ensureRuntimeRelease({ ssm: await f.aws.ssm(), s3: await f.aws.s3() }, { settings: f.settings, stack: f.stack, env: ctx.env, progress: (m) => ctx.out.info(m) });
     if (release.published) ctx.out.info(`Published the local build as the stack's first runtime release ${release.id} (nodes install it).`);
     const applied = await plan.apply();
+    // This machine's `generate` forgets "no fleet here" now, not after its cache's few minutes.
+    await forgetNoFleet(zeroCacheFor(ctx, f.region), f.groupName);
     ctx.out.result(doc(applied), () => '');
     const changed = applied.filter((r) => r.action !== 'unchanged').map((r) => `${r.type} ${r.action}`);
     ctx.out.success(`Fleet ${f.groupName} (${f.region}): ${changed.join(', ')}. \`fluxer fleet status\` shows it; \`fluxer fleet scale N\` sets its size.`);

@@ -1,7 +1,8 @@
 // `fluxer fleet down` as a library: what fluxer made for the fleet (the group, its launch template, the
-// backlog policy, the node role's fleet policy, CloudWatch alarms tagged for the stack whose names start
-// with the group's), found and checked for fluxer's tags, then — optionally after draining every node —
-// the group to zero, its nodes gone, and each deleted. Nothing else is touched.
+// backlog and scale-from-zero policies, the node role's fleet policy, CloudWatch alarms tagged for the
+// stack whose names start with the group's), found and checked for fluxer's tags, then — optionally
+// after draining every node — the group to zero, its nodes gone, and each deleted. Nothing else is
+// touched.
 import type * as Asg from '@aws-sdk/client-auto-scaling';
 import type { AutoScalingPort } from '../../aws/autoscaling.js';
 import type { CloudWatchPort } from '../../aws/cloudwatch.js';
@@ -12,9 +13,9 @@ import type { Clock } from '../../lib/clock.js';
 import { PendingError } from '../../lib/errors.js';
 import { jobFinished, runtimeControl, waitForStatus, type RemotePorts, type RemoteSettings } from '../remote/runtime.js';
 import { isManagedBy } from '../tags.js';
-import { BACKLOG_POLICY_NAME, NODE_FLEET_POLICY_NAME } from './names.js';
+import { BACKLOG_POLICY_NAME, NODE_FLEET_POLICY_NAME, ZERO_POLICY_NAME } from './names.js';
 import { liveMembers, setProtection } from './nodes.js';
-import { readBacklogPolicy, readGroup, readTemplate, type TemplatePort } from './read.js';
+import { readGroup, readPolicy, readTemplate, type TemplatePort } from './read.js';
 
 export interface DownItem {
   type: 'auto-scaling-group' | 'launch-template' | 'scaling-policy' | 'node-role-policy' | 'alarm';
@@ -41,9 +42,9 @@ export async function planFleetDown(ports: DownPorts, opts: { stack: string; gro
     fleetAlarms(ports.cloudwatch, opts.groupName, opts.stack),
     ports.iam.getRolePolicy({ RoleName: opts.roleName, PolicyName: NODE_FLEET_POLICY_NAME }).then(() => true, (err) => (isNotFound(err, 'iam') ? false : Promise.reject(err))),
   ]);
-  const policy = group ? await readBacklogPolicy(ports.autoscaling, opts.groupName) : undefined;
+  const policies = group ? await Promise.all([BACKLOG_POLICY_NAME, ZERO_POLICY_NAME].map(async (name) => ((await readPolicy(ports.autoscaling, opts.groupName, name)) ? name : undefined))) : [];
   const items: DownItem[] = [
-    ...(policy ? [{ type: 'scaling-policy' as const, name: BACKLOG_POLICY_NAME }] : []),
+    ...policies.filter((name): name is string => name !== undefined).map((name) => ({ type: 'scaling-policy' as const, name })),
     ...alarms.map((name) => ({ type: 'alarm' as const, name })),
     ...(group ? [{ type: 'auto-scaling-group' as const, name: opts.groupName }] : []),
     ...(template ? [{ type: 'launch-template' as const, name: opts.templateName }] : []),
@@ -52,7 +53,7 @@ export async function planFleetDown(ports: DownPorts, opts: { stack: string; gro
   return { group, nodes: liveMembers(group).map((i) => i.InstanceId!), items };
 }
 
-/** Alarms named after the group and tagged fluxer:managed=true for the stack (issue 17's scale-from-zero alarm). */
+/** Alarms named after the group and tagged fluxer:managed=true for the stack (the scale-from-zero backstop). */
 async function fleetAlarms(cw: CloudWatchPort, groupName: string, stack: string): Promise<string[]> {
   const found: string[] = [];
   let token: string | undefined;

@@ -4,6 +4,10 @@ export const fleetGroupName = (stack: string): string => `fluxer-${stack}-fleet`
 export const fleetTemplateName = fleetGroupName;
 /** The target-tracking policy on backlog per instance. */
 export const BACKLOG_POLICY_NAME = 'fluxer-backlog-per-instance';
+/** The step-scaling policy the backstop alarm invokes: one node when work waits and the group is at 0. */
+export const ZERO_POLICY_NAME = 'fluxer-scale-from-zero';
+/** Its alarm; named after the group (and tagged for the stack) so `fleet down` finds and deletes it. */
+export const zeroAlarmName = (groupName: string): string => `${groupName}-scale-from-zero`;
 /** The node role's inline policy that lets a node act on its own group (added by `fleet up`, removed by `fleet down`). */
 export const NODE_FLEET_POLICY_NAME = 'fluxer-node-fleet';
 /** What `fleet up` makes when the stack has no group yet and no --max is given. */

@@ -1,8 +1,11 @@
 // Reading the stack's fleet as AWS has it: the group, its launch template (and latest version), the
-// backlog policy. A resource with fluxer's name that is not tagged for the stack is refused, never adopted.
+// backlog and scale-from-zero policies, the backstop alarm. A resource with fluxer's name that is not
+// tagged for the stack is refused, never adopted.
 import type * as Asg from '@aws-sdk/client-auto-scaling';
+import type * as Cw from '@aws-sdk/client-cloudwatch';
 import type * as Ec2 from '@aws-sdk/client-ec2';
 import type { AutoScalingPort } from '../../aws/autoscaling.js';
+import type { CloudWatchPort } from '../../aws/cloudwatch.js';
 import type { Ec2Port } from '../../aws/ec2.js';
 import { isNotFound } from '../../aws/errors.js';
 import { FluxerError } from '../../lib/errors.js';
@@ -45,7 +48,20 @@ export async function readGroup(asg: Pick<AutoScalingPort, 'describeAutoScalingG
 }
 
 export async function readBacklogPolicy(asg: Pick<AutoScalingPort, 'describePolicies'>, groupName: string): Promise<Asg.ScalingPolicy | undefined> {
-  return (await asg.describePolicies({ AutoScalingGroupName: groupName, PolicyNames: [BACKLOG_POLICY_NAME] })).ScalingPolicies?.find((p) => p.PolicyName === BACKLOG_POLICY_NAME);
+  return readPolicy(asg, groupName, BACKLOG_POLICY_NAME);
+}
+
+export async function readPolicy(asg: Pick<AutoScalingPort, 'describePolicies'>, groupName: string, name: string): Promise<Asg.ScalingPolicy | undefined> {
+  return (await asg.describePolicies({ AutoScalingGroupName: groupName, PolicyNames: [name] })).ScalingPolicies?.find((p) => p.PolicyName === name);
+}
+
+/** The alarm of that name, with whether it is tagged for the stack (one not tagged is refused, never adopted). */
+export async function readAlarm(cw: Pick<CloudWatchPort, 'describeAlarms' | 'listTagsForResource'>, name: string, stack: string): Promise<Cw.MetricAlarm | undefined> {
+  const alarm = (await cw.describeAlarms({ AlarmNames: [name], AlarmTypes: ['MetricAlarm'] })).MetricAlarms?.find((a) => a.AlarmName === name);
+  if (!alarm) return undefined;
+  const tags = alarm.AlarmArn ? ((await cw.listTagsForResource({ ResourceARN: alarm.AlarmArn })).Tags ?? []) : [];
+  if (!isManagedBy(tagMap(tags), stack)) throw notOurs('CloudWatch alarm', name, stack);
+  return alarm;
 }
 
 export function tagMap(tags: ReadonlyArray<{ Key?: string; Value?: string }> | undefined): Record<string, string> {

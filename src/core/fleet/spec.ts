@@ -6,11 +6,12 @@
 // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-mixed-instances-groups.html
 // https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-target-tracking-metric-math.html
 import type * as Asg from '@aws-sdk/client-auto-scaling';
+import type * as Cw from '@aws-sdk/client-cloudwatch';
 import type * as Ec2 from '@aws-sdk/client-ec2';
 import type { LaunchSpec } from '../launch/spec.js';
 import type { PolicyDocument } from '../node-policy.js';
 import { fluxerTags } from '../tags.js';
-import { BACKLOG_POLICY_NAME } from './names.js';
+import { BACKLOG_POLICY_NAME, ZERO_POLICY_NAME, zeroAlarmName } from './names.js';
 
 /**
  * The launch specification as template data. The first instance type rides along as the template's own
@@ -107,6 +108,66 @@ export function backlogPolicy(groupName: string, queueName: string, jobsPerNode:
         ],
       },
     },
+  };
+}
+
+/**
+ * A node's boot, pull and load, as the zero policy's warmup: while the node it added warms up, further
+ * breaches of the same step add nothing ("multiple alarm breaches that fall in the range of the same
+ * step adjustment result in a single scaling activity", Auto Scaling user guide, step scaling).
+ */
+export const ZERO_POLICY_WARMUP_S = 600;
+
+/**
+ * The backstop's policy: step scaling, ChangeInCapacity +1 for any breach. Why not ExactCapacity 1:
+ * an alarm with an Auto Scaling action invokes it again every minute it stays in ALARM, and its view
+ * of the group lags by a minute or more; "set to 1" on a stale "at 0" would lower a fleet that has
+ * grown meanwhile, "+1" at worst adds a node, which leaves again by itself when idle (issue 17). The
+ * group's bounds cap it (max 0 stays 0).
+ * https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-simple-step.html
+ */
+export function scaleFromZeroPolicy(groupName: string): Asg.PutScalingPolicyCommandInput {
+  return {
+    AutoScalingGroupName: groupName,
+    PolicyName: ZERO_POLICY_NAME,
+    PolicyType: 'StepScaling',
+    AdjustmentType: 'ChangeInCapacity',
+    MetricAggregationType: 'Maximum',
+    EstimatedInstanceWarmup: ZERO_POLICY_WARMUP_S,
+    StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }],
+  };
+}
+
+/** The alarm's expression: the visible messages, counted only while the group wants no node. */
+export const ZERO_ALARM_EXPRESSION = 'IF(FILL(desired, 0) == 0, visible, 0)';
+
+/**
+ * The backstop alarm: over one 60 s period, messages visible in the queue while the group's desired
+ * capacity is 0 → the zero policy. Once desired is 1 the expression is 0 and the alarm returns to OK,
+ * so it never competes with target tracking on a fleet that runs. A gap in the group's metrics counts
+ * as 0 (FILL): towards adding a node, never towards lowering one. Missing queue data (an idle queue
+ * whose metrics paused) is not breaching. Tagged for the stack, named after the group: `fleet down`
+ * deletes it.
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarm-actions.html
+ */
+export function scaleFromZeroAlarm(o: { stack: string; groupName: string; queueName: string; policyArn: string }): Cw.PutMetricAlarmCommandInput {
+  const name = zeroAlarmName(o.groupName);
+  return {
+    AlarmName: name,
+    AlarmDescription: `fluxer: one node for ${o.groupName} when jobs wait in ${o.queueName} and the fleet is at 0 (docs/fleet.md, "Scale from zero")`,
+    ActionsEnabled: true,
+    AlarmActions: [o.policyArn],
+    Metrics: [
+      { Id: 'visible', MetricStat: { Metric: { Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: o.queueName }] }, Period: 60, Stat: 'Maximum' }, ReturnData: false },
+      { Id: 'desired', MetricStat: { Metric: { Namespace: 'AWS/AutoScaling', MetricName: 'GroupDesiredCapacity', Dimensions: [{ Name: 'AutoScalingGroupName', Value: o.groupName }] }, Period: 60, Stat: 'Maximum' }, ReturnData: false },
+      { Id: 'waiting', Expression: ZERO_ALARM_EXPRESSION, Label: 'Jobs waiting while the fleet is at 0', ReturnData: true },
+    ],
+    ComparisonOperator: 'GreaterThanThreshold',
+    Threshold: 0,
+    EvaluationPeriods: 1,
+    DatapointsToAlarm: 1,
+    TreatMissingData: 'notBreaching',
+    Tags: fluxerTags(o.stack, 'fleet-alarm', name),
   };
 }
 

@@ -4,7 +4,9 @@
 // and `fleet scale`'s, and the target tracking's); its bounds change only when --min/--max say so.
 import type * as Asg from '@aws-sdk/client-auto-scaling';
 import type * as Ec2 from '@aws-sdk/client-ec2';
+import type * as Cw from '@aws-sdk/client-cloudwatch';
 import type { AutoScalingPort } from '../../aws/autoscaling.js';
+import type { CloudWatchPort } from '../../aws/cloudwatch.js';
 import type { Ec2Port } from '../../aws/ec2.js';
 import { isNotFound } from '../../aws/errors.js';
 import type { IamPort } from '../../aws/iam.js';
@@ -12,12 +14,12 @@ import { UsageError } from '../../lib/errors.js';
 import { parsePolicyDocument, sameDocument } from '../node-policy.js';
 import type { SetupAction, SetupChange } from '../setup.js';
 import { fluxerTags } from '../tags.js';
-import { BACKLOG_POLICY_NAME, DEFAULT_JOBS_PER_NODE, DEFAULT_MAX_SIZE, GROUP_METRICS, NODE_FLEET_POLICY_NAME } from './names.js';
-import { readBacklogPolicy, readGroup, tagMap, type FleetTemplate } from './read.js';
-import { backlogPolicy, createGroupInput, groupArnPattern, groupTags, mixedInstancesPolicy, nodeFleetPolicy } from './spec.js';
+import { BACKLOG_POLICY_NAME, DEFAULT_JOBS_PER_NODE, DEFAULT_MAX_SIZE, GROUP_METRICS, NODE_FLEET_POLICY_NAME, ZERO_POLICY_NAME, zeroAlarmName } from './names.js';
+import { readAlarm, readBacklogPolicy, readGroup, readPolicy, tagMap, type FleetTemplate } from './read.js';
+import { backlogPolicy, createGroupInput, groupArnPattern, groupTags, mixedInstancesPolicy, nodeFleetPolicy, scaleFromZeroAlarm, scaleFromZeroPolicy, ZERO_ALARM_EXPRESSION, ZERO_POLICY_WARMUP_S } from './spec.js';
 import { templateChanges } from './template.js';
 
-export type FleetResourceType = 'launch-template' | 'auto-scaling-group' | 'scaling-policy' | 'node-role-policy';
+export type FleetResourceType = 'launch-template' | 'auto-scaling-group' | 'scaling-policy' | 'alarm' | 'node-role-policy';
 
 export interface FleetResource {
   type: FleetResourceType;
@@ -32,6 +34,8 @@ export interface FleetUpPorts {
   ec2: Pick<Ec2Port, 'createLaunchTemplate' | 'createLaunchTemplateVersion' | 'modifyLaunchTemplate'>;
   autoscaling: AutoScalingPort;
   iam: Pick<IamPort, 'getRole' | 'getRolePolicy' | 'putRolePolicy'>;
+  /** In the group's region: the backstop alarm watches the queue there and acts on the group. */
+  cloudwatch: Pick<CloudWatchPort, 'describeAlarms' | 'listTagsForResource' | 'putMetricAlarm'>;
 }
 
 export interface FleetUpInput {
@@ -72,6 +76,9 @@ export async function planFleetUp(ports: FleetUpPorts, input: FleetUpInput): Pro
     planGroup(ports.autoscaling, input, group),
     await planPolicy(ports.autoscaling, input, group),
   ];
+  // The backstop for jobs other clients send: its policy, then the alarm that names the policy's ARN.
+  const zero = await planZeroPolicy(ports.autoscaling, input, group);
+  steps.push(zero.step, await planZeroAlarm(ports.cloudwatch, input, zero));
   // The node policy names the group's ARN, which AWS gives the group when it is made.
   let groupArn = group?.AutoScalingGroupARN;
   const arnStep = await planNodePolicy(ports.iam, input, () => groupArn);
@@ -246,6 +253,72 @@ async function planNodePolicy(iam: FleetUpPorts['iam'], input: FleetUpInput, arn
   if (current === undefined) return { resource: { type: 'node-role-policy', name, action: 'would-create', changes: [{ setting: 'autoscaling', from: null, to }] }, write };
   if (known && sameDocument(current, desired)) return { resource: { type: 'node-role-policy', name, arn: known, action: 'unchanged', changes: [] } };
   return { resource: { type: 'node-role-policy', name, action: 'would-update', changes: [{ setting: 'autoscaling', from: JSON.stringify(current), to }] }, write };
+}
+
+interface ZeroPolicyPlan {
+  step: Step;
+  /** The policy's ARN: known when it exists, else once its write ran. */
+  arn(): string | undefined;
+}
+
+async function planZeroPolicy(asg: AutoScalingPort, input: FleetUpInput, group: Asg.AutoScalingGroup | undefined): Promise<ZeroPolicyPlan> {
+  const current = group ? await readPolicy(asg, input.groupName, ZERO_POLICY_NAME) : undefined;
+  const desired = scaleFromZeroPolicy(input.groupName);
+  let arn = current?.PolicyARN;
+  const describe = `step scaling: +1 node when the alarm fires (the group at 0 with jobs waiting), warmup ${ZERO_POLICY_WARMUP_S} s`;
+  const write = async () => {
+    const out = await asg.putScalingPolicy(desired);
+    // moto answers without the ARN; AWS with it.
+    arn = out.PolicyARN ?? (await readPolicy(asg, input.groupName, ZERO_POLICY_NAME))?.PolicyARN;
+  };
+  const plan = (resource: FleetResource, changing: boolean): ZeroPolicyPlan => ({ step: { resource, ...(changing ? { write } : {}) }, arn: () => arn });
+  if (!current) return plan({ type: 'scaling-policy', name: ZERO_POLICY_NAME, action: 'would-create', changes: [{ setting: 'step scaling', from: null, to: describe }] }, true);
+  const changes: SetupChange[] = [];
+  const steps = (p: { StepAdjustments?: Asg.StepAdjustment[] }) => (p.StepAdjustments ?? []).map((a) => `${a.MetricIntervalLowerBound ?? '-∞'}..${a.MetricIntervalUpperBound ?? '∞'}: ${a.ScalingAdjustment}`).join(', ');
+  if (current.PolicyType !== desired.PolicyType) changes.push({ setting: 'type', from: current.PolicyType ?? null, to: desired.PolicyType! });
+  if (current.AdjustmentType !== desired.AdjustmentType) changes.push({ setting: 'adjustment', from: current.AdjustmentType ?? null, to: desired.AdjustmentType! });
+  if (steps(current) !== steps(desired)) changes.push({ setting: 'steps', from: steps(current) || null, to: steps(desired) });
+  if (current.EstimatedInstanceWarmup !== desired.EstimatedInstanceWarmup) changes.push({ setting: 'warmup', from: current.EstimatedInstanceWarmup === undefined ? null : `${current.EstimatedInstanceWarmup} s`, to: `${desired.EstimatedInstanceWarmup} s` });
+  return plan({ type: 'scaling-policy', name: ZERO_POLICY_NAME, arn: current.PolicyARN, action: changes.length ? 'would-update' : 'unchanged', changes }, changes.length > 0);
+}
+
+async function planZeroAlarm(cw: FleetUpPorts['cloudwatch'], input: FleetUpInput, policy: ZeroPolicyPlan): Promise<Step> {
+  const name = zeroAlarmName(input.groupName);
+  const current = await readAlarm(cw, name, input.stack);
+  const desired = (arn: string) => scaleFromZeroAlarm({ stack: input.stack, groupName: input.groupName, queueName: input.queueName, policyArn: arn });
+  const write = async () => {
+    const arn = policy.arn();
+    if (!arn) throw new Error(`scaling policy ${ZERO_POLICY_NAME} has no ARN`);
+    await cw.putMetricAlarm(desired(arn));
+  };
+  const describe = `${ZERO_ALARM_EXPRESSION} > 0 over 60 s (1 datapoint) → ${ZERO_POLICY_NAME}`;
+  if (!current) return { resource: { type: 'alarm', name, action: 'would-create', changes: [{ setting: 'alarm', from: null, to: describe }] }, write };
+  const want = desired(policy.arn() ?? '');
+  const changes: SetupChange[] = [];
+  if (!sameDocument(normalizeAlarm(current), normalizeAlarm(want))) changes.push({ setting: 'condition', from: 'another condition', to: describe });
+  // No ARN yet: the policy is made anew (a new ARN), and the alarm must name it.
+  const arn = policy.arn();
+  if (!arn || !(current.AlarmActions ?? []).includes(arn) || current.ActionsEnabled !== true) {
+    changes.push({ setting: 'action', from: (current.AlarmActions ?? []).join(', ') || null, to: `${ZERO_POLICY_NAME}${current.ActionsEnabled === true ? '' : ' (actions enabled)'}` });
+  }
+  return { resource: { type: 'alarm', name, arn: current.AlarmArn, action: changes.length ? 'would-update' : 'unchanged', changes }, ...(changes.length ? { write } : {}) };
+}
+
+/** What decides when the alarm fires (not its description, state or tags). */
+function normalizeAlarm(a: Pick<Cw.MetricAlarm, 'Metrics' | 'ComparisonOperator' | 'Threshold' | 'EvaluationPeriods' | 'DatapointsToAlarm' | 'TreatMissingData'>): unknown {
+  return {
+    metrics: (a.Metrics ?? []).map((m) => ({
+      id: m.Id,
+      expression: m.Expression ?? null,
+      metric: m.MetricStat ? `${m.MetricStat.Metric?.Namespace}/${m.MetricStat.Metric?.MetricName}/${(m.MetricStat.Metric?.Dimensions ?? []).map((d) => `${d.Name}=${d.Value}`).join(',')}/${m.MetricStat.Stat}/${m.MetricStat.Period}` : null,
+      returns: m.ReturnData ?? true,
+    })),
+    comparison: a.ComparisonOperator,
+    threshold: a.Threshold,
+    periods: a.EvaluationPeriods,
+    datapoints: a.DatapointsToAlarm ?? a.EvaluationPeriods,
+    missing: a.TreatMissingData ?? 'missing',
+  };
 }
 
 function normalizePolicy(p: Asg.MixedInstancesPolicy | undefined): unknown {
