@@ -18,6 +18,9 @@ export interface AutoScalingPort {
   describeScalingActivities(input: Sdk.DescribeScalingActivitiesCommandInput): Promise<Sdk.DescribeScalingActivitiesCommandOutput>;
   startInstanceRefresh(input: Sdk.StartInstanceRefreshCommandInput): Promise<Sdk.StartInstanceRefreshCommandOutput>;
   describeInstanceRefreshes(input: Sdk.DescribeInstanceRefreshesCommandInput): Promise<Sdk.DescribeInstanceRefreshesCommandOutput>;
+  /** The termination hook a node being removed answers itself (docs/fleet.md, "The node protocol"). */
+  describeLifecycleHooks(input: Sdk.DescribeLifecycleHooksCommandInput): Promise<Sdk.DescribeLifecycleHooksCommandOutput>;
+  putLifecycleHook(input: Sdk.PutLifecycleHookCommandInput): Promise<Sdk.PutLifecycleHookCommandOutput>;
 }
 
 export function createAutoScalingPort(client: Sdk.AutoScalingClient, sdk: typeof Sdk): AutoScalingPort {
@@ -30,6 +33,8 @@ export function createAutoScalingPort(client: Sdk.AutoScalingClient, sdk: typeof
     enableMetricsCollection: (input) => client.send(new sdk.EnableMetricsCollectionCommand(input)),
     setDesiredCapacity: (input) => client.send(new sdk.SetDesiredCapacityCommand(input)),
     setInstanceProtection: (input) => client.send(new sdk.SetInstanceProtectionCommand(input)),
+    describeLifecycleHooks: (input) => client.send(new sdk.DescribeLifecycleHooksCommand(input)),
+    putLifecycleHook: (input) => client.send(new sdk.PutLifecycleHookCommand(input)),
     putScalingPolicy: (input) => client.send(new sdk.PutScalingPolicyCommand(input)),
     describePolicies: (input) => client.send(new sdk.DescribePoliciesCommand(input)),
     deletePolicy: (input) => client.send(new sdk.DeletePolicyCommand(input)),

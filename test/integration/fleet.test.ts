@@ -116,7 +116,9 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     expect(Buffer.from(data.UserData, 'base64').toString('utf8')).toContain(`FLUXER_ASG_NAME=${GROUP}`);
 
     const nodePolicy = await awsJson<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: string }> } }>(['iam', 'get-role-policy', '--role-name', 'fluxer-local-node', '--policy-name', 'fluxer-node-fleet']);
-    expect(nodePolicy.PolicyDocument.Statement.map((s) => s.Resource)).toEqual([g.AutoScalingGroupARN]);
+    expect(nodePolicy.PolicyDocument.Statement.map((s) => s.Resource)).toEqual([g.AutoScalingGroupARN, '*']);
+    const hooks = await awsJson<{ LifecycleHooks: Array<{ LifecycleHookName: string; LifecycleTransition: string; DefaultResult: string }> }>(['autoscaling', 'describe-lifecycle-hooks', '--auto-scaling-group-name', GROUP]);
+    expect(hooks.LifecycleHooks.map((h) => [h.LifecycleHookName, h.LifecycleTransition, h.DefaultResult])).toEqual([['fluxer-node-drain', 'autoscaling:EC2_INSTANCE_TERMINATING', 'CONTINUE']]);
   }, 120_000);
 
   it('a second fleet up changes nothing', async () => {

@@ -37,9 +37,12 @@ describe('fleet documents', () => {
     expect(metrics.filter((m) => m.ReturnData).map((m) => m.Expression)).toEqual(['(visible + inflight) / inservice']);
   });
 
-  it("the node's policy names only its group's ARN", () => {
+  it("the node's policy names only its group's ARN; only the Describe calls take \"*\"", () => {
     const arn = 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/fluxer-prod-fleet';
-    expect(nodeFleetPolicy(arn).Statement.map((s) => s.Resource)).toEqual([arn]);
+    const statements = nodeFleetPolicy(arn).Statement as Array<{ Action: string[]; Resource: string }>;
+    expect(statements.map((s) => s.Resource)).toEqual([arn, '*']);
+    expect(statements[1]!.Action.every((a) => a.startsWith('autoscaling:Describe'))).toBe(true);
+    expect(statements[0]!.Action).toEqual(expect.arrayContaining(['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup']));
   });
 });
 
