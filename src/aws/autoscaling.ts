@@ -8,6 +8,7 @@ export interface AutoScalingPort {
   updateAutoScalingGroup(input: Sdk.UpdateAutoScalingGroupCommandInput): Promise<Sdk.UpdateAutoScalingGroupCommandOutput>;
   deleteAutoScalingGroup(input: Sdk.DeleteAutoScalingGroupCommandInput): Promise<Sdk.DeleteAutoScalingGroupCommandOutput>;
   createOrUpdateTags(input: Sdk.CreateOrUpdateTagsCommandInput): Promise<Sdk.CreateOrUpdateTagsCommandOutput>;
+  deleteTags(input: Sdk.DeleteTagsCommandInput): Promise<Sdk.DeleteTagsCommandOutput>;
   enableMetricsCollection(input: Sdk.EnableMetricsCollectionCommandInput): Promise<Sdk.EnableMetricsCollectionCommandOutput>;
   setDesiredCapacity(input: Sdk.SetDesiredCapacityCommandInput): Promise<Sdk.SetDesiredCapacityCommandOutput>;
   /** `fleet roll` holds the old nodes until each has drained; `fleet down` lets them go. */
@@ -30,6 +31,7 @@ export function createAutoScalingPort(client: Sdk.AutoScalingClient, sdk: typeof
     updateAutoScalingGroup: (input) => client.send(new sdk.UpdateAutoScalingGroupCommand(input)),
     deleteAutoScalingGroup: (input) => client.send(new sdk.DeleteAutoScalingGroupCommand(input)),
     createOrUpdateTags: (input) => client.send(new sdk.CreateOrUpdateTagsCommand(input)),
+    deleteTags: (input) => client.send(new sdk.DeleteTagsCommand(input)),
     enableMetricsCollection: (input) => client.send(new sdk.EnableMetricsCollectionCommand(input)),
     setDesiredCapacity: (input) => client.send(new sdk.SetDesiredCapacityCommand(input)),
     setInstanceProtection: (input) => client.send(new sdk.SetInstanceProtectionCommand(input)),
