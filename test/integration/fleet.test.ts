@@ -12,7 +12,8 @@ import { VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-fleet-'));
 const localDir = join(project, '.fluxer', 'local');
-const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: project, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+// A checkout's own gpu-runtime first (PYTHONPATH): the nodes answer the fleet's termination hook with the runtime under test.
+const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: project, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1', ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}) };
 const fluxer = (...argv: string[]) => runBin([...argv, '--stack', 'local'], { cwd: project, env, timeoutMs: 240_000 });
 const GROUP = 'fluxer-local-fleet';
 let endpoint = '';
