@@ -256,3 +256,68 @@ class Store:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
+
+
+@dataclass(frozen=True)
+class GroupSize:
+    desired: int
+    minimum: int
+    maximum: int
+
+
+@dataclass(frozen=True)
+class Hook:
+    name: str
+    heartbeat_timeout: float
+
+
+BREAKER_TAG = "fluxer:breaker"
+
+
+class AutoScaling:
+    """The calls a node makes on its own Auto Scaling group (the node role's fluxer-node-fleet policy
+    allows them on that group only; the Describe calls take "*")."""
+
+    def __init__(self, asg: Any, group: str) -> None:
+        self._asg = asg
+        self.group = group
+
+    def protect(self, instance_id: str, protected: bool) -> None:
+        self._asg.set_instance_protection(AutoScalingGroupName=self.group, InstanceIds=[instance_id],
+                                          ProtectedFromScaleIn=protected)
+
+    def size(self) -> GroupSize:
+        answer = self._asg.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group])
+        groups = answer["AutoScalingGroups"]
+        if not groups:
+            raise LookupError(f"Auto Scaling group {self.group} not found")
+        g = groups[0]
+        return GroupSize(int(g.get("DesiredCapacity", 0)), int(g.get("MinSize", 0)), int(g.get("MaxSize", 0)))
+
+    def terminating_hook(self) -> Hook | None:
+        hooks = self._asg.describe_lifecycle_hooks(AutoScalingGroupName=self.group).get("LifecycleHooks", [])
+        for h in hooks:
+            if h.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_TERMINATING":
+                return Hook(str(h["LifecycleHookName"]), float(h.get("HeartbeatTimeout", 3600)))
+        return None
+
+    def heartbeat(self, hook: str, instance_id: str) -> None:
+        self._asg.record_lifecycle_action_heartbeat(AutoScalingGroupName=self.group, LifecycleHookName=hook,
+                                                    InstanceId=instance_id)
+
+    def complete(self, hook: str, instance_id: str, result: str = "CONTINUE") -> None:
+        self._asg.complete_lifecycle_action(AutoScalingGroupName=self.group, LifecycleHookName=hook,
+                                            InstanceId=instance_id, LifecycleActionResult=result)
+
+    def leave(self, instance_id: str) -> None:
+        """Terminate this instance, the desired capacity decremented: no replacement."""
+        self._asg.terminate_instance_in_auto_scaling_group(InstanceId=instance_id,
+                                                           ShouldDecrementDesiredCapacity=True)
+
+    def stop_fleet(self, reason: str) -> None:
+        """The breaker: nothing more launches (min and desired 0), and the group says why."""
+        self._asg.update_auto_scaling_group(AutoScalingGroupName=self.group, MinSize=0, DesiredCapacity=0)
+        self._asg.create_or_update_tags(Tags=[{
+            "ResourceId": self.group, "ResourceType": "auto-scaling-group", "Key": BREAKER_TAG,
+            "Value": reason[:256], "PropagateAtLaunch": False,
+        }])

@@ -80,7 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Error: serve needs {' and '.join(missing)} (environment or {cfg.env_file})", file=sys.stderr)
         return 2
 
-    from .aws import Queue, Store, client
+    from .aws import AutoScaling, Queue, Store, client
     from .health import HealthServer
     from .imds import Imds, NoticeWatcher
     from .logs import log
@@ -107,7 +107,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sqs = client("sqs", cfg, read_timeout=cfg.wait_seconds + 10)
     # One S3 client for everything; at boot the weights pull keeps FLUXER_PULL_CONCURRENCY GETs in flight.
     s3 = client("s3", cfg, max_pool_connections=max(10, cfg.pull_concurrency + 4))
-    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(s3), node)
+    # A fleet node (FLUXER_ASG_NAME from its user data) speaks to its own group; any other never does.
+    asg = AutoScaling(client("autoscaling", cfg), cfg.asg_name) if cfg.asg_name else None
+    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(s3), node, asg)
 
     try:
         health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
@@ -129,7 +131,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     watcher = None
     if cfg.imds_url:
-        watcher = NoticeWatcher(Imds(cfg.imds_url), cfg.imds_poll_seconds, worker.on_notice)
+        watcher = NoticeWatcher(Imds(cfg.imds_url), cfg.imds_poll_seconds, worker.on_notice,
+                                lifecycle=asg is not None)
         watcher.start()
 
     log.info("loading model", model=cfg.model, startupSeconds=round(time.monotonic() - started, 3))

@@ -67,6 +67,11 @@ class Config:
     weights_dir: str | None = None  # FLUXER_WEIGHTS_DIR: where pulled weights go (weights.py picks else)
     pull_concurrency: int = 16  # ranged GETs in flight while pulling weights
     pull_part_bytes: int = 32 * MIB  # the size of each ranged GET
+    asg_name: str | None = None  # FLUXER_ASG_NAME: the node's Auto Scaling group; None: not in a fleet
+    protect_hysteresis_seconds: float = 30.0  # idle this long before scale-in protection is lifted
+    idle_seconds: float = 600.0  # idle this long, queue empty: the node leaves its fleet
+    boot_failure_window_seconds: float = 1800.0  # the breaker counts failed boots this far back...
+    boot_failure_limit: int = 3  # ...and stops the fleet at this many (0: never)
 
     def under_root(self, path: str) -> str:
         """An absolute node path (/run/fluxer/state.json) inside FLUXER_ROOT."""
@@ -197,4 +202,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         weights_dir=text("FLUXER_WEIGHTS_DIR"),
         pull_concurrency=int(number("FLUXER_PULL_CONCURRENCY", 16, minimum=1, integer=True)),
         pull_part_bytes=int(number("FLUXER_PULL_PART_MIB", 32, minimum=1, integer=True)) * MIB,
+        asg_name=text("FLUXER_ASG_NAME"),
+        protect_hysteresis_seconds=number("FLUXER_PROTECT_HYSTERESIS_SECONDS", 30),
+        idle_seconds=number("FLUXER_IDLE_SECONDS", 600, minimum=1),
+        boot_failure_window_seconds=number("FLUXER_BOOT_FAILURE_WINDOW_SECONDS", 1800, minimum=1),
+        boot_failure_limit=int(number("FLUXER_BOOT_FAILURE_LIMIT", 3, integer=True)),
     )

@@ -62,6 +62,9 @@ class Control:
         self.drain(reason, deadline=time.monotonic() + grace, stop=True)
 
     def on_notice(self, notice: Notice) -> None:
+        if notice.kind == "terminating":
+            self.on_terminating()  # fleet.py: the termination lifecycle hook
+            return
         if notice.kind == "rebalance":
             # Higher risk of interruption, no deadline yet: take no new work, finish what runs.
             self.drain("rebalance recommendation")
@@ -136,4 +139,5 @@ class Control:
                   f"{phase} (FLUXER_READY_DEADLINE_SECONDS)")
         log.error("runtime failed", reason=reason)
         self._set_phase("FAILED", reason)  # written to the node record before the power-off
+        self._boot_failed(reason)
         power_off(self.cfg.poweroff_command, f"dead-man's switch: {reason}")

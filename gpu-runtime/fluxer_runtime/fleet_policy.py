@@ -1,11 +1,33 @@
-"""The node's fleet decisions, as pure functions of what the node knows and the time.
+"""The node protocol's decisions, as pure functions: no I/O, no clock (time is passed in).
 
-The runtime's loop calls them on each poll; the replayed day (`sim/fleet_sim.py`) calls the same
-functions, so what the simulation prices is what the nodes do. No I/O, no clock: `now` and every
-timestamp are seconds on one clock (the caller's).
+The runtime (fleet.py) calls them on its fleet thread; the simulator (branch fleet-sim) imports
+exactly these three, so a replayed day runs the same rules as the nodes. Their signatures and
+meaning are a contract: change them only together with the simulator.
 
-This is the simulation branch's stand-in for issue 17's node protocol (items 2 to 4): the rules are the
-issue's plain ones. Where the node branch's module differs, its behaviour wins.
+Times are seconds on one clock chosen by the caller (the runtime passes time.monotonic() for
+protection and idleness, epoch seconds for boot failures, which come from other nodes' records).
+
+protect_decision(holding_job, protected, idle_since, now, hysteresis) -> bool | None
+    What to do about this node's scale-in protection. True: set it (SetInstanceProtection
+    ProtectedFromScaleIn=true); False: lift it; None: no call. A node holding a job (running, or a
+    message prefetched into its slot) is protected at once. A node with no job lifts its protection
+    only once it has been idle `hysteresis` seconds (idle_since: when it last let go of a job; None:
+    not idle), so a stream of short jobs costs one call, not two per job. `protected` is what the
+    node last set (False at boot: a new instance is unprotected unless the group says otherwise).
+
+idle_decision(idle_since, now, idle_seconds, queue_confirmed_empty, desired, minimum) -> bool
+    Whether this node should leave the fleet now (TerminateInstanceInAutoScalingGroup with
+    ShouldDecrementDesiredCapacity=true on itself). All of: idle (no job) for at least
+    `idle_seconds`; the queue confirmed empty by a ReceiveMessage that returned nothing, not by the
+    approximate counters; and the group's desired capacity above its minimum (leaving never takes
+    the group below min). False when idle_since is None.
+
+breaker_decision(failed_boot_times, now, window, limit) -> bool
+    Whether a node whose boot failed (FAILED before READY) should stop the fleet (desired and min
+    to 0) rather than be replaced by yet another failing boot: true when at least `limit` of the
+    group's failed boots (`failed_boot_times`, this one included) happened within the last
+    `window` seconds (t >= now - window; a time ahead of `now`, another node's clock skew, counts
+    as recent). limit <= 0 turns the breaker off.
 """
 
 from __future__ import annotations
@@ -15,11 +37,6 @@ from collections.abc import Iterable
 
 def protect_decision(holding_job: bool, protected: bool, idle_since: float | None, now: float,
                      hysteresis: float) -> bool | None:
-    """The scale-in protection to set now, or None when the current one stands (no API call).
-
-    On as soon as the node holds a job; off only once it has been idle for `hysteresis` seconds, so
-    a stream of short jobs costs one SetInstanceProtection call, not two per job.
-    """
     if holding_job:
         return None if protected else True
     if not protected or idle_since is None:
@@ -29,16 +46,13 @@ def protect_decision(holding_job: bool, protected: bool, idle_since: float | Non
 
 def idle_decision(idle_since: float | None, now: float, idle_seconds: float, queue_confirmed_empty: bool,
                   desired: int, minimum: int) -> bool:
-    """True when the node should terminate itself with the desired capacity decremented.
-
-    Idle for at least `idle_seconds`, the queue confirmed empty by a receive that returned nothing
-    (the approximate counters lag), and the group above its minimum (a decrement never goes below it).
-    """
-    if idle_since is None or not queue_confirmed_empty:
+    if idle_since is None or now - idle_since < idle_seconds:
         return False
-    return now - idle_since >= idle_seconds and desired > minimum
+    return queue_confirmed_empty and desired > minimum
 
 
 def breaker_decision(failed_boot_times: Iterable[float], now: float, window: float, limit: int) -> bool:
-    """True when the fleet should stop launching: `limit` or more failed boots in the last `window` s."""
-    return sum(1 for t in failed_boot_times if now - window <= t <= now) >= limit
+    if limit <= 0:
+        return False
+    recent = sum(1 for t in failed_boot_times if t >= now - window)
+    return recent >= limit

@@ -30,7 +30,8 @@ class Identity:
 
 @dataclass(frozen=True)
 class Notice:
-    kind: str  # "spot" (instance-action: stop, terminate or hibernate) or "rebalance"
+    kind: str  # "spot" (instance-action: stop, terminate or hibernate), "rebalance" or "terminating"
+    # ("terminating": Auto Scaling's target lifecycle state is Terminated)
     action: str | None
     time: datetime | None  # when the instance goes away; None for a rebalance recommendation
 
@@ -91,7 +92,8 @@ class Imds:
             lifecycle=lifecycle if lifecycle in ("spot", "on-demand") else None, launch_time=launch_time,
         )
 
-    def notice(self) -> Notice | None:
+    def notice(self, lifecycle: bool = False) -> Notice | None:
+        """lifecycle: also Auto Scaling's target-lifecycle-state (a fleet node's only)."""
         action = self.get("spot/instance-action")
         if action:
             doc = json.loads(action)
@@ -99,6 +101,8 @@ class Imds:
             return Notice("spot", doc.get("action"), when)
         if self.get("events/recommendations/rebalance"):
             return Notice("rebalance", None, None)
+        if lifecycle and self.get("autoscaling/target-lifecycle-state") == "Terminated":
+            return Notice("terminating", None, None)
         return None
 
 
@@ -106,11 +110,13 @@ class NoticeWatcher(threading.Thread):
     """Polls every `interval` seconds (AWS suggests 5; we poll faster, the call is local and cheap).
     Calls on_notice once per kind; a rebalance may be followed by the real spot notice."""
 
-    def __init__(self, imds: Imds, interval: float, on_notice: Callable[[Notice], None]) -> None:
+    def __init__(self, imds: Imds, interval: float, on_notice: Callable[[Notice], None],
+                 lifecycle: bool = False) -> None:
         super().__init__(name="imds-watcher", daemon=True)
         self._imds = imds
         self._interval = interval
         self._on_notice = on_notice
+        self._lifecycle = lifecycle
         self._stop_event = threading.Event()
         self._seen: set[str] = set()
 
@@ -121,7 +127,7 @@ class NoticeWatcher(threading.Thread):
         failures = 0
         while not self._stop_event.is_set():
             try:
-                notice = self._imds.notice()
+                notice = self._imds.notice(self._lifecycle)
                 failures = 0
                 if notice and notice.kind not in self._seen:
                     self._seen.add(notice.kind)

@@ -176,6 +176,7 @@ class NodeState:
             **counters,
             "device": health["device"],
             "pull": health["pull"],
+            "fleet": self.fleet_record(),
         }
         # unknown fields are omitted, never null; currentJob stays: null there means idle
         return {k: v for k, v in record.items() if v is not None or k == "currentJob"}

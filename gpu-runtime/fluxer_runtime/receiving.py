@@ -5,6 +5,7 @@ A part of Worker (worker.py); it uses the attributes Worker.__init__ sets."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from .aws import TRANSIENT_ERRORS, Message, is_permanent
@@ -28,6 +29,7 @@ class Receiving:
             try:
                 messages = self.queue.receive(self.cfg.wait_seconds, self.cfg.visibility_seconds)
                 failures = 0
+                self._last_receive = (time.monotonic(), not messages)  # the idle rule's confirmation
             except TRANSIENT_ERRORS as exc:
                 if is_permanent(exc):
                     self._record_error(type(exc).__name__, str(exc))

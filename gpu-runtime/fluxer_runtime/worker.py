@@ -9,7 +9,8 @@ Threads and what each owns:
   lease       extends the visibility of every held message (the running one, the prefetched one,
               one whose uploads are still going), and nothing else
   ticker      polls the running job's cancel marker, writes the node record
-  watcher     IMDSv2 spot notices (imds.NoticeWatcher)
+  watcher     IMDSv2 spot notices and Auto Scaling's target lifecycle state (imds.NoticeWatcher)
+  fleet       a fleet node's protection and idle exit (fleet.py), only with FLUXER_ASG_NAME
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .aws import TRANSIENT_ERRORS, Message, Queue, Store
+from .aws import TRANSIENT_ERRORS, AutoScaling, Message, Queue, Store
 from .config import Config
 from .control import Control
+from .fleet import Fleet
 from .iolane import IoLane
 from .joblogs import JobLogs
 from .logs import log, utc_now
@@ -38,7 +40,7 @@ from .weights import Progress, Pull, PullStopped, WeightsError, pull_weights
 CANCEL_POLL_SECONDS = 0.5
 
 
-class Worker(NodeState, Control, Messages, Receiving, Running):
+class Worker(NodeState, Control, Fleet, Messages, Receiving, Running):
     def __init__(
         self,
         cfg: Config,
@@ -46,6 +48,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         queue: Queue,
         store: Store,
         node: Node,
+        asg: AutoScaling | None = None,
     ) -> None:
         if not cfg.model:
             raise ValueError("the worker needs FLUXER_MODEL")
@@ -90,6 +93,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self.job_logs = JobLogs()  # each job's lines, to <job>/log.jsonl when an attempt ends
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
+        self._fleet_init(asg)  # after self.node: a node without an instance id is in no fleet
 
     # ----- the background ticker ---------------------------------------------------------------
 
@@ -207,6 +211,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
     def _serve(self) -> int:
         if not self.load():
             if self._failed and not self._deadman_fired:
+                self._boot_failed(self._state_reason or "boot failed")
                 self._failed_power_off()
             return 1 if self._failed else 0  # 0: stopped (SIGTERM, spot notice) while pulling
         self._io.start()
@@ -215,6 +220,8 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
         self._ready_or_done.set()
         self._start("ticker", self._tick_loop)
         self._start("receiver", self._receive_loop)
+        if self.asg is not None:
+            self._start("fleet", self._fleet_loop)
         self._refresh_state()  # DRAINING when a drain or notice came while the model loaded
         while True:
             prepared = self._take()
@@ -222,6 +229,7 @@ class Worker(NodeState, Control, Messages, Receiving, Running):
                 break
             self._run(prepared)
         self._shutdown()
+        self._complete_hook()
         if self._failed:
             self._failed_power_off()
             return 1

@@ -8,6 +8,7 @@ export interface AutoScalingPort {
   updateAutoScalingGroup(input: Sdk.UpdateAutoScalingGroupCommandInput): Promise<Sdk.UpdateAutoScalingGroupCommandOutput>;
   deleteAutoScalingGroup(input: Sdk.DeleteAutoScalingGroupCommandInput): Promise<Sdk.DeleteAutoScalingGroupCommandOutput>;
   createOrUpdateTags(input: Sdk.CreateOrUpdateTagsCommandInput): Promise<Sdk.CreateOrUpdateTagsCommandOutput>;
+  deleteTags(input: Sdk.DeleteTagsCommandInput): Promise<Sdk.DeleteTagsCommandOutput>;
   enableMetricsCollection(input: Sdk.EnableMetricsCollectionCommandInput): Promise<Sdk.EnableMetricsCollectionCommandOutput>;
   setDesiredCapacity(input: Sdk.SetDesiredCapacityCommandInput): Promise<Sdk.SetDesiredCapacityCommandOutput>;
   /** `fleet roll` holds the old nodes until each has drained; `fleet down` lets them go. */
@@ -18,6 +19,9 @@ export interface AutoScalingPort {
   describeScalingActivities(input: Sdk.DescribeScalingActivitiesCommandInput): Promise<Sdk.DescribeScalingActivitiesCommandOutput>;
   startInstanceRefresh(input: Sdk.StartInstanceRefreshCommandInput): Promise<Sdk.StartInstanceRefreshCommandOutput>;
   describeInstanceRefreshes(input: Sdk.DescribeInstanceRefreshesCommandInput): Promise<Sdk.DescribeInstanceRefreshesCommandOutput>;
+  /** The termination hook a node being removed answers itself (docs/fleet.md, "The node protocol"). */
+  describeLifecycleHooks(input: Sdk.DescribeLifecycleHooksCommandInput): Promise<Sdk.DescribeLifecycleHooksCommandOutput>;
+  putLifecycleHook(input: Sdk.PutLifecycleHookCommandInput): Promise<Sdk.PutLifecycleHookCommandOutput>;
 }
 
 export function createAutoScalingPort(client: Sdk.AutoScalingClient, sdk: typeof Sdk): AutoScalingPort {
@@ -27,9 +31,12 @@ export function createAutoScalingPort(client: Sdk.AutoScalingClient, sdk: typeof
     updateAutoScalingGroup: (input) => client.send(new sdk.UpdateAutoScalingGroupCommand(input)),
     deleteAutoScalingGroup: (input) => client.send(new sdk.DeleteAutoScalingGroupCommand(input)),
     createOrUpdateTags: (input) => client.send(new sdk.CreateOrUpdateTagsCommand(input)),
+    deleteTags: (input) => client.send(new sdk.DeleteTagsCommand(input)),
     enableMetricsCollection: (input) => client.send(new sdk.EnableMetricsCollectionCommand(input)),
     setDesiredCapacity: (input) => client.send(new sdk.SetDesiredCapacityCommand(input)),
     setInstanceProtection: (input) => client.send(new sdk.SetInstanceProtectionCommand(input)),
+    describeLifecycleHooks: (input) => client.send(new sdk.DescribeLifecycleHooksCommand(input)),
+    putLifecycleHook: (input) => client.send(new sdk.PutLifecycleHookCommand(input)),
     putScalingPolicy: (input) => client.send(new sdk.PutScalingPolicyCommand(input)),
     describePolicies: (input) => client.send(new sdk.DescribePoliciesCommand(input)),
     deletePolicy: (input) => client.send(new sdk.DeletePolicyCommand(input)),

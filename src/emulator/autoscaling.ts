@@ -15,6 +15,8 @@
 //     group keeps MinHealthyPercentage of its desired capacity in service without it;
 //   - ScaleInProtectedInstances: Refresh (default) replaces protected instances too, Ignore skips them,
 //     Wait waits until their protection is removed (StatusReason says so);
+//   - a terminated instance goes through the group's termination lifecycle hook (lifecycle-hooks.ts): the
+//     refresh is Successful once the replaced instances are gone, their Terminating:Wait included;
 //   - PercentageComplete and InstancesToUpdate as AWS reports them; Successful at the end; a one-hour wait on
 //     protected instances fails it, as on AWS.
 // Only one refresh per group at a time (InstanceRefreshInProgress). No checkpoints, warmup or rollback.
@@ -58,7 +60,10 @@ function members(xml: string, list: string): string[] {
   return [...block.matchAll(/<member>([\s\S]*?)<\/member>/g)].map((m) => m[1]!);
 }
 
-export function autoscalingStandin(now: () => number = Date.now): ForwardingModule {
+/** How a refresh removes an instance: through the lifecycle hooks (lifecycle-hooks.ts), so it waits in Terminating:Wait too. */
+export type Terminate = (auth: { authorization: string; host: string | undefined }, instanceId: string, decrement: boolean) => Promise<void>;
+
+export function autoscalingStandin(now: () => number = Date.now, terminate?: Terminate): ForwardingModule {
   const refreshes: Refresh[] = [];
   let timer: NodeJS.Timeout | undefined;
   let upstreamRef: Upstream | undefined;
@@ -125,7 +130,11 @@ export function autoscalingStandin(now: () => number = Date.now): ForwardingModu
     }
     const old = new Set(r.toReplace.filter((id) => !r.replaced.has(id)));
     for (const id of old) if (!g.instances.some((i) => i.id === id)) (r.replaced.add(id), old.delete(id));
-    if (old.size === 0) return void finish(r, 'Successful', 'The instance refresh succeeded');
+    if (old.size === 0) {
+      // As on AWS, a refresh ends once its old instances are gone, a termination lifecycle hook's wait included.
+      if (r.toReplace.some((id) => g.instances.some((i) => i.id === id))) return void (r.reason = 'Waiting for replaced instances to terminate (lifecycle hook)');
+      return void finish(r, 'Successful', 'The instance refresh succeeded');
+    }
     const desired = r.desiredAtStart!;
     // Launch first, up to MaxHealthyPercentage of the desired capacity and never above MaxSize.
     const ceiling = Math.min(g.max, Math.max(desired, Math.floor((desired * r.prefs.maxHealthy) / 100)));
@@ -143,7 +152,9 @@ export function autoscalingStandin(now: () => number = Date.now): ForwardingModu
       }
       // Terminating this one must leave MinHealthyPercentage in service (replacements count once in service).
       if (inService - 1 < floor || fresh === 0) break;
-      await call(r, 'autoscaling', { Action: 'TerminateInstanceInAutoScalingGroup', InstanceId: id, ShouldDecrementDesiredCapacity: 'true' });
+      const asAutoscaling = { ...r.auth, authorization: r.auth.authorization.replace(/(Credential=[^/]+\/\d{8}\/[^/]+\/)[^/]+\//, '$1autoscaling/') };
+      if (terminate) await terminate(asAutoscaling, id, true);
+      else await call(r, 'autoscaling', { Action: 'TerminateInstanceInAutoScalingGroup', InstanceId: id, ShouldDecrementDesiredCapacity: 'true' });
       r.replaced.add(id);
       inService--;
     }

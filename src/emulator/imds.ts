@@ -13,13 +13,17 @@
 //   GET  /latest/meta-data/spot/instance-action → {"action": "terminate", "time": "…Z"}, 404 until a notice
 //        (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html)
 //   GET  /latest/meta-data/events/recommendations/rebalance → 404 (no rebalance recommendations here)
+//   GET  /latest/meta-data/autoscaling/target-lifecycle-state → InService for a node of an Auto Scaling group
+//        (its registration's env has FLUXER_ASG_NAME), Terminated while a termination hook holds it
+//        (lifecycle-hooks.ts); 404 for an instance in no group
+//        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/retrieving-target-lifecycle-state-through-imds.html)
 //   GET  /latest/dynamic/instance-identity/document → {instanceId, instanceType, imageId, availabilityZone,
 //        region, pendingTime, accountId, architecture, privateIp, version}
 //        (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-identity-documents.html)
 // A node that is not registered (or no longer) answers 404 to everything: its metadata is gone with it.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readRegistration, readSpotNotice, type NodeRegistration } from '../lib/local-nodes.js';
+import { readRegistration, readSpotNotice, readTargetLifecycleState, type NodeRegistration } from '../lib/local-nodes.js';
 
 export const IMDS_PATH = '/_imds/';
 const MAX_TTL_SECONDS = 21_600;
@@ -91,6 +95,10 @@ function metadata(reg: NodeRegistration, path: string, nodesDir: string): { body
   if (meta === 'spot/instance-action') {
     const notice = readSpotNotice(nodesDir, reg.instanceId);
     return notice ? { body: JSON.stringify({ action: notice.action, time: notice.time }), type: 'application/json' } : undefined;
+  }
+  if (meta === 'autoscaling/target-lifecycle-state') {
+    const state = readTargetLifecycleState(nodesDir, reg);
+    return state ? { body: state } : undefined;
   }
   const values: Record<string, string | undefined> = {
     'instance-id': reg.instanceId,

@@ -35,6 +35,7 @@ import { ec2Standin } from './ec2.js';
 import { imdsService } from './imds.js';
 import { imagesStandin } from './images.js';
 import { launchTemplatesStandin } from './launch-templates.js';
+import { lifecycleHooksStandin } from './lifecycle-hooks.js';
 import { ssmStandin } from './ssm.js';
 
 /** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
@@ -302,7 +303,9 @@ export async function startAwsStandin(opts: EmulatorOptions): Promise<AwsStandin
       upstreamReq.end(r.body);
     });
   // Modules that need moto's answers (or to hold one back): asked first, with the buffered request.
-  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir }), autoscalingStandin(), launchTemplatesStandin()];
+  // Lifecycle hooks before instance refresh: a refresh's terminations wait in the hook too.
+  const hooks = lifecycleHooksStandin(nodesDir);
+  const forwarding: ForwardingModule[] = [ec2Standin(), imagesStandin(nodesDir), ssmStandin({ nodesDir }), hooks, autoscalingStandin(Date.now, hooks.terminate), launchTemplatesStandin()];
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];

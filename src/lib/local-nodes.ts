@@ -5,6 +5,8 @@
 //   root/              the node's root folder: its etc/fluxer/, opt/fluxer/, run/fluxer/, var/log/fluxer/
 //   spot-notice.json   a spot interruption notice (`fluxer local interrupt`), served by the node's IMDS
 //   reboot-requested   the instance is rebooting (written by the emulator, carried out by the node agent)
+//   target-lifecycle-state  Auto Scaling's target state for the instance (`Terminated` while a termination
+//                      lifecycle hook holds it: the emulator's lifecycle-hooks.ts), served by the node's IMDS
 // The SSM executor runs commands in root/ with the registration's environment; the IMDS answers from
 // the registration. A node is Online while its pid is alive, ConnectionLost once it is gone.
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,9 @@ import { join } from 'node:path';
 
 /** In a node's folder: the instance is being rebooted (the emulator: CreateImage, RebootInstances); the node agent restarts its worker. */
 export const REBOOT_FILE = 'reboot-requested';
+
+/** In a node's folder: Auto Scaling's target lifecycle state, when the emulator set one (IMDS `autoscaling/target-lifecycle-state`). */
+export const TARGET_LIFECYCLE_FILE = 'target-lifecycle-state';
 
 export interface NodeRegistration {
   instanceId: string;
@@ -95,6 +100,15 @@ export function writeSpotNotice(nodesDir: string, instanceId: string, notice: Sp
   const dir = nodeDir(nodesDir, instanceId);
   mkdirSync(dir, { recursive: true });
   writeJsonAtomic(join(dir, 'spot-notice.json'), notice);
+}
+
+/** The instance's target lifecycle state: the emulator's, else InService for a node of an Auto Scaling group (its env names one), else none. */
+export function readTargetLifecycleState(nodesDir: string, reg: NodeRegistration): string | undefined {
+  try {
+    return readFileSync(join(nodeDir(nodesDir, reg.instanceId), TARGET_LIFECYCLE_FILE), 'utf8').trim() || undefined;
+  } catch {
+    return reg.env.FLUXER_ASG_NAME ? 'InService' : undefined;
+  }
 }
 
 export function readSpotNotice(nodesDir: string, instanceId: string): SpotNotice | undefined {

@@ -12,7 +12,8 @@ import { VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-fleet-'));
 const localDir = join(project, '.fluxer', 'local');
-const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: project, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1' };
+// A checkout's own gpu-runtime first (PYTHONPATH): the nodes answer the fleet's termination hook with the runtime under test.
+const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: project, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', NO_COLOR: '1', ...(process.env.PYTHONPATH ? { PYTHONPATH: process.env.PYTHONPATH } : {}) };
 const fluxer = (...argv: string[]) => runBin([...argv, '--stack', 'local'], { cwd: project, env, timeoutMs: 240_000 });
 const GROUP = 'fluxer-local-fleet';
 let endpoint = '';
@@ -116,7 +117,9 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     expect(Buffer.from(data.UserData, 'base64').toString('utf8')).toContain(`FLUXER_ASG_NAME=${GROUP}`);
 
     const nodePolicy = await awsJson<{ PolicyDocument: { Statement: Array<{ Action: string[]; Resource: string }> } }>(['iam', 'get-role-policy', '--role-name', 'fluxer-local-node', '--policy-name', 'fluxer-node-fleet']);
-    expect(nodePolicy.PolicyDocument.Statement.map((s) => s.Resource)).toEqual([g.AutoScalingGroupARN]);
+    expect(nodePolicy.PolicyDocument.Statement.map((s) => s.Resource)).toEqual([g.AutoScalingGroupARN, '*']);
+    const hooks = await awsJson<{ LifecycleHooks: Array<{ LifecycleHookName: string; LifecycleTransition: string; DefaultResult: string }> }>(['autoscaling', 'describe-lifecycle-hooks', '--auto-scaling-group-name', GROUP]);
+    expect(hooks.LifecycleHooks.map((h) => [h.LifecycleHookName, h.LifecycleTransition, h.DefaultResult])).toEqual([['fluxer-node-drain', 'autoscaling:EC2_INSTANCE_TERMINATING', 'CONTINUE']]);
   }, 120_000);
 
   it('a second fleet up changes nothing', async () => {

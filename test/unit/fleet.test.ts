@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { scaleChange } from '../../src/core/fleet/scale.js';
 import { backlogPolicy, createGroupInput, mixedInstancesPolicy, nodeFleetPolicy, templateData } from '../../src/core/fleet/spec.js';
-import { activityKind } from '../../src/core/fleet/status.js';
+import { activityKind, breakerOf } from '../../src/core/fleet/status.js';
 import { pinnedRelease, templateChanges } from '../../src/core/fleet/template.js';
 import { buildLaunchSpec } from '../../src/core/launch/spec.js';
 
@@ -37,9 +37,12 @@ describe('fleet documents', () => {
     expect(metrics.filter((m) => m.ReturnData).map((m) => m.Expression)).toEqual(['(visible + inflight) / inservice']);
   });
 
-  it("the node's policy names only its group's ARN", () => {
+  it("the node's policy names only its group's ARN; only the Describe calls take \"*\"", () => {
     const arn = 'arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:uuid:autoScalingGroupName/fluxer-prod-fleet';
-    expect(nodeFleetPolicy(arn).Statement.map((s) => s.Resource)).toEqual([arn]);
+    const statements = nodeFleetPolicy(arn).Statement as Array<{ Action: string[]; Resource: string }>;
+    expect(statements.map((s) => s.Resource)).toEqual([arn, '*']);
+    expect(statements[1]!.Action.every((a) => a.startsWith('autoscaling:Describe'))).toBe(true);
+    expect(statements[0]!.Action).toEqual(expect.arrayContaining(['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup']));
   });
 });
 
@@ -66,6 +69,12 @@ describe('fleet scale and status', () => {
     expect(() => scaleChange(g, { desired: 5 })).toThrow(/above the fleet's max 4/);
     expect(scaleChange(g, { desired: 5, max: 5 }).after.max).toBe(5);
     expect(() => scaleChange({ MinSize: 2, MaxSize: 4, DesiredCapacity: 2 }, { desired: 1 })).toThrow(/below the fleet's min 2/);
+  });
+  it('shows the boot-failure breaker from the group tag a node set, with how to resume', () => {
+    expect(breakerOf({ Tags: [] })).toBeNull();
+    const b = breakerOf({ Tags: [{ Key: 'fluxer:breaker', Value: '3 failed boots within 1800s' }] })!;
+    expect(b.reason).toBe('3 failed boots within 1800s');
+    expect(b.resume).toContain('fluxer fleet scale N');
   });
   it("reads AWS's activity wording", () => {
     expect(activityKind({ Description: 'Terminating EC2 instance: i-1', Cause: 'an instance was taken out of service in response to an EC2 instance rebalance recommendation' })).toBe('rebalance');

@@ -3,6 +3,7 @@ import { defineCommand } from '../../cli/command.js';
 import { BOUNDS_OPTIONS, checkBoundsFlags, fleetContext, MAX_FLEET_SIZE, NO_FLEET_HINT } from '../../cli/fleet.js';
 import { integerFlag } from '../../cli/parse.js';
 import { readGroup } from '../../core/fleet/read.js';
+import { breakerOf } from '../../core/fleet/status.js';
 import { applyScale, scaleChange } from '../../core/fleet/scale.js';
 import { FluxerError, UsageError } from '../../lib/errors.js';
 
@@ -31,7 +32,7 @@ export default defineCommand<ScaleOpts>({
     const group = await readGroup(f.autoscaling, f.groupName, f.stack);
     if (!group) throw new FluxerError(`Stack "${f.stack}" has no fleet in ${f.region} (no group ${f.groupName})`, { code: 'FleetMissing', hint: NO_FLEET_HINT });
     const change = scaleChange(group, { desired, ...(opts.min !== undefined ? { min: opts.min } : {}), ...(opts.max !== undefined ? { max: opts.max } : {}) });
-    await applyScale(f.autoscaling, f.groupName, change);
+    await applyScale(f.autoscaling, f.groupName, change, breakerOf(group) !== null);
     const { before, after } = change;
     ctx.out.result({ group: f.groupName, region: f.region, before, after }, () => '');
     ctx.out.success(

@@ -45,6 +45,7 @@ export function formatStatus(out: Output, s: FleetStatus): string {
   } else lines.push('no nodes');
   lines.push('', s.activities.length ? 'activities (last hour):' : 'no scaling activity in the last hour');
   for (const a of s.activities) lines.push(`  ${a.startTime ?? '?'}  ${a.status}  ${a.description}${a.cause ? ` — ${a.cause}` : ''}`);
+  if (s.breaker) lines.push(`breaker: the fleet stopped itself: ${s.breaker.reason}; to resume: ${s.breaker.resume}`);
   if (s.replacements.length) lines.push(`interruptions and replacements: ${s.replacements.map((a) => `${a.kind} (${a.startTime ?? '?'})`).join(', ')}`);
   return lines.join('\n');
 }

@@ -1,9 +1,10 @@
 // `fluxer local up`: the whole service on this machine, as a region — moto behind the local emulator,
 // `fluxer setup`'s resources on it, and N nodes the node agent runs — recorded as the `local` stack.
+import { UsageError } from '../../lib/errors.js';
 import { createAwsClients } from '../../aws/factory.js';
 import { defineCommand } from '../../cli/command.js';
 import type { Context } from '../../cli/context.js';
-import { durationFlag, integerFlag } from '../../cli/parse.js';
+import { durationFlag, integerFlag, keyValueFlag } from '../../cli/parse.js';
 import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
 import { STACK_FIELDS } from '../../config/schema.js';
 import { localStackSettings, projectConfigPath, recordLocalStack } from '../../core/local/config.js';
@@ -21,6 +22,7 @@ interface UpOptions {
   workers: number;
   port?: number;
   timeout: number;
+  nodeEnv?: Record<string, string>;
 }
 
 export default defineCommand<UpOptions>({
@@ -36,6 +38,7 @@ export default defineCommand<UpOptions>({
     { flags: `--model <${TINY_MODEL.model}|DIR>`, description: `"${TINY_MODEL.model}" (CPU, no download) or a diffusers model directory (uses a local GPU when there is one)` },
     { flags: '--workers <n>', description: 'number of nodes (instances, each a runtime worker) to have running (0-16; 0: a region with no nodes yet)', parse: integerFlag('--workers', 0, 16), default: 1 },
     { flags: '--port <port>', description: "port for the local region's endpoint (default: a free one)", parse: integerFlag('--port', 1024, 65535) },
+    { flags: '--node-env <FLUXER_KEY=VALUE>', description: 'a runtime setting for every local node, as a real node\'s env file would carry it (repeatable; FLUXER_* only; e.g. FLUXER_IDLE_SECONDS=30); replaces the previous set, restarting the nodes it changes', parse: keyValueFlag('--node-env'), repeatable: true },
     { flags: '--timeout <duration>', description: 'how long each worker may take to become READY', parse: durationFlag('--timeout', { minMs: 1_000, maxMs: 3_600_000 }), default: 180_000, defaultLabel: '3m' },
   ],
   examples: ['fluxer local up', 'fluxer local up --workers 2 --json', 'fluxer local up --workers 0', 'fluxer local up --model ./models/FLUX.1-schnell', 'fluxer generate "a lighthouse at dawn" --stack local --wait'],
@@ -49,7 +52,7 @@ export default defineCommand<UpOptions>({
 
     const result = await bringUp(
       { paths, tools, baseEnv: ctx.env, setup: (endpoint) => setupOn(ctx, endpoint), clients: (endpoint) => clientsOn(ctx, endpoint), progress: (m) => ctx.out.info(m), signal: ctx.signal },
-      { workers: opts.workers, model, port: opts.port, readyTimeoutMs: opts.timeout },
+      { workers: opts.workers, model, port: opts.port, readyTimeoutMs: opts.timeout, nodeEnv: nodeEnvFlag(opts.nodeEnv) },
     );
     recordLocalStack(configPath, localStackSettings(result.state.endpoint, model.model));
 
@@ -103,4 +106,10 @@ async function setupOn(ctx: Context, endpoint: string): Promise<SetupOutcome> {
   const changed = resources.filter((r) => r.action !== 'unchanged');
   if (changed.length) ctx.out.info(`Set up ${changed.map((r) => `${r.type} ${r.name} (${r.action})`).join(', ')}`);
   return { queueUrl, dlqUrl };
+}
+
+/** Only the runtime's own settings: a node's AWS_* and paths are the agent's to set. */
+function nodeEnvFlag(env: Record<string, string> | undefined): Record<string, string> {
+  for (const key of Object.keys(env ?? {})) if (!key.startsWith('FLUXER_')) throw new UsageError(`--node-env ${key}: only FLUXER_* runtime settings`, { hint: 'e.g. --node-env FLUXER_IDLE_SECONDS=30' });
+  return env ?? {};
 }

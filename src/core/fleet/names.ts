@@ -10,6 +10,12 @@ export const ZERO_POLICY_NAME = 'fluxer-scale-from-zero';
 export const zeroAlarmName = (groupName: string): string => `${groupName}-scale-from-zero`;
 /** The node role's inline policy that lets a node act on its own group (added by `fleet up`, removed by `fleet down`). */
 export const NODE_FLEET_POLICY_NAME = 'fluxer-node-fleet';
+/** The group's termination lifecycle hook: a node being removed finishes or releases its job, then completes it. */
+export const TERMINATION_HOOK_NAME = 'fluxer-node-drain';
+/** How long a node may take before Auto Scaling goes on without it; the node heartbeats while it finishes. */
+export const TERMINATION_HOOK_TIMEOUT_SECONDS = 300;
+/** The group tag a node's boot-failure breaker sets (its reason); `fleet scale` clears it. */
+export const BREAKER_TAG = 'fluxer:breaker';
 /** What `fleet up` makes when the stack has no group yet and no --max is given. */
 export const DEFAULT_MAX_SIZE = 4;
 export const DEFAULT_JOBS_PER_NODE = 2;

@@ -3,6 +3,7 @@
 import type * as Asg from '@aws-sdk/client-auto-scaling';
 import type { AutoScalingPort } from '../../aws/autoscaling.js';
 import { UsageError } from '../../lib/errors.js';
+import { BREAKER_TAG } from './names.js';
 
 export interface ScaleRequest {
   desired: number;
@@ -29,8 +30,10 @@ export function scaleChange(group: Pick<Asg.AutoScalingGroup, 'MinSize' | 'MaxSi
   return { before, after };
 }
 
-export async function applyScale(asg: Pick<AutoScalingPort, 'updateAutoScalingGroup'>, groupName: string, change: ScaleChange): Promise<void> {
+export async function applyScale(asg: Pick<AutoScalingPort, 'updateAutoScalingGroup'> & Partial<Pick<AutoScalingPort, 'deleteTags'>>, groupName: string, change: ScaleChange, breakerSet = false): Promise<void> {
   const { before, after } = change;
+  // Scaling again is how an operator resumes a fleet the boot-failure breaker stopped: its tag goes.
+  if (breakerSet && asg.deleteTags) await asg.deleteTags({ Tags: [{ ResourceId: groupName, ResourceType: 'auto-scaling-group', Key: BREAKER_TAG }] });
   await asg.updateAutoScalingGroup({
     AutoScalingGroupName: groupName,
     ...(after.min !== before.min ? { MinSize: after.min } : {}),

@@ -178,7 +178,8 @@ export function groupArnPattern(partition: string, region: string, account: stri
 
 /**
  * What a node may do to its own group, and to no other: protect itself while busy, answer lifecycle
- * hooks, leave (terminate itself, decrementing the desired capacity). Resource: the group's ARN.
+ * hooks, leave (terminate itself, decrementing the desired capacity), stop the fleet after failed boots.
+ * Resource: the group's ARN; the read-only Describe calls take only "*".
  * https://docs.aws.amazon.com/autoscaling/ec2/userguide/control-access-using-iam.html
  */
 export function nodeFleetPolicy(groupArn: string): PolicyDocument {
@@ -188,8 +189,17 @@ export function nodeFleetPolicy(groupArn: string): PolicyDocument {
       {
         Sid: 'OwnFleetOnly',
         Effect: 'Allow',
-        Action: ['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat', 'autoscaling:TerminateInstanceInAutoScalingGroup'],
+        // Protection while busy, the termination hook, leaving when idle; the breaker's stop (min and
+        // desired 0, the fluxer:breaker tag saying why).
+        Action: ['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup', 'autoscaling:SetDesiredCapacity', 'autoscaling:CreateOrUpdateTags'],
         Resource: groupArn,
+      },
+      {
+        // Auto Scaling's Describe calls support no resource-level permissions: "*" is the only Resource they take.
+        Sid: 'DescribeFleet',
+        Effect: 'Allow',
+        Action: ['autoscaling:DescribeAutoScalingGroups', 'autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks'],
+        Resource: '*',
       },
     ],
   };

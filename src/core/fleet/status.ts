@@ -12,6 +12,7 @@ import { instancesById, type InstancesPort } from '../nodes/instances.js';
 import { readNodeRecords, type ReadRecord } from '../nodes/list.js';
 import { queueStats } from '../queue.js';
 import type { SpotPricePort } from '../launch/spot-prices.js';
+import { BREAKER_TAG } from './names.js';
 import { countByState, groupInstances, readBacklogPolicy } from './read.js';
 
 export const ACTIVITY_WINDOW_MS = 3_600_000;
@@ -57,6 +58,8 @@ export interface FleetStatus {
   activities: FleetActivity[];
   /** The activities that were spot interruptions, rebalancing replacements or refresh replacements. */
   replacements: FleetActivity[];
+  /** A node's boot-failure breaker stopped the fleet (the group's fluxer:breaker tag): why, and how to resume. */
+  breaker: { reason: string; resume: string } | null;
 }
 
 /** What AWS's activity text says happened (its wording: Description and Cause of each activity). */
@@ -126,6 +129,7 @@ export async function fleetStatus(ports: FleetStatusPorts, clock: Clock, opts: {
     queue,
     activities,
     replacements: activities.filter((a) => a.kind !== 'scaling'),
+    breaker: breakerOf(g),
   };
 }
 
@@ -146,4 +150,10 @@ async function recentActivities(asg: FleetStatusPorts['autoscaling'], groupName:
     token = oldest && new Date(oldest).getTime() < since ? undefined : page.NextToken || undefined;
   } while (token);
   return found;
+}
+
+/** The breaker's tag (set by a node after FLUXER_BOOT_FAILURE_LIMIT failed boots, docs/fleet.md): the fleet is at 0 until scaled again. */
+export function breakerOf(g: Pick<Asg.AutoScalingGroup, 'Tags'> | undefined): FleetStatus['breaker'] {
+  const reason = g?.Tags?.find((t) => t.Key === BREAKER_TAG)?.Value;
+  return reason ? { reason, resume: 'fix the boot (`fluxer spot logs`, the FAILED node records), then `fluxer fleet scale N` (it clears the breaker)' } : null;
 }

@@ -14,7 +14,7 @@ import { UsageError } from '../../lib/errors.js';
 import { parsePolicyDocument, sameDocument } from '../node-policy.js';
 import type { SetupAction, SetupChange } from '../setup.js';
 import { fluxerTags } from '../tags.js';
-import { BACKLOG_POLICY_NAME, DEFAULT_JOBS_PER_NODE, DEFAULT_MAX_SIZE, GROUP_METRICS, NODE_FLEET_POLICY_NAME, ZERO_POLICY_NAME, zeroAlarmName } from './names.js';
+import { BACKLOG_POLICY_NAME, DEFAULT_JOBS_PER_NODE, DEFAULT_MAX_SIZE, GROUP_METRICS, NODE_FLEET_POLICY_NAME, TERMINATION_HOOK_NAME, TERMINATION_HOOK_TIMEOUT_SECONDS, ZERO_POLICY_NAME, zeroAlarmName } from './names.js';
 import { readAlarm, readBacklogPolicy, readGroup, readPolicy, tagMap, type FleetTemplate } from './read.js';
 import { backlogPolicy, createGroupInput, groupArnPattern, groupTags, mixedInstancesPolicy, nodeFleetPolicy, scaleFromZeroAlarm, scaleFromZeroPolicy, ZERO_ALARM_EXPRESSION, ZERO_POLICY_WARMUP_S } from './spec.js';
 import { templateChanges } from './template.js';
@@ -73,7 +73,7 @@ export async function planFleetUp(ports: FleetUpPorts, input: FleetUpInput): Pro
   await requireRole(ports.iam, input.roleName);
   const steps: Step[] = [
     planTemplate(ports.ec2, input),
-    planGroup(ports.autoscaling, input, group),
+    await planGroup(ports.autoscaling, input, group),
     await planPolicy(ports.autoscaling, input, group),
   ];
   // The backstop for jobs other clients send: its policy, then the alarm that names the policy's ARN.
@@ -152,7 +152,7 @@ function checkBounds(min: number, max: number): void {
   if (min > max) throw new UsageError(`--min ${min} is above --max ${max}`, { code: 'FleetBounds', hint: 'Give --min ≤ --max.' });
 }
 
-function planGroup(asg: AutoScalingPort, input: FleetUpInput, group: Asg.AutoScalingGroup | undefined): Step {
+async function planGroup(asg: AutoScalingPort, input: FleetUpInput, group: Asg.AutoScalingGroup | undefined): Promise<Step> {
   const name = input.groupName;
   const desiredPolicy = mixedInstancesPolicy({ templateName: input.templateName, instanceTypes: input.instanceTypes, maxPrice: input.maxPrice });
   if (!group) {
@@ -167,12 +167,14 @@ function planGroup(asg: AutoScalingPort, input: FleetUpInput, group: Asg.AutoSca
       { setting: 'capacity rebalancing', from: null, to: 'on' },
       { setting: 'group metrics', from: null, to: `${GROUP_METRICS.length} metrics, 1 minute` },
       { setting: 'tags (propagated)', from: null, to: describeTags(create.Tags ?? []) },
+      { setting: 'termination hook', from: null, to: HOOK_TEXT },
     ];
     return {
       resource: { type: 'auto-scaling-group', name, action: 'would-create', changes },
       write: async () => {
         await asg.createAutoScalingGroup(create);
         await asg.enableMetricsCollection({ AutoScalingGroupName: name, Granularity: '1Minute', Metrics: [...GROUP_METRICS] });
+        await asg.putLifecycleHook(terminationHook(name));
       },
     };
   }
@@ -206,6 +208,12 @@ function planGroup(asg: AutoScalingPort, input: FleetUpInput, group: Asg.AutoSca
   if (missingTags.length) {
     changes.push({ setting: 'tags (propagated)', from: null, to: describeTags(missingTags) });
     writes.push(() => asg.createOrUpdateTags({ Tags: missingTags }));
+  }
+  const hooks = (await asg.describeLifecycleHooks({ AutoScalingGroupName: name })).LifecycleHooks ?? [];
+  const hook = hooks.find((h) => h.LifecycleHookName === TERMINATION_HOOK_NAME);
+  if (!hook || hook.LifecycleTransition !== 'autoscaling:EC2_INSTANCE_TERMINATING' || hook.HeartbeatTimeout !== TERMINATION_HOOK_TIMEOUT_SECONDS || hook.DefaultResult !== 'CONTINUE') {
+    changes.push({ setting: 'termination hook', from: hook ? `${hook.LifecycleTransition}, ${hook.HeartbeatTimeout}s, ${hook.DefaultResult}` : null, to: HOOK_TEXT });
+    writes.push(() => asg.putLifecycleHook(terminationHook(name)));
   }
   return {
     resource: { type: 'auto-scaling-group', name, arn: group.AutoScalingGroupARN, action: changes.length ? 'would-update' : 'unchanged', changes },
@@ -357,3 +365,10 @@ function describeTags(tags: ReadonlyArray<{ Key?: string; Value?: string }>): st
 }
 
 export { tagMap };
+
+const HOOK_TEXT = `${TERMINATION_HOOK_NAME}: EC2_INSTANCE_TERMINATING, ${TERMINATION_HOOK_TIMEOUT_SECONDS}s, then CONTINUE`;
+
+/** The termination hook: a node being removed drains, finishes or releases its job, and completes it itself. */
+function terminationHook(group: string): Asg.PutLifecycleHookCommandInput {
+  return { AutoScalingGroupName: group, LifecycleHookName: TERMINATION_HOOK_NAME, LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING', HeartbeatTimeout: TERMINATION_HOOK_TIMEOUT_SECONDS, DefaultResult: 'CONTINUE' };
+}

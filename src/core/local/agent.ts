@@ -28,6 +28,8 @@ export interface RegionSettings {
   visibilitySeconds: number;
   /** The runtime console script (fluxer-runtime) of the local stack's environment: a new node's first release. */
   runtimeBin: string;
+  /** FLUXER_* settings `local up --node-env` gives every node, over the agent's own (e.g. FLUXER_IDLE_SECONDS). */
+  nodeEnv?: Record<string, string>;
 }
 
 export interface AgentDeps {
@@ -146,7 +148,7 @@ export class NodeAgent {
 
   private async startWorker(settings: RegionSettings, id: string, inst: InstanceFacts, previous: NodeRegistration | undefined): Promise<void> {
     const root = nodeRoot(this.deps.nodesDir, id);
-    const env = workerEnv(settings, id, root, this.deps.baseEnv);
+    const env = workerEnv(settings, id, root, this.deps.baseEnv, inst.tags?.['aws:autoscaling:groupName']);
     prepareRoot(root, settings, env);
     const log = join(root, RUNTIME_LOG);
     const pid = await spawnDetached({ command: nodeRuntimeBin(root), args: ['serve'], env, cwd: root, logPath: log });
@@ -169,10 +171,12 @@ export class NodeAgent {
   }
 }
 
-type InstanceFacts = Pick<NodeInstance, 'instanceType' | 'az' | 'launchedAt' | 'ami' | 'lifecycle'>;
+type InstanceFacts = Pick<NodeInstance, 'instanceType' | 'az' | 'launchedAt' | 'ami' | 'lifecycle'> & { tags?: Record<string, string> };
 
 function isStale(r: NodeRegistration, s: RegionSettings): boolean {
   const e = r.env;
+  const extra = Object.entries(s.nodeEnv ?? {});
+  if (extra.some(([k, v]) => e[k] !== v)) return true;
   return e.FLUXER_MODEL !== s.model || (e.FLUXER_MODEL_DIR ?? null) !== s.modelDir || e.FLUXER_DEVICE !== s.device || e.FLUXER_QUEUE_URL !== s.queueUrl || e.FLUXER_ENDPOINT_URL !== s.endpoint;
 }
 
@@ -191,7 +195,7 @@ export function readSettings(path: string): RegionSettings | undefined {
 }
 
 /** The runtime's environment on a local node: what its env file says, plus where its root is. */
-export function workerEnv(s: RegionSettings, instanceId: string, root: string, baseEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+export function workerEnv(s: RegionSettings, instanceId: string, root: string, baseEnv: NodeJS.ProcessEnv, group?: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(baseEnv)) if (!/^(AWS|FLUXER)_/.test(k)) env[k] = v;
   return {
@@ -238,6 +242,10 @@ export function workerEnv(s: RegionSettings, instanceId: string, root: string, b
     FLUXER_POWEROFF_COMMAND: `touch ${join(root, POWEROFF_FILE)}`,
     FLUXER_RESTART_COMMAND: `touch ${join(root, RESTART_FILE)}`,
     ...(s.modelDir ? { FLUXER_MODEL_DIR: s.modelDir, HF_HUB_OFFLINE: '1' } : {}),
+    // A fleet's instance (Auto Scaling tags it aws:autoscaling:groupName) gets its group, as the fleet's user data
+    // gives a real node: the runtime's node protocol (docs/fleet.md) runs only with it.
+    ...(group ? { FLUXER_ASG_NAME: group } : {}),
+    ...(s.nodeEnv ?? {}),
   };
 }
 

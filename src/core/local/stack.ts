@@ -56,6 +56,8 @@ export interface UpOptions {
   /** How long a worker may take from start to READY (the first start imports torch). */
   readyTimeoutMs: number;
   serverTimeoutMs?: number;
+  /** FLUXER_* settings every node gets on top of the agent's (`local up --node-env`). */
+  nodeEnv?: Record<string, string>;
 }
 
 export interface UpResult {
@@ -130,6 +132,7 @@ async function bringUpLocked(deps: LocalStackDeps, opts: UpOptions): Promise<UpR
     device: opts.model.device,
     visibilitySeconds: LOCAL_VISIBILITY_SECONDS,
     runtimeBin: deps.tools.runtime,
+    nodeEnv: opts.nodeEnv ?? {},
   };
   writeFileAtomicSync(paths.regionSettings, `${JSON.stringify(settings, null, 2)}\n`);
   deps.progress(`Nodes run model ${opts.model.model}${opts.model.modelDir ? ` from ${opts.model.modelDir}` : ''}, device ${opts.model.device}`);

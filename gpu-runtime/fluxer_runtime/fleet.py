@@ -1,0 +1,218 @@
+"""The node protocol of a fleet node (docs/fleet.md, "The node protocol"): what a runtime whose node
+belongs to an Auto Scaling group (FLUXER_ASG_NAME) does about that group, on a thread of its own,
+never the GPU's. The rules are fleet_policy.py's pure functions; this is their I/O.
+
+  protection  SetInstanceProtection on itself while it holds a job; lifted after
+              FLUXER_PROTECT_HYSTERESIS_SECONDS idle
+  hook        IMDS autoscaling/target-lifecycle-state = Terminated (the NoticeWatcher): drain, finish
+              the running job if it fits the hook's timeout (else release it), heartbeat meanwhile,
+              then CompleteLifecycleAction CONTINUE once the worker has wound down
+  idle        FLUXER_IDLE_SECONDS with no job and a receive that came back empty, desired > min:
+              TerminateInstanceInAutoScalingGroup on itself, decrementing (through the hook)
+  breaker     a boot that failed (FAILED before READY) counts the group's failed boots in the node
+              records; FLUXER_BOOT_FAILURE_LIMIT within FLUXER_BOOT_FAILURE_WINDOW_SECONDS stops the
+              fleet (min and desired 0, the group tagged fluxer:breaker with why) before the power-off
+
+A part of Worker (worker.py); it uses the attributes Worker.__init__ sets. Every AWS error here is
+logged, never fatal: a node that cannot reach Auto Scaling still serves its queue."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from .aws import TRANSIENT_ERRORS, AutoScaling, Hook
+from .fleet_policy import breaker_decision, idle_decision, protect_decision
+from .logs import log, utc_now
+
+FLEET_TICK_SECONDS = 0.5
+RETRY_AFTER_ERROR_SECONDS = 10.0
+HOOK_MARGIN_SECONDS = 15.0  # of the hook's timeout, kept for the uploads and the completion
+
+
+class Fleet:
+    asg: AutoScaling | None
+
+    def _fleet_init(self, asg: AutoScaling | None) -> None:
+        self.asg = asg if asg is not None and self.node.instance_id and not self.node.instance_id.startswith(
+            "local-") else None
+        self._protected = False
+        self._idle_since: float | None = None
+        self._last_receive: tuple[float, bool] | None = None  # (monotonic, came back empty)
+        self._hook: Hook | None = None  # set: this node is in Terminating:Wait
+        self._hook_done = False
+        self._leaving = False
+        self._fleet_retry_at = 0.0
+        self._boot_failed_at: str | None = None
+        self._breaker: dict[str, Any] | None = None
+
+    def fleet_record(self) -> dict[str, Any] | None:
+        """The node record's `fleet` object (schema/node.v1.schema.json)."""
+        if self.asg is None:
+            return None
+        doc: dict[str, Any] = {"group": self.asg.group, "protected": self._protected}
+        if self._hook is not None:
+            doc["terminating"] = True
+        if self._boot_failed_at:
+            doc["bootFailedAt"] = self._boot_failed_at
+        if self._breaker:
+            doc["breaker"] = self._breaker
+        return doc
+
+    def _holding_job(self) -> bool:
+        with self._lock:
+            return self._current is not None or self._slot is not None
+
+    def _fleet_loop(self) -> None:
+        while not self._closed.wait(FLEET_TICK_SECONDS):
+            now = time.monotonic()
+            holding = self._holding_job()
+            if holding:
+                self._idle_since = None
+            elif self._idle_since is None:
+                self._idle_since = now
+            if now < self._fleet_retry_at:
+                continue
+            try:
+                self._fleet_step(holding, now)
+            except TRANSIENT_ERRORS as exc:
+                self._fleet_retry_at = now + RETRY_AFTER_ERROR_SECONDS
+                log.warning("fleet call failed", group=self.asg.group if self.asg else None, error=str(exc))
+
+    def _fleet_step(self, holding: bool, now: float) -> None:
+        assert self.asg is not None
+        if self._hook is not None:
+            return  # terminating: the hook's thread has the node
+        decision = protect_decision(holding, self._protected, self._idle_since, now,
+                                    self.cfg.protect_hysteresis_seconds)
+        if decision is not None:
+            self.asg.protect(self.node.instance_id, decision)
+            self._protected = decision
+            self._node_record_due = True
+            log.info("scale-in protection", protected=decision, group=self.asg.group)
+        if self._leaving or self._draining:
+            return
+        last = self._last_receive
+        # Confirmed empty: the latest receive, made since the node went idle, brought nothing.
+        confirmed = bool(last and last[1] and self._idle_since is not None and last[0] >= self._idle_since)
+        if not idle_decision(self._idle_since, now, self.cfg.idle_seconds, confirmed, 1, 0):
+            return  # not yet: no Describe call until time and queue say so
+        size = self.asg.size()
+        idle = self._idle_since
+        if not idle_decision(idle, now, self.cfg.idle_seconds, confirmed, size.desired, size.minimum):
+            log.info("idle, but the fleet is at its minimum: staying", desired=size.desired, min=size.minimum)
+            self._idle_since = now  # look again after another idle period
+            return
+        self._leave(size.desired, size.minimum)
+
+    def _leave(self, desired: int, minimum: int) -> None:
+        assert self.asg is not None
+        idle_for = round(time.monotonic() - (self._idle_since or time.monotonic()), 1)
+        self._leaving = True
+        self.drain(f"idle {idle_for}s with an empty queue: leaving the fleet")
+        if self._holding_job():  # a message arrived between the check and the drain: it goes on
+            self._leaving = False
+            self.resume()
+            return
+        try:
+            if self._protected:
+                self.asg.protect(self.node.instance_id, False)
+                self._protected = False
+            self.asg.leave(self.node.instance_id)
+        except TRANSIENT_ERRORS as exc:
+            # AWS refuses a decrement below min (another node left first): stay and serve.
+            log.warning("leaving the fleet failed: serving on", error=str(exc))
+            self._leaving = False
+            self._idle_since = time.monotonic()
+            self.resume()
+            return
+        log.info("left the fleet", group=self.asg.group, idleSeconds=idle_for, desiredBefore=desired,
+                 min=minimum)
+
+    # ----- the termination lifecycle hook ------------------------------------------------------
+
+    def on_terminating(self) -> None:
+        """IMDS says Terminated: Auto Scaling is removing this instance (scale-in, refresh, our own leave)."""
+        if self.asg is None or self._hook is not None:
+            return
+        try:
+            hook = self.asg.terminating_hook()
+        except TRANSIENT_ERRORS as exc:
+            log.warning("lifecycle hook not read", error=str(exc))
+            hook = None
+        if hook is None:  # no hook: the instance goes when AWS takes it; hand the work back now
+            self.drain("Auto Scaling is terminating this instance", deadline=time.monotonic(), stop=True)
+            return
+        self._hook = hook
+        self._node_record_due = True
+        log.info("termination lifecycle hook: draining", hook=hook.name,
+                 heartbeatTimeoutSeconds=hook.heartbeat_timeout)
+        self._start("hook-heartbeat", self._hook_heartbeat)
+        fits = max(0.0, hook.heartbeat_timeout - HOOK_MARGIN_SECONDS)
+        self.drain(f"Auto Scaling is terminating this instance (lifecycle hook {hook.name})",
+                   deadline=time.monotonic() + fits, stop=True)
+
+    def _hook_heartbeat(self) -> None:
+        hook = self._hook
+        assert hook is not None and self.asg is not None
+        while not self._closed.wait(max(1.0, hook.heartbeat_timeout / 3)):
+            try:
+                self.asg.heartbeat(hook.name, self.node.instance_id)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("lifecycle heartbeat failed", hook=hook.name, error=str(exc))
+
+    def _complete_hook(self) -> None:
+        """After serve() has wound down (job finished or released, uploads done): let AWS go on."""
+        hook = self._hook
+        if hook is None or self.asg is None or self._hook_done:
+            return
+        self._hook_done = True
+        try:
+            self.asg.complete(hook.name, self.node.instance_id, "CONTINUE")
+            log.info("lifecycle action completed", hook=hook.name, result="CONTINUE")
+        except TRANSIENT_ERRORS as exc:
+            log.warning("CompleteLifecycleAction failed: the hook's timeout ends the wait", error=str(exc))
+
+    # ----- the breaker -------------------------------------------------------------------------
+
+    def _boot_failed(self, reason: str) -> None:
+        """A boot that never reached READY: counted (this node's record says so), and when the
+        group's recent failed boots reach the limit, the fleet is stopped before this node halts."""
+        if self.asg is None:
+            return
+        self._boot_failed_at = utc_now()
+        self._write_node_record()
+        try:
+            times = self._failed_boot_times()
+            now = datetime.now(timezone.utc).timestamp()
+            window, limit = self.cfg.boot_failure_window_seconds, self.cfg.boot_failure_limit
+            if not breaker_decision(times, now, window, limit):
+                log.info("boot failed; the fleet goes on", failedBoots=len(times),
+                         limit=self.cfg.boot_failure_limit)
+                return
+            why = (f"{len(times)} failed boots within {self.cfg.boot_failure_window_seconds:g}s "
+                   f"(FLUXER_BOOT_FAILURE_LIMIT={self.cfg.boot_failure_limit}); last: {reason}")
+            self.asg.stop_fleet(f"{utc_now()} {self.node.instance_id}: {why}")
+            self._breaker = {"trippedAt": utc_now(), "reason": why}
+            log.error("breaker: fleet stopped (min and desired 0)", group=self.asg.group, reason=why)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("breaker check failed", error=str(exc))
+        self._write_node_record()
+
+    def _failed_boot_times(self) -> list[float]:
+        assert self.asg is not None and self.cfg.bucket
+        times: list[float] = []
+        for key in self.store.keys(self.cfg.bucket, f"{self.cfg.prefix}nodes/"):
+            if not key.endswith(".json"):
+                continue
+            doc = self.store.get_json(self.cfg.bucket, key) or {}
+            fleet = doc.get("fleet") if isinstance(doc.get("fleet"), dict) else None
+            if doc.get("state") != "FAILED" or not fleet or fleet.get("group") != self.asg.group:
+                continue
+            try:
+                at = str(fleet["bootFailedAt"]).replace("Z", "+00:00")
+                times.append(datetime.fromisoformat(at).timestamp())
+            except (KeyError, ValueError):
+                continue
+        return times

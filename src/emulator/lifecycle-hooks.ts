@@ -1,0 +1,255 @@
+// Termination lifecycle hooks, as Auto Scaling runs them, where moto stores hooks but never waits on
+// them (and answers CompleteLifecycleAction with HTTP 500). Registered in server.ts; row in test/README.md.
+//
+//   lifecycle hooks       https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html
+//   CompleteLifecycleAction https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html
+//   RecordLifecycleActionHeartbeat https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html
+//   target lifecycle state in IMDS https://docs.aws.amazon.com/autoscaling/ec2/userguide/retrieving-target-lifecycle-state-through-imds.html
+//
+// When a group with an `autoscaling:EC2_INSTANCE_TERMINATING` hook removes an instance — a scale-in
+// (SetDesiredCapacity, UpdateAutoScalingGroup with a lower DesiredCapacity), TerminateInstanceInAutoScalingGroup,
+// an instance refresh (autoscaling.ts terminates through `terminate` here) — the instance is held in
+// Terminating:Wait: EC2 keeps it running, DescribeAutoScalingGroups and DescribeAutoScalingInstances say
+// Terminating:Wait, and its IMDS (imds.ts) serves `autoscaling/target-lifecycle-state` = Terminated. It
+// terminates on CompleteLifecycleAction (CONTINUE or ABANDON: for a terminating hook both terminate), or when
+// the hook's HeartbeatTimeout passes with no RecordLifecycleActionHeartbeat (each one restarts the timeout).
+//
+// How, with moto as it is: a held instance is put in moto's Standby (EnterStandby, decrementing the desired
+// capacity for a scale-in, not for a termination that keeps it), which takes it out of moto's capacity count
+// so moto neither terminates it nor counts it; the answers say Terminating:Wait for it; once released it is
+// terminated in moto (TerminateInstanceInAutoScalingGroup, not decrementing again). Scale-in picks instances
+// as moto does (its order, skipping those protected from scale in: moto honours SetInstanceProtection there).
+// Not done: launch hooks, notification targets, the global timeout (100 × HeartbeatTimeout), Terminating:Proceed.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServerResponse } from 'node:http';
+import { nodeDir, TARGET_LIFECYCLE_FILE } from '../lib/local-nodes.js';
+import type { ForwardingModule, StandinRequest, Upstream } from './server.js';
+
+const XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
+
+interface Auth {
+  authorization: string;
+  host: string | undefined;
+}
+
+interface Held {
+  instanceId: string;
+  group: string;
+  hook: string;
+  token: string;
+  timeoutMs: number;
+  timer: NodeJS.Timeout;
+  auth: Auth;
+  /** Its scale-in protection as the caller set it: moto holds it protected, so its own scale-in never picks it. */
+  wasProtected: boolean;
+}
+
+interface Hook {
+  name: string;
+  heartbeatTimeout: number;
+}
+
+const tag = (xml: string, name: string): string | undefined => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export interface LifecycleHooks extends ForwardingModule {
+  /** Removes an instance from its group as AWS would: held in Terminating:Wait when the group has a terminating hook. */
+  terminate(auth: Auth, instanceId: string, decrement: boolean): Promise<void>;
+}
+
+export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
+  const held = new Map<string, Held>();
+  let upstreamRef: Upstream | undefined;
+
+  const call = async (auth: Auth, params: Record<string, string>): Promise<string> => {
+    const body = Buffer.from(new URLSearchParams({ Version: '2011-01-01', ...params }).toString());
+    const answer = await upstreamRef!({ method: 'POST', path: '/', headers: { host: auth.host, authorization: auth.authorization, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body });
+    const text = answer.body.toString('utf8');
+    if (answer.status >= 400) throw new Error(`${params.Action}: ${tag(text, 'Message') ?? answer.status}`);
+    return text;
+  };
+
+  const terminatingHook = async (auth: Auth, group: string): Promise<Hook | undefined> => {
+    const xml = await call(auth, { Action: 'DescribeLifecycleHooks', AutoScalingGroupName: group });
+    for (const m of xml.matchAll(/<member>([\s\S]*?)<\/member>/g)) {
+      if (tag(m[1]!, 'LifecycleTransition') === 'autoscaling:EC2_INSTANCE_TERMINATING') return { name: tag(m[1]!, 'LifecycleHookName')!, heartbeatTimeout: Number(tag(m[1]!, 'HeartbeatTimeout') ?? 3600) };
+    }
+    return undefined;
+  };
+
+  const groupInstances = async (auth: Auth, group: string): Promise<Array<{ id: string; state: string; protected: boolean }>> => {
+    const xml = await call(auth, { Action: 'DescribeAutoScalingGroups', 'AutoScalingGroupNames.member.1': group });
+    const block = /<Instances>([\s\S]*?)<\/Instances>/.exec(xml)?.[1] ?? '';
+    return [...block.matchAll(/<member>([\s\S]*?)<\/member>/g)].map((m) => ({ id: tag(m[1]!, 'InstanceId')!, state: tag(m[1]!, 'LifecycleState') ?? '', protected: tag(m[1]!, 'ProtectedFromScaleIn') === 'true' }));
+  };
+
+  const groupOf = async (auth: Auth, instanceId: string): Promise<string | undefined> => {
+    const xml = await call(auth, { Action: 'DescribeAutoScalingInstances', 'InstanceIds.member.1': instanceId });
+    return tag(xml, 'AutoScalingGroupName');
+  };
+
+  const setTarget = (instanceId: string, state: string | undefined) => {
+    try {
+      const dir = nodeDir(nodesDir, instanceId);
+      if (state === undefined) return rmSync(join(dir, TARGET_LIFECYCLE_FILE), { force: true });
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, TARGET_LIFECYCLE_FILE), state);
+    } catch {
+      /* not a node folder id: nothing to serve */
+    }
+  };
+
+  const release = async (h: Held, why: string): Promise<void> => {
+    if (held.get(h.instanceId) !== h) return;
+    clearTimeout(h.timer);
+    held.delete(h.instanceId);
+    try {
+      await call(h.auth, { Action: 'TerminateInstanceInAutoScalingGroup', InstanceId: h.instanceId, ShouldDecrementDesiredCapacity: 'false' });
+    } catch (err) {
+      process.stderr.write(`emulator: lifecycle hook ${h.hook}: terminating ${h.instanceId} (${why}) failed: ${(err as Error).message}\n`);
+    }
+  };
+
+  const arm = (h: Held) => {
+    clearTimeout(h.timer);
+    h.timer = setTimeout(() => void release(h, 'heartbeat timeout'), h.timeoutMs);
+    h.timer.unref?.();
+  };
+
+  const hold = async (auth: Auth, group: string, hook: Hook, instanceId: string, decrement: boolean) => {
+    const wasProtected = (await groupInstances(auth, group)).find((i) => i.id === instanceId)?.protected ?? false;
+    await call(auth, { Action: 'EnterStandby', AutoScalingGroupName: group, 'InstanceIds.member.1': instanceId, ShouldDecrementDesiredCapacity: String(decrement) });
+    // moto's scale-in picks among all its instance states, Standby included, unless protected.
+    await call(auth, { Action: 'SetInstanceProtection', AutoScalingGroupName: group, 'InstanceIds.member.1': instanceId, ProtectedFromScaleIn: 'true' });
+    const h: Held = { instanceId, group, hook: hook.name, token: randomUUID(), timeoutMs: hook.heartbeatTimeout * 1000, timer: setTimeout(() => undefined, 0), auth, wasProtected };
+    held.set(instanceId, h);
+    arm(h);
+    setTarget(instanceId, 'Terminated');
+  };
+
+  const terminate = async (auth: Auth, instanceId: string, decrement: boolean): Promise<void> => {
+    if (held.has(instanceId)) return;
+    const group = await groupOf(auth, instanceId);
+    const hook = group ? await terminatingHook(auth, group) : undefined;
+    if (!group || !hook) {
+      await call(auth, { Action: 'TerminateInstanceInAutoScalingGroup', InstanceId: instanceId, ShouldDecrementDesiredCapacity: String(decrement) });
+      return;
+    }
+    await hold(auth, group, hook, instanceId, decrement);
+  };
+
+  /** A scale-in to `desired`: the instances moto would remove (its order, unprotected, in service) are held instead. */
+  const scaleIn = async (auth: Auth, group: string, desired: number): Promise<void> => {
+    const hook = await terminatingHook(auth, group);
+    if (!hook) return;
+    const live = (await groupInstances(auth, group)).filter((i) => i.state === 'InService' || i.state === 'Pending');
+    const excess = live.length - desired;
+    if (excess <= 0) return;
+    for (const i of live.filter((x) => !x.protected).slice(0, excess)) await hold(auth, group, hook, i.id, true);
+  };
+
+  /** Answers moto gives with Standby for a held instance: Terminating:Wait, as AWS says. */
+  const rewrite = (xml: string): string => {
+    for (const id of held.keys()) {
+      const at = xml.indexOf(`<InstanceId>${id}</InstanceId>`);
+      if (at < 0) continue;
+      const start = xml.lastIndexOf('<member>', at);
+      const end = xml.indexOf('</member>', at);
+      if (start < 0 || end < 0) continue;
+      const member = xml
+        .slice(start, end)
+        .replace('<LifecycleState>Standby</LifecycleState>', '<LifecycleState>Terminating:Wait</LifecycleState>')
+        .replace(/<ProtectedFromScaleIn>[^<]*<\/ProtectedFromScaleIn>/, `<ProtectedFromScaleIn>${held.get(id)!.wasProtected}</ProtectedFromScaleIn>`);
+      xml = xml.slice(0, start) + member + xml.slice(end);
+    }
+    return xml;
+  };
+
+  const send = (res: ServerResponse, status: number, xml: string) => {
+    res.writeHead(status, { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(xml), 'x-amzn-RequestId': randomUUID() }).end(xml);
+  };
+  const ok = (res: ServerResponse, action: string, result: string) =>
+    send(res, 200, `<${action}Response xmlns="${XMLNS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`);
+  const fail = (res: ServerResponse, code: string, message: string) =>
+    send(res, 400, `<ErrorResponse xmlns="${XMLNS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${esc(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
+
+  const forward = async (req: StandinRequest, res: ServerResponse, transform?: (xml: string) => string) => {
+    const answer = await upstreamRef!({ method: req.method, path: req.path, headers: req.headers, body: req.body });
+    const text = answer.body.toString('utf8');
+    const out = transform && answer.status < 300 ? transform(text) : text;
+    send(res, answer.status, out);
+  };
+
+  return {
+    terminate: async (auth, id, decrement) => terminate(auth, id, decrement),
+    async handle(req, res, upstream) {
+      if (!req.form || !/Credential=[^/]+\/\d{8}\/[^/]+\/autoscaling\//.test(req.headers.authorization ?? '')) return false;
+      upstreamRef = upstream;
+      const f = req.form;
+      const action = f.get('Action');
+      const auth: Auth = { authorization: req.headers.authorization ?? '', host: req.headers.host };
+      const group = f.get('AutoScalingGroupName') ?? '';
+      switch (action) {
+        case 'SetDesiredCapacity':
+        case 'UpdateAutoScalingGroup': {
+          const desired = f.get('DesiredCapacity');
+          if (desired !== null && group) await scaleIn(auth, group, Number(desired));
+          return false;
+        }
+        case 'TerminateInstanceInAutoScalingGroup': {
+          const id = f.get('InstanceId') ?? '';
+          const inGroup = await groupOf(auth, id);
+          if (!inGroup || !(await terminatingHook(auth, inGroup))) return false;
+          const decrement = f.get('ShouldDecrementDesiredCapacity') === 'true';
+          await terminate(auth, id, decrement);
+          const activity = `<Activity><ActivityId>${randomUUID()}</ActivityId><AutoScalingGroupName>${esc(inGroup)}</AutoScalingGroupName><Description>Terminating EC2 instance: ${esc(id)}</Description><Cause>At ${new Date().toISOString()} instance ${esc(id)} was taken out of service in response to a user request${decrement ? ', shrinking the capacity' : ''}.</Cause><StartTime>${new Date().toISOString()}</StartTime><StatusCode>InProgress</StatusCode><Progress>0</Progress></Activity>`;
+          ok(res, action, activity);
+          return true;
+        }
+        case 'CompleteLifecycleAction':
+        case 'RecordLifecycleActionHeartbeat': {
+          const id = f.get('InstanceId');
+          const token = f.get('LifecycleActionToken');
+          const h = [...held.values()].find((x) => x.group === group && x.hook === f.get('LifecycleHookName') && (id ? x.instanceId === id : x.token === token));
+          if (!h) return fail(res, 'ValidationError', `No active Lifecycle Action found with instance ID ${id ?? token}`), true;
+          if (action === 'RecordLifecycleActionHeartbeat') arm(h);
+          else {
+            const result = f.get('LifecycleActionResult');
+            if (result !== 'CONTINUE' && result !== 'ABANDON') return fail(res, 'ValidationError', 'LifecycleActionResult must be CONTINUE or ABANDON'), true;
+            await release(h, `CompleteLifecycleAction ${result}`);
+          }
+          ok(res, action, '');
+          return true;
+        }
+        case 'SetInstanceProtection': {
+          // A held instance keeps moto's protection; what the caller sets is what the answers say.
+          const ids = [...f.entries()].filter(([k]) => k.startsWith('InstanceIds.member.')).map(([, v]) => v);
+          const mine = ids.filter((id) => held.has(id));
+          if (!mine.length) return false;
+          for (const id of mine) held.get(id)!.wasProtected = f.get('ProtectedFromScaleIn') === 'true';
+          const rest = ids.filter((id) => !held.has(id));
+          if (rest.length) {
+            const params: Record<string, string> = { Action: 'SetInstanceProtection', AutoScalingGroupName: group, ProtectedFromScaleIn: f.get('ProtectedFromScaleIn') ?? 'false' };
+            rest.forEach((id, n) => (params[`InstanceIds.member.${n + 1}`] = id));
+            await call(auth, params);
+          }
+          ok(res, action, '');
+          return true;
+        }
+        case 'DescribeAutoScalingGroups':
+        case 'DescribeAutoScalingInstances':
+          if (!held.size) return false;
+          await forward(req, res, rewrite);
+          return true;
+        default:
+          return false;
+      }
+    },
+    stop() {
+      for (const h of held.values()) clearTimeout(h.timer);
+      held.clear();
+    },
+  };
+}
