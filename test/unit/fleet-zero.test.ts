@@ -16,6 +16,7 @@ describe('scaleFromZeroDecision', () => {
     ['wants several → leave it', { ...at0, desired: 3, queued: 50 }, undefined],
     ['max 0 (switched off, or being taken down) → leave it', { ...at0, max: 0 }, undefined],
     ['Launch suspended (the fleet stopped itself) → leave it', { ...at0, launchSuspended: true }, undefined],
+    ['the boot-failure breaker stopped the fleet (its fluxer:breaker tag) → leave it', { ...at0, breaker: true }, undefined],
     ['min above 0 (not reachable on AWS, desired ≥ min) → min', { ...at0, min: 2 }, 2],
     ['min above max (not reachable either) → leave it', { desired: 0, min: 3, max: 2, queued: 1 }, undefined],
     ['many queued still asks for one: target tracking takes over once a node is in service', { ...at0, queued: 1000 }, 1],

@@ -15,6 +15,7 @@ import type { AutoScalingPort } from '../../aws/autoscaling.js';
 import { awsErrorName, isPermissionDenied } from '../../aws/errors.js';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { isManagedBy } from '../tags.js';
+import { BREAKER_TAG } from './names.js';
 import { tagMap } from './read.js';
 
 export interface ZeroInput {
@@ -26,12 +27,15 @@ export interface ZeroInput {
   queued: number;
   /** Auto Scaling's Launch process is suspended (the fleet stopped itself, or an operator did). */
   launchSuspended?: boolean;
+  /** A node's boot-failure breaker stopped the fleet (the group's `fluxer:breaker` tag). */
+  breaker?: boolean;
 }
 
 /**
  * The scale-from-zero rule (pure; the simulator, branch fleet-sim, mirrors it):
  *
- *   raise to max(1, min)  when  queued > 0, desired = 0, Launch is not suspended, and max(1, min) ≤ max
+ *   raise to max(1, min)  when  queued > 0, desired = 0, Launch is not suspended, the breaker has not
+ *                         stopped the fleet, and max(1, min) ≤ max
  *   leave it (undefined)  otherwise
  *
  * So a fleet with a node wanted already (desired ≥ 1) is never touched (target tracking and the nodes
@@ -41,13 +45,13 @@ export interface ZeroInput {
  * what was stopped. min > 0 with desired 0 does not happen on AWS (desired ≥ min); it would raise to min.
  */
 export function scaleFromZeroDecision(g: ZeroInput): number | undefined {
-  if (!(g.queued > 0) || g.desired > 0 || g.launchSuspended) return undefined;
+  if (!(g.queued > 0) || g.desired > 0 || g.launchSuspended || g.breaker) return undefined;
   const to = Math.max(1, g.min);
   return to <= g.max ? to : undefined;
 }
 
 /** Why a fleet at 0 was left there (for the note). */
-export type HeldReason = 'max-zero' | 'launch-suspended';
+export type HeldReason = 'max-zero' | 'launch-suspended' | 'breaker';
 
 export type ZeroOutcome =
   /** No group of this stack's name (or one not tagged for the stack: not ours to touch). */
@@ -152,11 +156,13 @@ export async function raiseFromZero(asg: () => Promise<Pick<AutoScalingPort, 'se
     max: g.MaxSize ?? 0,
     queued,
     launchSuspended: (g.SuspendedProcesses ?? []).some((p) => p.ProcessName === 'Launch'),
+    // Raising a fleet its own nodes stopped after failed boots would boot another failing node per job.
+    breaker: (g.Tags ?? []).some((t) => t.Key === BREAKER_TAG),
   };
   const to = scaleFromZeroDecision(input);
   if (to === undefined) {
     if (input.desired > 0 || !(queued > 0)) return { kind: 'not-at-zero', desired: input.desired };
-    return { kind: 'held', reason: input.launchSuspended ? 'launch-suspended' : 'max-zero', max: input.max };
+    return { kind: 'held', reason: input.breaker ? 'breaker' : input.launchSuspended ? 'launch-suspended' : 'max-zero', max: input.max };
   }
   try {
     // HonorCooldown false (the default): a fleet at zero has nothing to cool down from.
@@ -179,7 +185,9 @@ export function describeZeroOutcome(o: ZeroOutcome, groupName: string): string |
     case 'held':
       return o.reason === 'max-zero'
         ? `Fleet ${groupName} is switched off (max 0): it starts no node for this. \`fluxer fleet scale 1 --max N\` turns it on.`
-        : `Fleet ${groupName} is at 0 with launches suspended: it starts no node for this. \`fluxer fleet status\` says why and how to resume.`;
+        : o.reason === 'breaker'
+          ? `Fleet ${groupName} stopped itself after failed boots: it starts no node for this. \`fluxer fleet status\` says why; \`fluxer fleet scale N\` resumes it.`
+          : `Fleet ${groupName} is at 0 with launches suspended: it starts no node for this. \`fluxer fleet status\` says why and how to resume.`;
     case 'denied':
       return o.cached ? undefined : `Note: fleet ${groupName} was not raised from 0: your identity may not call ${o.action} (${o.message}); ${later}, or ask for \`fluxer fleet scale 1\`.`;
     case 'failed':
