@@ -315,9 +315,12 @@ class AutoScaling:
                                                            ShouldDecrementDesiredCapacity=True)
 
     def stop_fleet(self, reason: str) -> None:
-        """The breaker: nothing more launches (min and desired 0), and the group says why."""
+        """The breaker: nothing more launches (min and desired 0, and the group's alarm actions
+        suspended, so neither target tracking nor the scale-from-zero alarm raises it again), and the
+        group says why. `fluxer fleet scale N` resumes it (the tag goes, alarm actions resume)."""
         self._asg.update_auto_scaling_group(AutoScalingGroupName=self.group, MinSize=0, DesiredCapacity=0)
         self._asg.create_or_update_tags(Tags=[{
             "ResourceId": self.group, "ResourceType": "auto-scaling-group", "Key": BREAKER_TAG,
             "Value": reason[:256], "PropagateAtLaunch": False,
         }])
+        self._asg.suspend_processes(AutoScalingGroupName=self.group, ScalingProcesses=["AlarmNotification"])

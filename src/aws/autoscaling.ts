@@ -9,6 +9,8 @@ export interface AutoScalingPort {
   deleteAutoScalingGroup(input: Sdk.DeleteAutoScalingGroupCommandInput): Promise<Sdk.DeleteAutoScalingGroupCommandOutput>;
   createOrUpdateTags(input: Sdk.CreateOrUpdateTagsCommandInput): Promise<Sdk.CreateOrUpdateTagsCommandOutput>;
   deleteTags(input: Sdk.DeleteTagsCommandInput): Promise<Sdk.DeleteTagsCommandOutput>;
+  /** `fleet scale` resuming a fleet its breaker stopped: the group's alarm actions again. */
+  resumeProcesses(input: Sdk.ResumeProcessesCommandInput): Promise<Sdk.ResumeProcessesCommandOutput>;
   enableMetricsCollection(input: Sdk.EnableMetricsCollectionCommandInput): Promise<Sdk.EnableMetricsCollectionCommandOutput>;
   setDesiredCapacity(input: Sdk.SetDesiredCapacityCommandInput): Promise<Sdk.SetDesiredCapacityCommandOutput>;
   /** `fleet roll` holds the old nodes until each has drained; `fleet down` lets them go. */
@@ -32,6 +34,7 @@ export function createAutoScalingPort(client: Sdk.AutoScalingClient, sdk: typeof
     deleteAutoScalingGroup: (input) => client.send(new sdk.DeleteAutoScalingGroupCommand(input)),
     createOrUpdateTags: (input) => client.send(new sdk.CreateOrUpdateTagsCommand(input)),
     deleteTags: (input) => client.send(new sdk.DeleteTagsCommand(input)),
+    resumeProcesses: (input) => client.send(new sdk.ResumeProcessesCommand(input)),
     enableMetricsCollection: (input) => client.send(new sdk.EnableMetricsCollectionCommand(input)),
     setDesiredCapacity: (input) => client.send(new sdk.SetDesiredCapacityCommand(input)),
     setInstanceProtection: (input) => client.send(new sdk.SetInstanceProtectionCommand(input)),

@@ -30,10 +30,12 @@ export function scaleChange(group: Pick<Asg.AutoScalingGroup, 'MinSize' | 'MaxSi
   return { before, after };
 }
 
-export async function applyScale(asg: Pick<AutoScalingPort, 'updateAutoScalingGroup'> & Partial<Pick<AutoScalingPort, 'deleteTags'>>, groupName: string, change: ScaleChange, breakerSet = false): Promise<void> {
+export async function applyScale(asg: Pick<AutoScalingPort, 'updateAutoScalingGroup'> & Partial<Pick<AutoScalingPort, 'deleteTags' | 'resumeProcesses'>>, groupName: string, change: ScaleChange, breakerSet = false): Promise<void> {
   const { before, after } = change;
-  // Scaling again is how an operator resumes a fleet the boot-failure breaker stopped: its tag goes.
+  // Scaling again is how an operator resumes a fleet the boot-failure breaker stopped: its tag goes and
+  // the group's alarm actions (target tracking, the scale-from-zero alarm), which the breaker suspended, resume.
   if (breakerSet && asg.deleteTags) await asg.deleteTags({ Tags: [{ ResourceId: groupName, ResourceType: 'auto-scaling-group', Key: BREAKER_TAG }] });
+  if (breakerSet && asg.resumeProcesses) await asg.resumeProcesses({ AutoScalingGroupName: groupName, ScalingProcesses: ['AlarmNotification'] });
   await asg.updateAutoScalingGroup({
     AutoScalingGroupName: groupName,
     ...(after.min !== before.min ? { MinSize: after.min } : {}),

@@ -191,7 +191,7 @@ export function nodeFleetPolicy(groupArn: string): PolicyDocument {
         Effect: 'Allow',
         // Protection while busy, the termination hook, leaving when idle; the breaker's stop (min and
         // desired 0, the fluxer:breaker tag saying why).
-        Action: ['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup', 'autoscaling:SetDesiredCapacity', 'autoscaling:CreateOrUpdateTags'],
+        Action: ['autoscaling:SetInstanceProtection', 'autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat', 'autoscaling:TerminateInstanceInAutoScalingGroup', 'autoscaling:UpdateAutoScalingGroup', 'autoscaling:SetDesiredCapacity', 'autoscaling:CreateOrUpdateTags', 'autoscaling:SuspendProcesses'],
         Resource: groupArn,
       },
       {
