@@ -90,6 +90,11 @@ describe('model weights on the local stack: push, pull, verify, load, reuse, ref
     expect(existsSync(join(copy, '.verified'))).toBe(true);
     expect(readFileSync(join(copy, 'extra/noise-a.bin')).equals(readFileSync(join(model, 'extra/noise-a.bin')))).toBe(true);
     expect(readFileSync(join(localDir, 'nodes', node, 'root/var/log/fluxer/runtime.log'), 'utf8')).toContain('PULLING');
+    // `runtime status` (over SSM) carries the pull too.
+    const status = await fluxer('runtime', 'status', '--stack', 'local', '--node', node, '--json');
+    expect(status.code, status.stderr).toBe(0);
+    const remote = (JSON.parse(status.stdout) as { nodes: Array<{ pull: { bytesDone: number; bytesTotal: number } | null }> }).nodes[0]!.pull!;
+    expect(remote).toMatchObject({ bytesDone: pull.bytesTotal, bytesTotal: pull.bytesTotal });
     const gen = await fluxer('generate', 'a lighthouse from pulled weights', '--stack', 'local', '--wait', '--json');
     expect(gen.code, gen.stderr).toBe(0);
     expect((JSON.parse(gen.stdout) as { state: string }).state).toBe('succeeded');

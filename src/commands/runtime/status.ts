@@ -50,13 +50,16 @@ function toJson(r: StatusRow) {
     startedAt: h?.startedAt ?? null,
     uptimeSeconds: h?.uptimeSeconds ?? null,
     gpu: h?.gpu ?? null,
+    pull: h?.pull ?? null,
     lastError: h?.lastError ?? null,
   };
 }
 
 function toCells(r: StatusRow): Array<string | number | null> {
   const h = r.health;
-  const state = h?.state ? `${h.state}${h.stateReason ? ` (${h.stateReason})` : ''}` : `- (${r.error ?? 'no answer'})`;
+  // While PULLING, the weights' progress: bytes done of this start's total.
+  const pulling = h?.state === 'PULLING' && h.pull?.bytesTotal ? ` ${gib(h.pull.bytesDone ?? 0)}/${gib(h.pull.bytesTotal)} GiB` : '';
+  const state = h?.state ? `${h.state}${pulling}${h.stateReason ? ` (${h.stateReason})` : ''}` : `- (${r.error ?? 'no answer'})`;
   const job = h?.job ? `${h.job.id.slice(0, 8)} ${h.job.image ?? 1}/${h.job.count ?? 1} step ${h.job.step ?? 0}/${h.job.steps ?? '?'}` : null;
   const jobs = h?.counters?.jobs ? `${h.counters.jobs.succeeded ?? 0}/${h.counters.jobs.failed ?? 0}` : null;
   const gpu = h?.gpu?.name ? `${h.gpu.name}${h.gpu.memoryUsedBytes != null && h.gpu.memoryBytes ? ` ${gib(h.gpu.memoryUsedBytes)}/${gib(h.gpu.memoryBytes)} GiB` : ''}` : (h?.device ?? null);

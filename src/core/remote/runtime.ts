@@ -36,6 +36,8 @@ export interface RuntimeHealth {
   job?: { id: string; step?: number; steps?: number; image?: number; count?: number; startedAt?: string } | null;
   counters?: { jobs?: Record<string, number>; imagesDone?: number; busySeconds?: number } | null;
   gpu?: { name?: string | null; memoryBytes?: number | null; memoryUsedBytes?: number | null } | null;
+  /** The weights pull (docs/runtime.md, "Weights"): null when the stack has pushed none for the model. */
+  pull?: { bytesDone?: number; bytesTotal?: number; files?: number; filesDone?: number; reusedFiles?: number; seconds?: number } | null;
   device?: string | null;
   lastError?: unknown;
   error?: string;
