@@ -23,6 +23,9 @@ class Control:
         with self._cond:
             self._draining = True
             self._stopping = self._stopping or stop
+            # The reason first, with the deadline: the GPU thread may requeue the running job (naming
+            # this reason) before the state is refreshed below, after the prefetched message's release.
+            self._state_reason = reason
             if deadline is not None:
                 self._deadline = deadline if self._deadline is None else min(self._deadline, deadline)
             parked, self._slot = self._slot, None
