@@ -2,12 +2,13 @@
 // moto behind the emulator (images held pending or failed, the reboot the node agent carries out),
 // SSM commands really run in the node's root folder. What is left behind is read with the AWS CLI.
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setStandinImageHolds } from '../../src/emulator/images.js';
 import { BIN, runBin } from '../support/cli.js';
+import { tearDownLocalStack } from '../support/local-stack.js';
 import { VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-ami-bake-'));
@@ -49,17 +50,7 @@ describe('fluxer ami bake on the local stack', () => {
     expect((await aws(['ssm', 'put-parameter', '--name', '/fluxer/local/runtime-release', '--type', 'String', '--value', '0.1.0-local'])).code).toBe(0);
   }, 180_000);
 
-  afterAll(async () => {
-    await fluxer('local', 'down');
-    for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(`FLUXER_LOCAL_DIR=${localDir}`)) process.kill(Number(e), 'SIGKILL');
-      } catch {
-        /* gone, or not ours */
-      }
-    }
-    rmSync(project, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => tearDownLocalStack(() => fluxer('local', 'down'), localDir, project), 60_000);
 
   it('--from NODE --wait: image and snapshot tagged, the node READY again after its reboot, the prepare touched only its root', async () => {
     const root = join(localDir, 'nodes', node, 'root');

@@ -3,11 +3,12 @@
 // report's images and busy seconds are what the worker did, priced with the local region's sample
 // prices. As a user runs it: bin/fluxer, moto, the emulator, the node agent, a runtime.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../support/cli.js';
+import { tearDownLocalStack } from '../support/local-stack.js';
 import { expectCostReport, parseCsv } from '../support/cost-schema.js';
 import { VENV_BIN } from '../support/moto.js';
 
@@ -41,17 +42,7 @@ describe('fluxer cost report on the local stack', () => {
     node = doc.workers[0]!.instanceId;
   }, 180_000);
 
-  afterAll(async () => {
-    await fluxer('local', 'down');
-    for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(`FLUXER_LOCAL_DIR=${localDir}`)) process.kill(Number(e), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    rmSync(project, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => tearDownLocalStack(() => fluxer('local', 'down'), localDir, project), 60_000);
 
   it("after real jobs: the report's images and busy seconds are the worker's; --json validates, --csv parses", async () => {
     const ids: string[] = [];

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../support/cli.js';
+import { tearDownLocalStack } from '../support/local-stack.js';
 import { REPO_ROOT, VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-local-deploy-'));
@@ -60,17 +61,7 @@ describe('fluxer runtime deploy on the local stack (two nodes)', () => {
     expect(nodeIds).toHaveLength(2);
   }, 180_000);
 
-  afterAll(async () => {
-    await fluxer('local', 'down');
-    for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(`FLUXER_LOCAL_DIR=${localDir}`)) process.kill(Number(e), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    rmSync(project, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => tearDownLocalStack(() => fluxer('local', 'down'), localDir, project), 60_000);
 
   it('rolls both nodes onto the candidate, then promotes it; the project\'s environment is untouched', async () => {
     const dry = await fluxer('runtime', 'deploy', '--stack', 'local', '--from', join(REPO_ROOT, 'gpu-runtime'), '--dry-run', '--json');

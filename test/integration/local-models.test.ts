@@ -5,11 +5,12 @@
 // bin/fluxer, moto behind the emulator, the node agent, real runtimes, the AWS CLI.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../support/cli.js';
+import { tearDownLocalStack } from '../support/local-stack.js';
 import { VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-local-models-'));
@@ -56,17 +57,7 @@ describe('model weights on the local stack: push, pull, verify, load, reuse, ref
     expect((await aws(['ssm', 'put-parameter', '--name', '/fluxer/local/runtime-release', '--type', 'String', '--value', '0.1.0-local'])).code).toBe(0);
   }, 180_000);
 
-  afterAll(async () => {
-    await fluxer('local', 'down');
-    for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(`FLUXER_LOCAL_DIR=${localDir}`)) process.kill(Number(e), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    rmSync(project, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => tearDownLocalStack(() => fluxer('local', 'down'), localDir, project), 60_000);
 
   let node = '';
 

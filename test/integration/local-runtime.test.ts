@@ -2,11 +2,12 @@
 // through the emulator's executor to each node's root folder, and the node agent does what systemd
 // does on a real node (restart). As a user runs it: bin/fluxer, real moto, emulator, agent, runtimes.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBin } from '../support/cli.js';
+import { tearDownLocalStack } from '../support/local-stack.js';
 import { VENV_BIN } from '../support/moto.js';
 
 const project = mkdtempSync(join(tmpdir(), 'fluxer-local-ops-'));
@@ -54,17 +55,7 @@ describe('fluxer runtime … on the local stack (two nodes)', () => {
     expect(nodeIds).toHaveLength(2);
   }, 180_000);
 
-  afterAll(async () => {
-    await fluxer('local', 'down');
-    for (const e of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(`FLUXER_LOCAL_DIR=${localDir}`)) process.kill(Number(e), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    rmSync(project, { recursive: true, force: true });
-  }, 60_000);
+  afterAll(() => tearDownLocalStack(() => fluxer('local', 'down'), localDir, project), 60_000);
 
   it('status --all shows both nodes READY under their instance ids', async () => {
     const { code, nodes } = await runtimeStatus('--all');
