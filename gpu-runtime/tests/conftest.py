@@ -167,11 +167,19 @@ class Stack:
     def wait_state(self, job_id: str, states: str | tuple[str, ...], timeout: float = 30) -> dict[str, Any]:
         wanted = (states,) if isinstance(states, str) else states
 
+        last: dict[str, Any] = {}
+
         def check() -> dict[str, Any] | None:
             doc = self.status(job_id)
+            last["doc"] = doc
             return doc if doc and doc.get("state") in wanted else None
 
-        return dict(wait_for(check, timeout, 0.05, f"job {job_id} in {wanted}"))
+        try:
+            return dict(wait_for(check, timeout, 0.05, f"job {job_id} in {wanted}"))
+        except AssertionError as exc:  # say where it stood: "running", "requeued" and why, or nothing
+            doc = last.get("doc") or {}
+            seen = {k: doc.get(k) for k in ("state", "attempt", "error", "progress") if k in doc}
+            raise AssertionError(f"{exc}; last seen {seen or 'no status'}") from None
 
     def keys(self, prefix: str = "") -> list[str]:
         response = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix + prefix)
