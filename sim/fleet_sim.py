@@ -54,6 +54,7 @@ class Policy:
     cli_scale_from_zero: bool = True
     alarm_backstop: bool = True
     idle_seconds: float = 600  # issue 17: the idle time, default 10 minutes
+    surplus_idle_seconds: float = 120  # FLUXER_SURPLUS_IDLE_SECONDS: a surplus node, not the keeper
     protect_hysteresis: float = 60
     poll_seconds: float = 20  # FLUXER_WAIT_SECONDS: an empty long poll returns this often
     notice_margin: float = 15  # FLUXER_NOTICE_MARGIN_SECONDS
@@ -316,7 +317,11 @@ class Sim:
         empty, p, now = not self.queue, self.policy, self.now
         self.set_protection(node, fleet_policy.protect_decision(False, node.protected, node.idle_since, now,
                                                                 p.protect_hysteresis))
-        if fleet_policy.idle_decision(node.idle_since, now, p.idle_seconds, empty, self.desired, p.min_size):
+        # The nodes that serve (READY, in service, not draining): the keeper is chosen among them.
+        ready = [n.id for n in self.nodes if n.state == "ready" and n.in_service_at <= now and not n.draining]
+        keeper = fleet_policy.keeper_of(ready) == node.id
+        if fleet_policy.idle_decision(node.idle_since, now, p.idle_seconds, empty, self.desired, p.min_size,
+                                      p.surplus_idle_seconds, keeper):
             self.desired -= 1  # TerminateInstanceInAutoScalingGroup, ShouldDecrementDesiredCapacity
             self.counters.idle_terminations += 1
             self.gone_soon(node, "idle")
@@ -627,6 +632,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--types", help="comma-separated instance types (default: g6e.xlarge,g5.xlarge)")
     parser.add_argument("--max", type=int, help="the group's maximum size (default 4)")
     parser.add_argument("--jobs-per-node", type=float, help="the target-tracking target (default 2)")
+    parser.add_argument("--idle", type=float, help="FLUXER_IDLE_SECONDS (default 600)")
+    parser.add_argument("--surplus-idle", type=float, help="FLUXER_SURPLUS_IDLE_SECONDS (default 120)")
     parser.add_argument("--json", action="store_true", help="the whole result as one JSON document")
     args = parser.parse_args(argv)
     try:
@@ -647,6 +654,13 @@ def main(argv: list[str] | None = None) -> int:
         policy = replace(policy, max_size=args.max)
     if args.jobs_per_node is not None:
         policy = replace(policy, jobs_per_node=args.jobs_per_node)
+    for flag, value, name in (("--idle", args.idle, "idle_seconds"),
+                              ("--surplus-idle", args.surplus_idle, "surplus_idle_seconds")):
+        if value is not None and not value >= 1:
+            print(f"fleet_sim: {flag} {value:g}: must be at least 1 second", file=sys.stderr)
+            return 2
+        if value is not None:
+            policy = replace(policy, **{name: value})
     result = replay(trace, args.seed, policy)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

@@ -263,6 +263,7 @@ class GroupSize:
     desired: int
     minimum: int
     maximum: int
+    in_service: tuple[str, ...] = ()  # the InService instances' ids (the idle rule's keeper)
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,10 @@ class AutoScaling:
         if not groups:
             raise LookupError(f"Auto Scaling group {self.group} not found")
         g = groups[0]
-        return GroupSize(int(g.get("DesiredCapacity", 0)), int(g.get("MinSize", 0)), int(g.get("MaxSize", 0)))
+        in_service = tuple(sorted(str(i["InstanceId"]) for i in g.get("Instances", [])
+                                  if i.get("LifecycleState") == "InService"))
+        return GroupSize(int(g.get("DesiredCapacity", 0)), int(g.get("MinSize", 0)), int(g.get("MaxSize", 0)),
+                         in_service)
 
     def terminating_hook(self) -> Hook | None:
         hooks = self._asg.describe_lifecycle_hooks(AutoScalingGroupName=self.group).get("LifecycleHooks", [])

@@ -70,6 +70,7 @@ class Config:
     asg_name: str | None = None  # FLUXER_ASG_NAME: the node's Auto Scaling group; None: not in a fleet
     protect_hysteresis_seconds: float = 30.0  # idle this long before scale-in protection is lifted
     idle_seconds: float = 600.0  # idle this long, queue empty: the node leaves its fleet
+    surplus_idle_seconds: float = 120.0  # ...or this long when it is surplus and not the keeper
     boot_failure_window_seconds: float = 1800.0  # the breaker counts failed boots this far back...
     boot_failure_limit: int = 3  # ...and stops the fleet at this many (0: never)
 
@@ -205,6 +206,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         asg_name=text("FLUXER_ASG_NAME"),
         protect_hysteresis_seconds=number("FLUXER_PROTECT_HYSTERESIS_SECONDS", 30),
         idle_seconds=number("FLUXER_IDLE_SECONDS", 600, minimum=1),
+        surplus_idle_seconds=number("FLUXER_SURPLUS_IDLE_SECONDS", 120, minimum=1),
         boot_failure_window_seconds=number("FLUXER_BOOT_FAILURE_WINDOW_SECONDS", 1800, minimum=1),
         boot_failure_limit=int(number("FLUXER_BOOT_FAILURE_LIMIT", 3, integer=True)),
     )

@@ -8,7 +8,9 @@ never the GPU's. The rules are fleet_policy.py's pure functions; this is their I
               the running job if it fits the hook's timeout (else release it), heartbeat meanwhile,
               then CompleteLifecycleAction CONTINUE once the worker has wound down
   idle        FLUXER_IDLE_SECONDS with no job and a receive that came back empty, desired > min:
-              TerminateInstanceInAutoScalingGroup on itself, decrementing (through the hook)
+              TerminateInstanceInAutoScalingGroup on itself, decrementing (through the hook); a
+              surplus node (desired > max(1, min)) other than the keeper after
+              FLUXER_SURPLUS_IDLE_SECONDS
   breaker     a boot that failed (FAILED before READY) counts the group's failed boots in the node
               records; FLUXER_BOOT_FAILURE_LIMIT within FLUXER_BOOT_FAILURE_WINDOW_SECONDS stops the
               fleet (min and desired 0, the group tagged fluxer:breaker with why) before the power-off
@@ -23,7 +25,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .aws import TRANSIENT_ERRORS, AutoScaling, Hook
-from .fleet_policy import breaker_decision, idle_decision, protect_decision
+from .fleet_policy import breaker_decision, idle_decision, keeper_of, protect_decision
 from .logs import log, utc_now
 
 FLEET_TICK_SECONDS = 0.5
@@ -40,6 +42,7 @@ class Fleet:
         self._protected = False
         self._idle_since: float | None = None
         self._last_receive: tuple[float, bool] | None = None  # (monotonic, came back empty)
+        self._idle_check_at = 0.0  # monotonic: no Describe call for the idle rule before this
         self._hook: Hook | None = None  # set: this node is in Terminating:Wait
         self._hook_done = False
         self._leaving = False
@@ -69,7 +72,7 @@ class Fleet:
             now = time.monotonic()
             holding = self._holding_job()
             if holding:
-                self._idle_since = None
+                self._idle_since, self._idle_check_at = None, 0.0
             elif self._idle_since is None:
                 self._idle_since = now
             if now < self._fleet_retry_at:
@@ -96,13 +99,22 @@ class Fleet:
         last = self._last_receive
         # Confirmed empty: the latest receive, made since the node went idle, brought nothing.
         confirmed = bool(last and last[1] and self._idle_since is not None and last[0] >= self._idle_since)
-        if not idle_decision(self._idle_since, now, self.cfg.idle_seconds, confirmed, 1, 0):
-            return  # not yet: no Describe call until time and queue say so
+        idle, full, surplus = self._idle_since, self.cfg.idle_seconds, self.cfg.surplus_idle_seconds
+        # Not before the shorter idle time (a surplus node's) with the queue confirmed empty: no
+        # Describe call until time and queue say so, and then one per surplus period at most.
+        if now < self._idle_check_at or not idle_decision(idle, now, full, confirmed, 2, 0, surplus, False):
+            return
         size = self.asg.size()
-        idle = self._idle_since
-        if not idle_decision(idle, now, self.cfg.idle_seconds, confirmed, size.desired, size.minimum):
+        assert idle is not None
+        if size.desired <= size.minimum:
             log.info("idle, but the fleet is at its minimum: staying", desired=size.desired, min=size.minimum)
-            self._idle_since = now  # look again after another idle period
+            self._idle_check_at = now + full  # look again after another idle period
+            return
+        keeper = keeper_of(self._ready_members(size.in_service)) == self.node.instance_id
+        if not idle_decision(idle, now, full, confirmed, size.desired, size.minimum, surplus, keeper):
+            # The keeper (or the last node) waits its full idle time; look again then, or sooner
+            # (the group may grow, making this node surplus).
+            self._idle_check_at = min(idle + full, now + min(full, surplus))
             return
         self._leave(size.desired, size.minimum)
 
@@ -129,6 +141,20 @@ class Fleet:
             return
         log.info("left the fleet", group=self.asg.group, idleSeconds=idle_for, desiredBefore=desired,
                  min=minimum)
+
+    def _ready_members(self, in_service: tuple[str, ...]) -> list[str]:
+        """This node and the group's InService instances whose node record says READY or BUSY: the
+        keeper is chosen among nodes that serve, never one still booting (InService comes minutes
+        before READY), so a surplus node never leaves the fleet to a node that cannot take a job yet.
+        Read only when a surplus node's time has come: one GET per member."""
+        ready = [self.node.instance_id]
+        for instance_id in in_service:
+            if instance_id == self.node.instance_id or not self.cfg.bucket:
+                continue
+            doc = self.store.get_json(self.cfg.bucket, f"{self.cfg.prefix}nodes/{instance_id}.json") or {}
+            if doc.get("state") in ("READY", "BUSY"):
+                ready.append(instance_id)
+        return ready
 
     # ----- the termination lifecycle hook ------------------------------------------------------
 

@@ -103,10 +103,24 @@ def test_a_notice_hands_the_job_back_and_nothing_is_lost(day):
 def test_the_idle_decision_is_the_modules(day, monkeypatch):
     trace = small_trace(day, burst(600, 20))
     before = simulate(trace, G5, seed=1)
-    monkeypatch.setattr(fleet_policy, "idle_decision", lambda *args: False)
+    monkeypatch.setattr(fleet_policy, "idle_decision", lambda *args, **kwargs: False)
     after = simulate(trace, G5, seed=1)
     assert before["counters"]["idle_terminations"] > 0 and after["counters"]["idle_terminations"] == 0
     assert after["nodeHours"] > before["nodeHours"]
+
+
+def test_a_bursts_extra_nodes_leave_after_the_surplus_time_the_keeper_after_the_full_idle_time(day):
+    # 60 one-image jobs at once: target tracking adds nodes; once the burst is served they go.
+    trace = small_trace(day, burst(600, 60), duration=10_800)
+    run = simulate(trace, G5, seed=1)
+    nodes = {n["id"]: n for n in run["nodes"]}
+    assert len(nodes) >= 3 and run["jobsLost"] == 0
+    first, *extra = sorted(nodes)  # the first node is the lowest id: the keeper
+    assert nodes[first]["reason"] == "idle" and all(nodes[i]["reason"] == "idle" for i in extra)
+    # The extra nodes left about 2 minutes after their last job, the keeper 10 minutes after its own.
+    assert all(nodes[i]["end"] < nodes[first]["end"] - 300 for i in extra)
+    longer = simulate(trace, replace(G5, surplus_idle_seconds=600), seed=1)
+    assert longer["nodeHours"] > run["nodeHours"] and longer["costPerImage"] > run["costPerImage"]
 
 
 def test_the_protection_decision_is_the_modules(day, monkeypatch):

@@ -63,10 +63,12 @@ const member = async (id: string) => ((await group())?.Instances ?? []).find((i)
 const ec2State = async (id: string) => (await awsJson<{ Reservations: Array<{ Instances: Array<{ State: { Name: string } }> }> }>(['ec2', 'describe-instances', '--instance-ids', id])).Reservations[0]!.Instances[0]!.State.Name;
 // The longest job the tiny model takes (8 images × 50 steps at 512²): seconds of work, so a node is busy for a while.
 const LONG = ['--size', '512x512', '--steps', '50', '--count', '8'];
+// The nodes' idle time (FLUXER_IDLE_SECONDS); a surplus node's is 2 s (FLUXER_SURPLUS_IDLE_SECONDS).
+const IDLE = 30;
 
 describe('the fleet node protocol on the local stack', () => {
   beforeAll(async () => {
-    const up = await fluxer('local', 'up', '--workers', '0', '--json', '--node-env', 'FLUXER_IDLE_SECONDS=6', '--node-env', 'FLUXER_PROTECT_HYSTERESIS_SECONDS=1');
+    const up = await fluxer('local', 'up', '--workers', '0', '--json', '--node-env', `FLUXER_IDLE_SECONDS=${IDLE}`, '--node-env', 'FLUXER_SURPLUS_IDLE_SECONDS=2', '--node-env', 'FLUXER_PROTECT_HYSTERESIS_SECONDS=1');
     expect(up.code, up.stderr).toBe(0);
     endpoint = (JSON.parse(up.stdout) as { endpoint: string }).endpoint;
     expect((await aws(['ssm', 'put-parameter', '--name', '/fluxer/local/runtime-release', '--type', 'String', '--value', '0.1.0-local'])).code).toBe(0);
@@ -122,6 +124,36 @@ describe('the fleet node protocol on the local stack', () => {
     expect(await ec2State(busy)).not.toBe('running');
     const q = JSON.parse((await fluxer('fleet', 'status', '--json')).stdout) as { desired: number; queue: { visible: number; inFlight: number } };
     expect(q).toMatchObject({ desired: 1, queue: { visible: 0, inFlight: 0 } });
+  }, 300_000);
+
+  it("a burst's extra node leaves once idle for the surplus time; the keeper stays its full idle time", async () => {
+    const [first] = (await members()) as [string];
+    const job = await submit(...LONG); // the first node busy: its idle clock starts again when it is done
+    await expect.poll(async () => (await jobStatus(job))?.state, { timeout: 60_000, interval: 200 }).toBe('running');
+    expect((await fluxer('fleet', 'scale', '2', '--min', '1', '--json')).code).toBe(0);
+    await expect.poll(async () => (await members()).length, { timeout: 60_000, interval: 300 }).toBe(2);
+    const both = await members();
+    await expect.poll(() => readyNodes(both), { timeout: 120_000, interval: 300 }).toEqual(both);
+    const readyAt = Date.now();
+    const keeper = both[0]!; // the lowest id among the nodes that serve, whichever booted last
+    const extra = both[1]!;
+    // One node leaves (desired 2 -> 1; min 1), the extra one, soon after it is idle: the first node
+    // when its job is done, else the new one at once (it is idle from READY on).
+    let doneAt: number | undefined;
+    let desired = 2;
+    for (const deadline = Date.now() + 150_000; desired !== 1; ) {
+      expect(Date.now(), 'desired capacity still 2 after 150 s').toBeLessThan(deadline);
+      if (doneAt === undefined && (await jobStatus(job))?.state === 'succeeded') doneAt = Date.now();
+      desired = (await group())!.DesiredCapacity;
+      if (desired !== 1) await new Promise((r) => setTimeout(r, 300));
+    }
+    const idleFrom = extra === first ? (doneAt ?? Date.now()) : readyAt;
+    // The surplus time (2 s) plus a poll, not the full idle time (IDLE s).
+    expect(Date.now() - idleFrom).toBeLessThan((IDLE / 2) * 1000);
+    await expect.poll(async () => (await members()).includes(extra), { timeout: 30_000, interval: 300 }).toBe(false);
+    await expect.poll(async () => (await jobStatus(job))?.state, { timeout: 90_000, interval: 300 }).toBe('succeeded');
+    expect(await jobStatus(job)).toMatchObject({ attempt: 1, node: { instanceId: first } });
+    expect(await members()).toEqual([keeper]);
   }, 300_000);
 
   it('an idle worker with an empty queue terminates itself and the fleet returns to 0', async () => {
