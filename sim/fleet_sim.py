@@ -26,6 +26,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gpu-runtime"))
 from fluxer_runtime import fleet_policy
 
+import bounds as trace_bounds  # sim/bounds.py: what no policy beats on this trace
+
 NOTICE_SECONDS = 120  # a spot interruption notice comes two minutes before the instance goes
 FREE_FIRST_HOUR = 3600  # AWS does not charge a spot node it interrupts within its first hour
 MIN_BILLED = 60  # Linux: per second, 60 s minimum per start
@@ -557,6 +559,11 @@ def replay(trace: dict, seed: int, policy: Policy | None = None) -> dict:
     ref = baselines["on-demand"][ref_type]["costPerImage"]
     ratio = fleet["costPerImage"] / ref
     warm_p95 = fleet["wait"]["warm"]["p95"]
+    floors = trace_bounds.bounds(trace, policy.idle_seconds, 60, ref)
+    for f in floors["costFloor"]:  # also against an always-on on-demand node of its own type
+        own = baselines["on-demand"].get(f["type"])
+        if own:
+            f["vsOwnOnDemand"] = r(f["costPerImage"] / own["costPerImage"], 4)
     return {
         "trace": trace["name"],
         "seed": seed,
@@ -566,6 +573,7 @@ def replay(trace: dict, seed: int, policy: Policy | None = None) -> dict:
         "baselines": baselines,
         "reference": {"market": "on-demand", "type": ref_type, "costPerImage": ref},
         "costVsOnDemand": r(ratio, 4),
+        "bounds": floors,
         "target": {"costVsOnDemandMax": 0.25, "warmP95MaxSeconds": 60,
                    "met": ratio <= 0.25 and warm_p95 is not None and warm_p95 <= 60
                    and fleet["jobsLost"] == 0},
@@ -621,6 +629,8 @@ def report(result: dict) -> str:
         f"fleet vs always-on on-demand {ref['type']} (the cheapest per image): "
         f"{result['costVsOnDemand'] * 100:.1f} % of its cost per image; warm p95 {w['p95']} s",
         f"target (<= 25 %, warm p95 <= 60 s, no job lost): {verdict}",
+        "",
+        trace_bounds.report(result["bounds"]),
     ]
     return "\n".join(lines)
 

@@ -98,7 +98,7 @@ def test_schema_comes_from_the_repository_an_override_or_the_installed_package(t
     wheel = next((tmp_path / "dist").glob("fluxer_runtime-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         packaged = archive.read("fluxer_runtime/job.v1.schema.json")
-        manifest = archive.read("fluxer_runtime/model-manifest.v1.schema.json")  # weights_manifest.py reads it
+        manifest = archive.read("fluxer_runtime/model-manifest.v1.schema.json")  # weights_manifest reads it
     assert json.loads(packaged) == json.loads((REPO / "schema" / "job.v1.schema.json").read_text())
     assert json.loads(manifest) == json.loads((REPO / "schema" / "model-manifest.v1.schema.json").read_text())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from dataclasses import replace
 from pathlib import Path
 
@@ -152,3 +153,26 @@ def test_the_cli_prints_the_figures_and_json(capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["fleet"]["jobsLost"] == 0 and doc["reference"]["market"] == "on-demand"
     assert fleet_sim.main(["--trace", str(TRACE), "--types", "p5.48xlarge"]) == 2
+
+
+def test_no_policy_beats_the_traces_bounds(day):
+    from bounds import bounds, wait_floor
+
+    result = replay(day, seed=1)
+    floors = {f["type"]: f for f in result["bounds"]["costFloor"]}
+    # The fleet (either type) never costs less than the cheaper floor; each always-on node more than its own.
+    assert result["fleet"]["cost"]["total"] >= min(f["cost"] for f in floors.values())
+    for market in ("on-demand", "spot"):
+        for itype, run in result["baselines"][market].items():
+            assert run["cost"]["total"] >= floors[itype]["cost"]
+    # A shorter idle time lowers the floor; the simulated fleet stays above it.
+    assert bounds(day, idle=120)["costFloor"][0]["cost"] < floors["g5.xlarge"]["cost"]
+    # 40 jobs one second apart, one g5 node: job k starts at min(6.5 k, 165) s (its own extra node's
+    # boot): it waits more than 60 s for k = 11..39, whatever scales out; the simulated fleet does worse.
+    trace = small_trace(day, burst(600, 40))
+    assert wait_floor(trace, "g5.xlarge", 60)["jobsOver"] == 29
+    sim = fleet_sim.Sim(trace=trace, policy=replace(G5, min_size=1, initial_nodes=1), rng=random.Random(1))
+    sim.jobs = [fleet_sim.Job(id=j["id"], at=j["at"], images=j["images"], client=j["client"])
+                for j in trace["jobs"]]
+    sim.run()
+    assert sum(j.started - j.at > 60 for j in sim.jobs) >= 29
