@@ -160,8 +160,13 @@ def test_no_policy_beats_the_traces_bounds(day):
 
     result = replay(day, seed=1)
     floors = {f["type"]: f for f in result["bounds"]["costFloor"]}
-    # The fleet (either type) never costs less than the cheaper floor; each always-on node more than its own.
+    # On this day the fleet costs more than the cheaper floor; each always-on node more than its own.
     assert result["fleet"]["cost"]["total"] >= min(f["cost"] for f in floors.values())
+    # A day of CLI jobs only (a node started the moment work arrives, the floor's premise), any idle time.
+    cli_day = {**day, "jobs": [{**j, "client": "cli"} for j in day["jobs"]]}
+    for idle in (120, 600):
+        run = simulate(cli_day, replace(G5, idle_seconds=idle), seed=1)
+        assert run["cost"]["total"] >= bounds(cli_day, idle=idle)["costFloor"][0]["cost"]
     for market in ("on-demand", "spot"):
         for itype, run in result["baselines"][market].items():
             assert run["cost"]["total"] >= floors[itype]["cost"]
