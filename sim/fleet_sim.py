@@ -34,13 +34,15 @@ MIN_BILLED = 60  # Linux: per second, 60 s minimum per start
 MONTH_SECONDS = 730 * 3600  # EBS is priced per GB-month
 
 
-def scale_from_zero_decision(desired: int, minimum: int, maximum: int, queued: int) -> int | None:
-    """The CLI's rule, mirrored from `scaleFromZeroDecision` in src/core/fleet/zero.ts (branch
-    fleet-zero): at 0 with work queued, raise the desired capacity to 1 (within the bounds); else no
-    call. Keep the two in step (or have both read one JSON spec)."""
-    if desired > 0 or queued <= 0 or maximum < 1:
+def scale_from_zero_decision(desired: int, minimum: int, maximum: int, queued: int,
+                             launch_suspended: bool = False, breaker: bool = False) -> int | None:
+    """The CLI's rule, mirrored from `scaleFromZeroDecision` in src/core/fleet/zero.ts: at 0 with work
+    queued, Launch not suspended and no breaker, raise the desired capacity to max(1, min) within max;
+    else no call. Both are checked against one table, test/contracts/scale-from-zero.json."""
+    if desired > 0 or queued <= 0 or launch_suspended or breaker:
         return None
-    return min(maximum, max(1, minimum))
+    to = max(1, minimum)
+    return to if to <= maximum else None
 
 
 @dataclass(frozen=True)

@@ -139,10 +139,15 @@ def test_hysteresis_saves_protection_calls(day):
 
 
 def test_scale_from_zero_mirrors_the_cli_rule():
-    assert scale_from_zero_decision(desired=0, minimum=0, maximum=4, queued=1) == 1
-    assert scale_from_zero_decision(desired=0, minimum=0, maximum=4, queued=0) is None
-    assert scale_from_zero_decision(desired=2, minimum=0, maximum=4, queued=9) is None
-    assert scale_from_zero_decision(desired=0, minimum=0, maximum=0, queued=3) is None
+    # The table test/unit/fleet-zero.test.ts checks src/core/fleet/zero.ts against.
+    contract = Path(__file__).resolve().parents[2] / "test" / "contracts" / "scale-from-zero.json"
+    table = json.loads(contract.read_text())
+    assert len(table["cases"]) >= 10
+    for case in table["cases"]:
+        i = case["input"]
+        got = scale_from_zero_decision(i["desired"], i["min"], i["max"], i["queued"],
+                                       i.get("launchSuspended", False), i.get("breaker", False))
+        assert got == case["raiseTo"], case["what"]
 
 
 def test_the_cli_prints_the_figures_and_json(capsys):

@@ -1,26 +1,19 @@
 // Scale from zero without a server: the rule (which the simulator mirrors), the one read and the one
 // write `generate` makes, the "no fleet" cache, the notes, and the backstop's policy and alarm.
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { scaleFromZeroAlarm, scaleFromZeroPolicy, ZERO_ALARM_EXPRESSION } from '../../src/core/fleet/spec.js';
-import { describeZeroOutcome, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision } from '../../src/core/fleet/zero.js';
+import { describeZeroOutcome, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision, type ZeroInput } from '../../src/core/fleet/zero.js';
+
+// The cases are one table for this rule and the simulator's mirror (sim/fleet_sim.py reads it too).
+const ZERO_CASES = JSON.parse(readFileSync(new URL('../contracts/scale-from-zero.json', import.meta.url), 'utf8')) as {
+  cases: Array<{ what: string; input: ZeroInput; raiseTo: number | null }>;
+};
 
 describe('scaleFromZeroDecision', () => {
-  const at0 = { desired: 0, min: 0, max: 4, queued: 1 };
-  it.each([
-    ['a fleet at 0 with work queued → 1', at0, 1],
-    ['nothing queued → leave it', { ...at0, queued: 0 }, undefined],
-    ['already wants a node → leave it (never lowered, never raised further)', { ...at0, desired: 1 }, undefined],
-    ['wants several → leave it', { ...at0, desired: 3, queued: 50 }, undefined],
-    ['max 0 (switched off, or being taken down) → leave it', { ...at0, max: 0 }, undefined],
-    ['Launch suspended (the fleet stopped itself) → leave it', { ...at0, launchSuspended: true }, undefined],
-    ['the boot-failure breaker stopped the fleet (its fluxer:breaker tag) → leave it', { ...at0, breaker: true }, undefined],
-    ['min above 0 (not reachable on AWS, desired ≥ min) → min', { ...at0, min: 2 }, 2],
-    ['min above max (not reachable either) → leave it', { desired: 0, min: 3, max: 2, queued: 1 }, undefined],
-    ['many queued still asks for one: target tracking takes over once a node is in service', { ...at0, queued: 1000 }, 1],
-  ])('%s', (_what, input, expected) => {
+  it.each(ZERO_CASES.cases.map((c) => [c.what, c.input, c.raiseTo ?? undefined] as const))('%s', (_what, input, expected) => {
     expect(scaleFromZeroDecision(input)).toBe(expected);
   });
 });

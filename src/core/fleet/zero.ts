@@ -32,7 +32,8 @@ export interface ZeroInput {
 }
 
 /**
- * The scale-from-zero rule (pure; the simulator, branch fleet-sim, mirrors it):
+ * The scale-from-zero rule (pure; sim/fleet_sim.py mirrors it, both checked against one table,
+ * test/contracts/scale-from-zero.json):
  *
  *   raise to max(1, min)  when  queued > 0, desired = 0, Launch is not suspended, the breaker has not
  *                         stopped the fleet, and max(1, min) ≤ max
