@@ -15,6 +15,8 @@ import { ANSI_ESCAPE, runBin, runCli, testEnv } from '../support/cli.js';
 
 const endpoint = inject('awsEndpoint');
 const CHECK_IDS = ['credentials', 'region', 'spot-quota', 'queue', 'bucket', 'ami', 'instance-profile', 'node-role', 'node-security-group', 'node-locations', 'userdata'];
+// Per check, where the verdicts are under test, not the timeout: one loaded 2-core run took over the 10 s default.
+const SLOW = '60s';
 
 interface Stack {
   name: string;
@@ -99,7 +101,7 @@ interface Row {
 }
 
 async function doctorJson(stack: Stack, extra: string[] = []) {
-  const r = await runCli(['doctor', '--json', '--endpoint-url', endpoint, ...extra], { cwd: stack.cwd, env: stack.env });
+  const r = await runCli(['doctor', '--json', '--timeout', SLOW, '--endpoint-url', endpoint, ...extra], { cwd: stack.cwd, env: stack.env });
   const doc = JSON.parse(r.stdout) as { stack: string; region: string; endpoint: string | null; checks: Row[]; ok: boolean };
   const row = (id: string) => doc.checks.find((c) => c.id === id)!;
   return { ...r, doc, row };
@@ -144,7 +146,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
     expect(row('userdata').detail).not.toContain('assumed');
 
     // The same stack in a terminal: marks, colors, the endpoint and a summary line.
-    const tty = await runCli(['doctor', '--endpoint-url', endpoint], { cwd: stack.cwd, env: { ...stack.env, FORCE_COLOR: '1' }, tty: true });
+    const tty = await runCli(['doctor', '--timeout', SLOW, '--endpoint-url', endpoint], { cwd: stack.cwd, env: { ...stack.env, FORCE_COLOR: '1' }, tty: true });
     expect(tty.code).toBe(0);
     expect(tty.stdout).toMatch(ANSI_ESCAPE);
     expect(tty.stdout).toContain('✓');
@@ -177,7 +179,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
     const { row } = await doctorJson(stack);
     expect(row('node-security-group')).toMatchObject({ status: 'warn', detail: expect.stringContaining('1 inbound rule'), hint: expect.stringContaining('fluxer setup') });
     expect(row('node-role').status).toBe('ok');
-    const other = await runCli(['doctor', '--json', '--endpoint-url', endpoint], { cwd: stack.cwd, env: { ...stack.env, FLUXER_INSTANCE_PROFILE: bare } });
+    const other = await runCli(['doctor', '--json', '--timeout', SLOW, '--endpoint-url', endpoint], { cwd: stack.cwd, env: { ...stack.env, FLUXER_INSTANCE_PROFILE: bare } });
     const nodeRole = (JSON.parse(other.stdout) as { checks: Row[] }).checks.find((c) => c.id === 'node-role');
     expect(nodeRole).toMatchObject({ status: 'fail', detail: expect.stringContaining('lacks AmazonSSMManagedInstanceCore') });
   });
@@ -216,7 +218,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
 
   it('piped: tab-separated rows, no escape codes; context and summary on stderr', async () => {
     const stack = newStack();
-    const r = await runCli(['doctor', '--endpoint-url', endpoint], { cwd: stack.cwd, env: stack.env });
+    const r = await runCli(['doctor', '--timeout', SLOW, '--endpoint-url', endpoint], { cwd: stack.cwd, env: stack.env });
     expect(r.code).toBe(1);
     expect(r.stdout).not.toMatch(ANSI_ESCAPE);
     const lines = r.stdout.trim().split('\n');
@@ -276,7 +278,7 @@ describe('fluxer doctor against moto and the stand-in', () => {
 
   it('bin/fluxer doctor --json --endpoint-url: one JSON document, exit 1 on failures', async () => {
     const stack = newStack();
-    const r = await runBin(['doctor', '--json', '--endpoint-url', endpoint], { cwd: stack.cwd, env: stack.env });
+    const r = await runBin(['doctor', '--json', '--timeout', SLOW, '--endpoint-url', endpoint], { cwd: stack.cwd, env: stack.env });
     expect(r.code).toBe(1);
     const doc = JSON.parse(r.stdout) as { checks: Row[] };
     expect(doc.checks.map((c) => c.id)).toEqual(CHECK_IDS);
