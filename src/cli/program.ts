@@ -7,6 +7,7 @@ import { createContext, type ContextDeps, type GlobalOptions } from './context.j
 import { ExitCode, FluxerError, UsageError } from '../lib/errors.js';
 import { exitCodeTable } from './output.js';
 import { fluxerVersion } from '../lib/paths.js';
+import { reflow } from './reflow.js';
 
 export interface ProgramRun {
   program: Command;
@@ -76,7 +77,7 @@ export async function buildProgram(deps: ContextDeps, argv: string[] = []): Prom
       return;
     }
     const spec = await loadSpec(entry, parent.name() === 'fluxer' ? entry.name : `${parent.name()} ${entry.name}`);
-    if (spec.description) cmd.description(spec.description);
+    if (spec.description) cmd.description(reflow(spec.description));
     for (const arg of spec.args ?? []) {
       const label = `${arg.name}${arg.variadic ? '...' : ''}`;
       cmd.argument(arg.required ? `<${label}>` : `[${label}]`, arg.description);
