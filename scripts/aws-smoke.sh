@@ -2,8 +2,10 @@
 # Real-AWS smoke test for the first operator with an account (docs/spot.md, "Real-AWS smoke test"):
 #   setup → runtime publish → spot launch of one node (the cheapest pool whose GPU fits the model) with
 #   a hard lifetime → generate one image with --wait → runtime status over SSM (the node reached with
-#   no inbound port) → spot terminate --launch-id → check that nothing
-#   tagged for the stack is left. An exit trap terminates whatever it launched, whatever went wrong,
+#   no inbound port) → spot terminate --launch-id → with FLEET=1, the fleet: fleet up at 0 → generate
+#   --wait (the CLI raises the group from 0; Auto Scaling's node takes the job) → fleet down --drain →
+#   check that nothing tagged for the stack is left (instances; with FLEET=1 also the group, its launch
+#   template and its alarms). An exit trap terminates whatever it launched, whatever went wrong,
 #   and the node powers itself off after MINUTES anyway (config nodeLifetimeMinutes).
 # It spends money (one spot GPU node for a few minutes: cents to about a dollar). Use a stack of its
 # own: it refuses to start when the stack already has nodes, so its clean-up never touches yours.
@@ -19,6 +21,7 @@
 #   TYPES="g6.xlarge …"    instance types to consider (default: the stack's instanceTypes)
 #   ENDPOINT=http://…      an AWS-compatible endpoint instead of AWS (a local run: moto + stand-ins)
 #   FLUXER=bin/fluxer      the CLI to run; AWS_CLI=aws the AWS CLI
+#   FLEET=0                1: also the fleet steps (one more spot node for a few minutes, through Auto Scaling)
 # Exit: 0 when every step passed and nothing is left; otherwise the failing step's exit code (or 1).
 set -euo pipefail
 
@@ -33,6 +36,10 @@ ENDPOINT="${ENDPOINT:-}"
 FLUXER="${FLUXER:-$HERE/bin/fluxer}"
 AWS_CLI="${AWS_CLI:-aws}"
 PROMPT="${PROMPT:-a lighthouse at dawn, smoke test}"
+FLEET="${FLEET:-0}"
+case "$FLEET" in 0|1) ;; *) echo "aws-smoke: FLEET=\"$FLEET\" must be 0 or 1" >&2; exit 2 ;; esac
+STEPS=7; [ "$FLEET" = 1 ] && STEPS=10
+GROUP="fluxer-$STACK-fleet"
 
 log() { echo "aws-smoke: $*" >&2; }
 die() { log "FAILED: $1"; exit "${2:-1}"; }
@@ -67,12 +74,28 @@ node -e '
 ' "$CONFIG" "$STACK" "$REGION" "$BUCKET" "$MODEL" "$MINUTES" "$TYPES_JSON"
 log "stack $STACK in $REGION (account $ACCOUNT), bucket $BUCKET, model $MODEL, node lifetime $MINUTES min; work folder $WORK"
 
+# What fluxer made for the stack's fleet and left: the group, launch templates and alarms, by name and tag.
+fleet_leftovers() {
+  awsc autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" --output text \
+    --query 'AutoScalingGroups[].AutoScalingGroupName'
+  awsc ec2 describe-launch-templates --output text --query 'LaunchTemplates[].LaunchTemplateName' \
+    --filters Name=tag:fluxer:managed,Values=true "Name=tag:fluxer:stack,Values=$STACK"
+  # fluxer's scale-from-zero alarm, and the two alarms AWS makes for the target-tracking policy
+  # (https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-scaling-target-tracking.html: deleted with it).
+  awsc cloudwatch describe-alarms --alarm-name-prefix "$GROUP" --output text --query 'MetricAlarms[].AlarmName'
+  awsc cloudwatch describe-alarms --alarm-name-prefix "TargetTracking-$GROUP" --output text --query 'MetricAlarms[].AlarmName'
+}
+
 LAUNCH_STARTED=0
 LAUNCH_ID=""
+FLEET_STARTED=0
 DONE=0
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
+  if [ "$DONE" != 1 ] && [ "$FLEET_STARTED" = 1 ]; then
+    log "clean-up: fleet down (its nodes terminate; the group, template and alarms go)"; fx fleet down --yes >&2 || true
+  fi
   if [ "$DONE" != 1 ] && [ "$LAUNCH_STARTED" = 1 ]; then
     # The stack was checked empty before launching, so --all reaches only what this run launched.
     if [ -n "$LAUNCH_ID" ]; then
@@ -91,12 +114,12 @@ trap 'exit 130' INT TERM
 existing="$(leftovers)"
 [ -z "$existing" ] || die "stack $STACK already has nodes ($existing): use a stack of its own (STACK=...), so the clean-up cannot touch them" 2
 
-log "1/7 setup"
+log "1/$STEPS setup"
 fx setup --yes >&2 || die "fluxer setup failed" $?
-log "2/7 runtime publish --promote"
+log "2/$STEPS runtime publish --promote"
 fx runtime publish --promote >&2 || die "fluxer runtime publish failed" $?
 
-log "3/7 spot launch --count 1 --wait (the cheapest pool that fits $MODEL; powers off after $MINUTES min)"
+log "3/$STEPS spot launch --count 1 --wait (the cheapest pool that fits $MODEL; powers off after $MINUTES min)"
 LAUNCH_STARTED=1
 launch_rc=0
 fx spot launch --count 1 --yes --json --wait --timeout "$LAUNCH_TIMEOUT" > "$WORK/launch.json" || launch_rc=$?
@@ -105,7 +128,7 @@ LAUNCH_ID="$(jget launchId < "$WORK/launch.json" 2>/dev/null || true)"
 INSTANCE="$(jget instances.0.instanceId < "$WORK/launch.json")"
 log "launched $INSTANCE ($(jget instances.0.instanceType < "$WORK/launch.json") in $(jget instances.0.az < "$WORK/launch.json")), launch $LAUNCH_ID"
 
-log "4/7 generate --wait"
+log "4/$STEPS generate --wait"
 gen_rc=0
 fx generate "$PROMPT" --count 1 --wait --timeout "$JOB_TIMEOUT" --out "$WORK/images" --json > "$WORK/job.json" || gen_rc=$?
 [ "$gen_rc" = 0 ] || die "fluxer generate failed (exit $gen_rc): $(cat "$WORK/job.json")" "$gen_rc"
@@ -114,18 +137,45 @@ IMAGE="$(jget files.0 < "$WORK/job.json")"
 [ -s "$IMAGE" ] || die "no image downloaded: $(cat "$WORK/job.json")"
 log "image: $IMAGE"
 
-log "5/7 runtime status --launch-id $LAUNCH_ID (over SSM: the node's agent is registered, its runtime answers)"
+log "5/$STEPS runtime status --launch-id $LAUNCH_ID (over SSM: the node's agent is registered, its runtime answers)"
 fx runtime status --launch-id "$LAUNCH_ID" --json > "$WORK/status.json" || die "fluxer runtime status failed: $(cat "$WORK/status.json")" $?
 [ "$(jget nodes.0.ok < "$WORK/status.json")" = true ] || die "the node did not answer over SSM: $(cat "$WORK/status.json")"
 log "runtime on $INSTANCE: $(jget nodes.0.state < "$WORK/status.json") (release $(jget nodes.0.release < "$WORK/status.json"))"
 
-log "6/7 spot terminate --launch-id $LAUNCH_ID"
+log "6/$STEPS spot terminate --launch-id $LAUNCH_ID"
 fx spot list >&2 || true   # the node, its runtime state and its cost so far (an estimate)
 fx spot terminate --launch-id "$LAUNCH_ID" --yes --json > "$WORK/terminate.json" || die "fluxer spot terminate failed: $(cat "$WORK/terminate.json")" $?
 
-log "7/7 nothing tagged for stack $STACK is left"
+FLEET_IMAGE=""
+if [ "$FLEET" = 1 ]; then
+  log "7/$STEPS fleet up --min 0 --max 1 (an Auto Scaling group at 0: nothing runs yet)"
+  FLEET_STARTED=1
+  fx fleet up --min 0 --max 1 --yes --json > "$WORK/fleet-up.json" || die "fluxer fleet up failed: $(cat "$WORK/fleet-up.json")" $?
+  desired="$(awsc autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" --output text --query 'AutoScalingGroups[0].DesiredCapacity')"
+  [ "$desired" = 0 ] || die "the new fleet wants $desired nodes, not 0"
+
+  log "8/$STEPS generate --wait (the CLI raises the fleet from 0 to 1; Auto Scaling's node takes the job)"
+  gen_rc=0
+  fx generate "$PROMPT (fleet)" --count 1 --wait --timeout "$LAUNCH_TIMEOUT" --out "$WORK/fleet-images" --json > "$WORK/fleet-job.json" || gen_rc=$?
+  [ "$gen_rc" = 0 ] || die "fluxer generate on the fleet failed (exit $gen_rc): $(cat "$WORK/fleet-job.json")" "$gen_rc"
+  [ "$(jget state < "$WORK/fleet-job.json")" = succeeded ] || die "the fleet's job did not succeed: $(cat "$WORK/fleet-job.json")"
+  [ "$(jget fleet.raisedTo < "$WORK/fleet-job.json")" = 1 ] || die "generate did not raise the fleet from 0: $(jget fleet < "$WORK/fleet-job.json")"
+  FLEET_IMAGE="$(jget files.0 < "$WORK/fleet-job.json")"
+  [ -s "$FLEET_IMAGE" ] || die "no image downloaded from the fleet: $(cat "$WORK/fleet-job.json")"
+  fx fleet status >&2 || true   # the group, its node and the queue, as an operator sees them
+  log "fleet image: $FLEET_IMAGE"
+
+  log "9/$STEPS fleet down --drain"
+  fx fleet down --drain --yes --json > "$WORK/fleet-down.json" || die "fluxer fleet down failed: $(cat "$WORK/fleet-down.json")" $?
+fi
+
+log "$STEPS/$STEPS nothing tagged for stack $STACK is left"
 left="$(leftovers)"
 [ -z "$left" ] || die "still running after terminate: $left"
+if [ "$FLEET" = 1 ]; then
+  left="$(fleet_leftovers)"
+  [ -z "$left" ] || die "the fleet left: $left"
+fi
 DONE=1
-log "passed: launch $LAUNCH_ID, node $INSTANCE, image $IMAGE"
+log "passed: launch $LAUNCH_ID, node $INSTANCE, image $IMAGE${FLEET_IMAGE:+, fleet image $FLEET_IMAGE}"
 echo "$IMAGE"

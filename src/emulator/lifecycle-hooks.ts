@@ -4,6 +4,7 @@
 //   lifecycle hooks       https://docs.aws.amazon.com/autoscaling/ec2/userguide/lifecycle-hooks.html
 //   CompleteLifecycleAction https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CompleteLifecycleAction.html
 //   RecordLifecycleActionHeartbeat https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RecordLifecycleActionHeartbeat.html
+//   DeleteAutoScalingGroup (ForceDelete) https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteAutoScalingGroup.html
 //   target lifecycle state in IMDS https://docs.aws.amazon.com/autoscaling/ec2/userguide/retrieving-target-lifecycle-state-through-imds.html
 //
 // When a group with an `autoscaling:EC2_INSTANCE_TERMINATING` hook removes an instance — a scale-in
@@ -237,6 +238,13 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
           }
           ok(res, action, '');
           return true;
+        }
+        case 'DeleteAutoScalingGroup': {
+          // ForceDelete "deletes the group along with all instances associated with the group, without
+          // waiting for all instances to be terminated" and its outstanding lifecycle actions
+          // (API_DeleteAutoScalingGroup); moto leaves a held (Standby) instance running: end each first.
+          if (f.get('ForceDelete') === 'true') for (const h of [...held.values()].filter((x) => x.group === group)) await release(h, 'group force-deleted');
+          return false;
         }
         case 'DescribeAutoScalingGroups':
         case 'DescribeAutoScalingInstances':

@@ -104,7 +104,7 @@ function smoke(extra: NodeJS.ProcessEnv = {}, opts: { boot?: boolean } = {}) {
     ...extra,
   };
   const watcher = opts.boot === false ? undefined : bootWatcher(stack, bucket);
-  const result = run('bash', [SCRIPT], { env, timeout: 240_000 })
+  const result = run('bash', [SCRIPT], { env, timeout: 360_000 })
     .then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
@@ -124,25 +124,29 @@ async function stackInstances(stack: string): Promise<Array<[string, string]>> {
 }
 
 describe('scripts/aws-smoke.sh against the local server', () => {
-  it('runs every step and leaves nothing tagged for its stack running', async () => {
+  it("runs every step, the fleet's too, and leaves nothing tagged for its stack running", async () => {
     await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: QUOTA, accessKeyId: KEY }]);
-    const { stack, result, watcher } = smoke();
+    const { stack, result } = smoke({ FLEET: '1' });
     const r = await result;
     expect(r.code, r.stderr).toBe(0);
     const launchId = /launch (l-[0-9a-f-]+)/.exec(r.stderr)?.[1];
     expect(launchId).toBeDefined();
-    for (const step of ['1/7 setup', '2/7 runtime publish', '3/7 spot launch', '4/7 generate', `5/7 runtime status --launch-id ${launchId}`, `6/7 spot terminate --launch-id ${launchId}`, '7/7 nothing tagged']) expect(r.stderr).toContain(step);
+    const steps = ['1/10 setup', '2/10 runtime publish', '3/10 spot launch', '4/10 generate', `5/10 runtime status --launch-id ${launchId}`, `6/10 spot terminate --launch-id ${launchId}`];
+    steps.push('7/10 fleet up --min 0 --max 1', '8/10 generate --wait (the CLI raises the fleet from 0 to 1', '9/10 fleet down --drain', '10/10 nothing tagged');
+    for (const step of steps) expect(r.stderr).toContain(step);
     // The node answered over SSM: its runtime READY under its instance id.
     expect(r.stderr).toMatch(/runtime on i-[0-9a-f]{17}: READY/);
-    expect(watcher!.booted()).toHaveLength(1);
+    expect(r.stderr).toMatch(/fleet image: \S+-0\.png/);
     // The path of the image the real runtime rendered, downloaded by `generate --wait`: a PNG.
     const image = r.stdout.trim();
     expect(image).toMatch(/-0\.png$/);
     expect(readFileSync(image).subarray(1, 4).toString()).toBe('PNG');
+    // Two nodes ran, the one `spot launch` started and the one Auto Scaling started for the fleet's job,
+    // and both are gone (the script's own last step also found no group, template or alarm left).
     const left = await stackInstances(stack);
-    expect(left).toHaveLength(1);
-    expect(['shutting-down', 'terminated']).toContain(left[0]![1]);
-  }, 300_000);
+    expect(left).toHaveLength(2);
+    for (const [, state] of left) expect(['shutting-down', 'terminated']).toContain(state);
+  }, 420_000);
 
   it('when a later step fails, the exit trap terminates what it launched', async () => {
     // No node ever boots: `spot launch --wait` times out (exit 8) with the instance launched.
@@ -163,7 +167,7 @@ describe('scripts/aws-smoke.sh against the local server', () => {
     const r = await smoke({ STACK: stack }, { boot: false }).result;
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`stack ${stack} already has nodes (${id})`);
-    expect(r.stderr).not.toContain('1/6 setup');
+    expect(r.stderr).not.toContain('/7 setup');
     expect(await stackInstances(stack)).toEqual([[id, 'running']]);
   }, 120_000);
 });

@@ -175,11 +175,16 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     expect((JSON.parse(dry.stdout) as { items: Array<{ type: string }> }).items.map((i) => i.type)).toEqual(['scaling-policy', 'scaling-policy', 'alarm', 'auto-scaling-group', 'launch-template', 'node-role-policy']);
     const long = await submit('--size', '512x512', '--steps', '30', '--count', '4');
     await expect.poll(async () => (await jobStatus(long))?.state, { timeout: 60_000, interval: 100 }).toBe('running');
+    const nodes = await members();
+    expect(nodes.length).toBeGreaterThan(0);
     const r = await fluxer('fleet', 'down', '--drain', '--yes', '--json');
     expect(r.code, r.stderr).toBe(0);
     const job = (await jobStatus(long))!;
     expect(job.state).toBe('succeeded');
     expect(await group()).toBeUndefined();
+    // Its nodes are gone with it: none left running once the group is deleted.
+    const states = await awsJson<{ Reservations: Array<{ Instances: Array<{ State: { Name: string } }> }> }>(['ec2', 'describe-instances', '--instance-ids', ...nodes]);
+    for (const i of states.Reservations.flatMap((x) => x.Instances)) expect(['shutting-down', 'terminated']).toContain(i.State.Name);
     expect((await aws(['ec2', 'describe-launch-templates', '--launch-template-names', GROUP])).code).toBe(1);
     expect((await aws(['iam', 'get-role-policy', '--role-name', 'fluxer-local-node', '--policy-name', 'fluxer-node-fleet'])).code).toBe(1);
     // What setup made stays.

@@ -93,7 +93,10 @@ export async function tearDown(ports: DownPorts, clock: Clock, plan: DownPlan, o
     if (plan.nodes.length) await setProtection(ports.autoscaling, opts.groupName, plan.nodes, false).catch(() => undefined);
     opts.progress(`Group ${opts.groupName} set to 0: waiting for its ${plan.nodes.length} node(s) to terminate`);
     for (;;) {
-      const left = liveMembers(await ports.autoscaling.describeAutoScalingGroups({ AutoScalingGroupNames: [opts.groupName] }).then((r) => r.AutoScalingGroups?.[0]));
+      // Every member, Terminating:Wait too: a node in the hook is still finishing or handing back its job,
+      // and deleting the group then would cut it short (ForceDelete ends outstanding lifecycle actions).
+      const group = await ports.autoscaling.describeAutoScalingGroups({ AutoScalingGroupNames: [opts.groupName] }).then((r) => r.AutoScalingGroups?.[0]);
+      const left = (group?.Instances ?? []).filter((i) => i.InstanceId && i.LifecycleState !== 'Terminated');
       if (!left.length) break;
       if (clock.now() > opts.deadlineMs) throw new PendingError(`${left.length} node(s) of ${opts.groupName} still terminating`, { hint: 'Run `fluxer fleet down` again to finish: it deletes what is left.' });
       await clock.sleep(2000);
