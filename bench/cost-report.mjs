@@ -4,15 +4,13 @@
 // behind the local region's emulator, beside the baseline a script would at least have to do
 // (bench/cost-report-baseline.mjs, a child process too): a bare SDK loop that lists the 1,000 records
 // and reads each (16 in flight, as fluxer reads them) and nothing else. Interleaved, median of N runs. Target: fluxer <= 1.5x of it.
-// The emulator is TypeScript: bundled with esbuild (a devDependency) into a temporary module, run in a
-// process of its own (the cases are timed with spawnSync, which blocks this event loop).
+// The emulator is dist/region.cjs's, in a process of its own (bench/lib/harness.mjs).
 // Usage: node bench/cost-report.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { bin, median, requireBuilt, root, startMoto } from './lib/harness.mjs';
+import { bin, emulatorHelpers, median, requireBuilt, root, startEmulator, startMoto } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 5);
@@ -22,28 +20,10 @@ const TYPES = ['g5.xlarge', 'g6.xlarge', 'g6e.xlarge'];
 const AZS = ['a', 'b', 'c', 'd', 'e', 'f'].map((z) => `us-east-1${z}`);
 
 const work = mkdtempSync(join(tmpdir(), 'fluxer-bench-cost-'));
-const { build } = await import('esbuild');
-await build({ entryPoints: [join(root, 'src', 'emulator', 'server.ts')], outfile: join(work, 'emulator.mjs'), bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
-await build({ entryPoints: [join(root, 'src', 'emulator', 'prices.ts')], outfile: join(work, 'prices.mjs'), bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
-const { setStandinSpotPrices, setStandinOnDemandPrices } = await import(pathToFileURL(join(work, 'prices.mjs')).href);
+const { setStandinSpotPrices, setStandinOnDemandPrices } = emulatorHelpers();
 
 const moto = await startMoto();
-writeFileSync(
-  join(work, 'run-emulator.mjs'),
-  `import { startAwsStandin } from './emulator.mjs';\n` +
-    `const e = await startAwsStandin({ upstream: process.argv[2] });\n` +
-    `console.log(e.endpoint);\nprocess.on('SIGTERM', async () => { await e.stop(); process.exit(0); });\n`,
-);
-const emulatorProcess = spawn(process.execPath, [join(work, 'run-emulator.mjs'), moto], { stdio: ['ignore', 'pipe', 'inherit'] });
-process.on('exit', () => emulatorProcess.kill());
-const endpoint = await new Promise((resolve, reject) => {
-  let text = '';
-  emulatorProcess.stdout.on('data', (d) => {
-    text += d;
-    if (text.includes('\n')) resolve(text.trim());
-  });
-  emulatorProcess.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-});
+const endpoint = await startEmulator(moto);
 
 const env = {
   PATH: process.env.PATH,
@@ -130,5 +110,4 @@ console.error(`runs per case: ${runs}; ${NODES} node records, ${prices.length} s
 for (const r of rows) console.error(`${r.name.padEnd(40)} median ${String(r.medianMs).padStart(8)} ms   min ${String(r.minMs).padStart(8)} ms`);
 console.error(`fluxer / bare SDK loop: ${ratio.toFixed(3)}x (target <= ${target}x): ${ratio <= target ? 'met' : 'NOT met'}`);
 console.log(JSON.stringify({ bench: 'cost-report', runs, nodes: NODES, priceRows: prices.length, results: rows, ratio: +ratio.toFixed(3), target, pass: ratio <= target }));
-emulatorProcess.kill('SIGTERM');
-process.exit(0);
+process.exit(0); // moto and the emulator, children of this process, are killed on exit

@@ -7,47 +7,25 @@
 // round trip.
 // The nodes are registered local nodes whose root holds a stand-in `fluxer-runtime` (a shell script
 // printing a READY status JSON), not real runtimes: the benchmark measures the SSM round trip, and eight
-// real runtimes do not fit on two cores. The emulator is TypeScript: it is bundled with esbuild (a
-// devDependency) into a temporary module and imported from there.
+// real runtimes do not fit on two cores. The emulator is dist/region.cjs's (bench/lib/harness.mjs).
 // Usage: node bench/runtime-status.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
+import { bin, emulatorHelpers, median, requireBuilt, startEmulator, startMoto, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 7);
 const NODES = 8;
 
 const work = mkdtempSync(join(tmpdir(), 'fluxer-bench-runtime-status-'));
-const { build } = await import('esbuild');
-const bundle = (entry, name) => build({ entryPoints: [join(root, 'src', 'emulator', entry)], outfile: join(work, name), bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'error' });
-await Promise.all([bundle('server.ts', 'emulator.mjs'), bundle('nodes.ts', 'nodes.mjs')]);
-const { registerNode } = await import(pathToFileURL(join(work, 'nodes.mjs')).href);
+const { registerNode } = emulatorHelpers();
 
 const moto = await startMoto();
 const nodesDir = join(work, 'nodes');
 mkdirSync(nodesDir);
-// The emulator runs in a process of its own: the cases below are timed with spawnSync, which would
-// otherwise block the emulator's event loop along with this one.
-writeFileSync(
-  join(work, 'run-emulator.mjs'),
-  `import { startAwsStandin } from './emulator.mjs';\n` +
-    `const e = await startAwsStandin({ upstream: process.argv[2], nodesDir: process.argv[3] });\n` +
-    `console.log(e.endpoint);\nprocess.on('SIGTERM', async () => { await e.stop(); process.exit(0); });\n`,
-);
-const emulatorProcess = spawn(process.execPath, [join(work, 'run-emulator.mjs'), moto, nodesDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-process.on('exit', () => emulatorProcess.kill());
-const endpoint = await new Promise((resolve, reject) => {
-  let text = '';
-  emulatorProcess.stdout.on('data', (d) => {
-    text += d;
-    if (text.includes('\n')) resolve(text.trim());
-  });
-  emulatorProcess.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
-});
+const endpoint = await startEmulator(moto, { nodesDir });
 
 const env = {
   PATH: process.env.PATH,
@@ -154,5 +132,4 @@ for (const r of rows) console.error(`${r.name.padEnd(32)} median ${String(r.medi
 const target = 0.25;
 console.error(`fluxer status / aws CLI baseline: ${ratio.toFixed(3)}x (target <= ${target}x): ${ratio <= target ? 'met' : 'NOT met'}`);
 console.log(JSON.stringify({ bench: 'runtime-status', runs, nodes: NODES, results: rows, ratio: +ratio.toFixed(3), target, pass: ratio <= target }));
-emulatorProcess.kill('SIGTERM');
-process.exit(0);
+process.exit(0); // moto and the emulator, children of this process, are killed on exit

@@ -15,6 +15,12 @@ import { NodeAgent } from './core/local/agent.js';
 import { loadSampleData } from './emulator/sample-data.js';
 import { startAwsStandin } from './emulator/server.js';
 
+// The pieces the benchmarks drive the emulator with (bench/lib/harness.mjs), taken from this bundle so
+// that what they time against is the emulator `fluxer local up` runs, built by `npm run build`.
+export { startAwsStandin } from './emulator/server.js';
+export { setStandinOnDemandPrices, setStandinSpotPrices } from './emulator/prices.js';
+export { registerNode } from './lib/local-nodes.js';
+
 export async function main(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { upstream: { type: 'string' }, dir: { type: 'string' }, port: { type: 'string' } } });
   if (!values.upstream || !values.dir) throw new Error('usage: region --upstream URL --dir DIR [--port N]');

@@ -1,8 +1,9 @@
 // What the benchmark scripts share: the repo's paths, the check that the build and the Python
-// environment exist, a moto server of their own on a free loopback port (killed when the script
-// exits), and the median.
+// environment exist, a moto server of their own on a free loopback port, the local region's emulator
+// in front of it (both killed when the script exits), and the median.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const bin = join(root, 'bin', 'fluxer');
 export const venv = join(root, '.venv', 'bin');
+const regionBundle = join(root, 'dist', 'region.cjs');
 
 /** Exits 2 naming the command to run when dist/ or .venv is missing. */
 export function requireBuilt() {
-  for (const [path, fix] of [[join(root, 'dist', 'fluxer.cjs'), 'npm run build'], [join(venv, 'moto_server'), 'bash scripts/python-env.sh']]) {
+  for (const [path, fix] of [[join(root, 'dist', 'fluxer.cjs'), 'npm run build'], [regionBundle, 'npm run build'], [join(venv, 'moto_server'), 'bash scripts/python-env.sh']]) {
     if (!existsSync(path)) {
       console.error(`${path} is missing: run \`${fix}\` first`);
       process.exit(2);
@@ -42,6 +44,37 @@ export async function startMoto(env = process.env) {
     await new Promise((r) => setTimeout(r, 100));
   }
   return endpoint;
+}
+
+/**
+ * The emulator's helpers from dist/region.cjs (the local region's bundle, src/region.ts), the build
+ * `fluxer local up` runs: `registerNode(nodesDir, registration)`, `setStandinSpotPrices(endpoint, rows)`,
+ * `setStandinOnDemandPrices(endpoint, rows)`.
+ */
+export const emulatorHelpers = () => createRequire(import.meta.url)(regionBundle);
+
+/**
+ * Starts the emulator (src/emulator/, from dist/region.cjs) in front of `upstream` (moto) and resolves
+ * its endpoint. It runs in a process of its own, killed when the script exits: the benchmarks time
+ * their cases with spawnSync, which would block an emulator in this process along with everything
+ * else. `nodesDir` is the local nodes' folder (src/lib/local-nodes.ts) its SSM commands run in.
+ */
+export async function startEmulator(upstream, { nodesDir } = {}) {
+  const script =
+    'const [bundle, opts] = process.argv.slice(1);' +
+    'require(bundle).startAwsStandin(JSON.parse(opts)).then((e) => {' +
+    "  console.log(e.endpoint); process.on('SIGTERM', () => e.stop().then(() => process.exit(0)));" +
+    '});';
+  const child = spawn(process.execPath, ['-e', script, regionBundle, JSON.stringify({ upstream, nodesDir })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.on('exit', () => child.kill());
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+      if (text.includes('\n')) resolve(text.trim());
+    });
+    child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
+  });
 }
 
 export function median(xs) {
