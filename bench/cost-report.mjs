@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `fluxer cost report --json` (bin/fluxer, a child process, as a user runs it) over 1,000 node records
-// and 30 days of spot prices (3 types × 6 AZs, a change every hour: 12,960 rows, paged), against moto
+// and 30 days of spot prices (3 types × 6 AZs, a change every hour, both ends: 12,978 rows, paged), against moto
 // behind the local region's emulator, beside the baseline a script would at least have to do
 // (bench/cost-report-baseline.mjs, a child process too): a bare SDK loop that lists the 1,000 records
 // and reads each (16 in flight, as fluxer reads them) and nothing else. Interleaved, median of N runs. Target: fluxer <= 1.5x of it.
