@@ -6,10 +6,10 @@
 //
 // Served here:
 //   ServiceQuotas.GetServiceQuota, ServiceQuotas.GetAWSDefaultServiceQuota  (AWS JSON 1.1, by X-Amz-Target)
-//     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set.
+//     moto knows only `vpc` quotas; EC2 spot vCPU quotas come from a table the tests set: src/emulator/quotas.ts
 //   EC2 RunInstances capacity errors and ClientToken idempotency, the Deep Learning AMI's public SSM
 //     parameter: src/emulator/ec2.ts (its own control API is listed there).
-//   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: standin-prices.ts
+//   EC2 DescribeSpotPriceHistory, GetSpotPlacementScores and Pricing GetProducts: src/emulator/prices.ts
 //   SSM Run Command that runs AWS-RunShellScript on the local nodes (SendCommand, GetCommandInvocation,
 //     ListCommandInvocations, ListCommands, CancelCommand, DescribeInstanceInformation): src/emulator/ssm.ts
 //   Auto Scaling instance refresh (StartInstanceRefresh, DescribeInstanceRefreshes, CancelInstanceRefresh),
@@ -36,52 +36,19 @@ import { imdsService } from './imds.js';
 import { imagesStandin } from './images.js';
 import { launchTemplatesStandin } from './launch-templates.js';
 import { lifecycleHooksStandin } from './lifecycle-hooks.js';
+import { pricesStandin } from './prices.js';
+import type { StandinModule } from './prices.js';
+import { QuotaTable, quotaHandler, type JsonHandler, type QuotaEntry } from './quotas.js';
 import { ssmStandin } from './ssm.js';
+import { signedScope, type ForwardingModule, type SignedScope, type StandinRequest, type Upstream } from './standin.js';
 
-/** A request as a stand-in module (src/emulator/<area>.ts) sees it: buffered, with its signer's scope. */
-export interface StandinRequest {
-  method: string;
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: Buffer;
-  scope: SignedScope;
-  /** Query-protocol (EC2) parameters, when the body is form-encoded. */
-  form?: URLSearchParams;
-  /** X-Amz-Target, for JSON protocols. */
-  target?: string;
-}
-
-/** Sends a request to moto as given; the answer is buffered. */
-export type Upstream = (req: { method: string; path: string; headers: IncomingMessage['headers']; body: Buffer }) => Promise<{ status: number; headers: IncomingMessage['headers']; body: Buffer }>;
-
-/** Answers a request itself (true), or leaves it to the next module and then moto (false). */
-export interface ForwardingModule {
-  handle(req: StandinRequest, res: ServerResponse, upstream: Upstream): Promise<boolean>;
-  /** The emulator stops (e.g. end what the module started). */
-  stop?(): void;
-}
+export type { ForwardingModule, SignedScope, StandinRequest, Upstream } from './standin.js';
+export type { QuotaEntry } from './quotas.js';
+export { setStandinQuotas } from './quotas.js';
 
 /** Whether a module may want this request (only those are buffered; everything else streams through). */
 function moduleMayServe(req: IncomingMessage): boolean {
   return /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') || String(req.headers['x-amz-target'] ?? '').startsWith('AmazonSSM.') || (req.url ?? '').startsWith('/_standin/ec2') || (req.url ?? '').startsWith('/_standin/capacity') || (req.url ?? '').startsWith('/_standin/images');
-}
-import { pricesStandin } from './prices.js';
-import type { StandinModule } from './prices.js';
-
-export interface QuotaEntry {
-  serviceCode: string;
-  quotaCode: string;
-  value: number;
-  /** Only this region (from the request's SigV4 credential scope); all regions when omitted. */
-  region?: string;
-  /**
-   * Only requests signed with this access key id; any when omitted. Test files that run in parallel
-   * use their own access key id so their quota values never meet.
-   */
-  accessKeyId?: string;
-  quotaName?: string;
-  /** "applied" (GetServiceQuota, the default) or "default" (GetAWSDefaultServiceQuota: AWS's default value). */
-  kind?: 'applied' | 'default';
 }
 
 export interface AwsStandin {
@@ -93,126 +60,6 @@ export interface AwsStandin {
   setQuotas(entries: QuotaEntry[]): void;
   clearQuotas(accessKeyId?: string): void;
   stop(): Promise<void>;
-}
-
-/** Names as AWS reports them (QuotaName), for realistic responses. */
-const KNOWN_QUOTA_NAMES: Record<string, string> = {
-  'ec2/L-3819A6DF': 'All G and VT Spot Instance Requests',
-  'ec2/L-7212CCBC': 'All P4, P3 and P2 Spot Instance Requests',
-  'ec2/L-C4BD4855': 'All P5 Spot Instance Requests',
-  'ec2/L-88CF9481': 'All F Spot Instance Requests',
-  'ec2/L-34B43A08': 'All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests',
-  'ec2/L-E3A00192': 'All X Spot Instance Requests',
-  'ec2/L-B5D1601B': 'All Inf Spot Instance Requests',
-  'ec2/L-85EED4F7': 'All DL Spot Instance Requests',
-  'ec2/L-6B0D517C': 'All Trn Spot Instance Requests',
-};
-const SERVICE_NAMES: Record<string, string> = { ec2: 'Amazon Elastic Compute Cloud (Amazon EC2)' };
-/** moto's default account; the ARN in the response carries it as AWS's would carry yours. */
-const ACCOUNT_ID = '123456789012';
-
-export interface SignedScope {
-  accessKeyId?: string;
-  region?: string;
-}
-
-/** Access key id and region from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request`. */
-function signedScope(req: IncomingMessage): SignedScope {
-  const m = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\//.exec(req.headers.authorization ?? '');
-  return m ? { accessKeyId: m[1], region: m[2] } : {};
-}
-
-class QuotaTable {
-  private entries: QuotaEntry[] = [];
-
-  set(list: QuotaEntry[]): void {
-    for (const e of list) {
-      if (typeof e.serviceCode !== 'string' || typeof e.quotaCode !== 'string' || typeof e.value !== 'number') {
-        throw new Error('a quota entry needs serviceCode, quotaCode and a numeric value');
-      }
-      // A later entry for the same scope replaces the earlier one.
-      this.entries = this.entries.filter(
-        (x) => !(x.serviceCode === e.serviceCode && x.quotaCode === e.quotaCode && x.region === e.region && x.accessKeyId === e.accessKeyId && (x.kind ?? 'applied') === (e.kind ?? 'applied')),
-      );
-      this.entries.push(e);
-    }
-  }
-
-  /** Clears every entry, or only those scoped to one access key id. */
-  clear(accessKeyId?: string): void {
-    this.entries = accessKeyId === undefined ? [] : this.entries.filter((e) => e.accessKeyId !== accessKeyId);
-  }
-
-  list(): QuotaEntry[] {
-    return [...this.entries];
-  }
-
-  /** The most specific entry wins: access key + region, then access key, then region, then neither. */
-  find(kind: 'applied' | 'default', serviceCode: string, quotaCode: string, scope: SignedScope): QuotaEntry | undefined {
-    const candidates = this.entries.filter(
-      (e) =>
-        (e.kind ?? 'applied') === kind &&
-        e.serviceCode === serviceCode &&
-        e.quotaCode === quotaCode &&
-        (e.region === undefined || e.region === scope.region) &&
-        (e.accessKeyId === undefined || e.accessKeyId === scope.accessKeyId),
-    );
-    const rank = (e: QuotaEntry) => (e.accessKeyId ? 2 : 0) + (e.region ? 1 : 0);
-    return candidates.sort((a, b) => rank(b) - rank(a))[0];
-  }
-
-  /** Whether the table speaks for this service at all (else the request goes on to moto). */
-  servesService(serviceCode: string): boolean {
-    return this.entries.some((e) => e.serviceCode === serviceCode);
-  }
-}
-
-type JsonHandler = (body: Record<string, unknown>, scope: SignedScope, quotas: QuotaTable) => { status: number; body: unknown; errorType?: string } | undefined;
-
-/**
- * GetServiceQuota (the account's applied value) and GetAWSDefaultServiceQuota (AWS's default) share
- * one shape: https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html
- * and API_GetAWSDefaultServiceQuota.html. A default carries no account in its ARN and no applied level.
- */
-function quotaHandler(kind: 'applied' | 'default'): JsonHandler {
-  return (body, scope, quotas) => {
-    const serviceCode = String(body.ServiceCode ?? '');
-    const quotaCode = String(body.QuotaCode ?? '');
-    // moto answers `vpc` (and any service the tests never set) itself.
-    if (serviceCode !== 'ec2' && !quotas.servesService(serviceCode)) return undefined;
-    const entry = quotas.find(kind, serviceCode, quotaCode, scope);
-    const region = scope.region ?? 'us-east-1';
-    if (!entry) {
-      return {
-        status: 400,
-        errorType: 'NoSuchResourceException',
-        body: { __type: 'NoSuchResourceException', Message: `The request failed because the specified quota ${quotaCode} of service ${serviceCode} does not exist in ${region}.` },
-      };
-    }
-    return {
-      status: 200,
-      body: {
-        Quota: {
-          ServiceCode: serviceCode,
-          ServiceName: SERVICE_NAMES[serviceCode] ?? serviceCode,
-          QuotaArn: `arn:aws:servicequotas:${region}:${kind === 'applied' ? ACCOUNT_ID : ''}:${serviceCode}/${quotaCode}`,
-          QuotaCode: quotaCode,
-          QuotaName: entry.quotaName ?? KNOWN_QUOTA_NAMES[`${serviceCode}/${quotaCode}`] ?? quotaCode,
-          Value: entry.value,
-          Unit: 'None',
-          Adjustable: true,
-          GlobalQuota: false,
-          UsageMetric: {
-            MetricNamespace: 'AWS/Usage',
-            MetricName: 'ResourceCount',
-            MetricDimensions: { Class: 'None', Resource: 'vCPU', Service: serviceCode.toUpperCase(), Type: 'Resource' },
-            MetricStatisticRecommendation: 'Maximum',
-          },
-          ...(kind === 'applied' ? { QuotaAppliedAtLevel: 'ACCOUNT' } : {}),
-        },
-      },
-    };
-  };
 }
 
 /** AWS JSON 1.1 operations served here, by X-Amz-Target. Returning undefined passes the request to moto. */
@@ -391,10 +238,4 @@ export async function startAwsStandin(opts: EmulatorOptions): Promise<AwsStandin
         server.close(() => resolve());
       }),
   };
-}
-
-/** From a test file (a different process than the one running the stand-in): set quota values. */
-export async function setStandinQuotas(endpoint: string, entries: QuotaEntry[]): Promise<void> {
-  const res = await fetch(`${endpoint}/_standin/quotas`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(entries) });
-  if (!res.ok) throw new Error(`emulator: setting quotas failed: ${res.status} ${await res.text()}`);
 }
