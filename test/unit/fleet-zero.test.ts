@@ -1,11 +1,10 @@
 // Scale from zero without a server: the rule (which the simulator mirrors), the one read and the one
 // write `generate` makes, the "no fleet" cache, the notes, and the backstop's policy and alarm.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { scaleFromZeroAlarm, scaleFromZeroPolicy, ZERO_ALARM_EXPRESSION } from '../../src/core/fleet/spec.js';
 import { describeZeroOutcome, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision, zeroCachePath, type ZeroInput } from '../../src/core/fleet/zero.js';
+import { tempDirs } from '../support/temp.js';
 
 // The cases are one table for this rule and the simulator's mirror (sim/fleet_sim.py reads it too).
 const ZERO_CASES = JSON.parse(readFileSync(new URL('../contracts/scale-from-zero.json', import.meta.url), 'utf8')) as {
@@ -18,10 +17,8 @@ describe('scaleFromZeroDecision', () => {
   });
 });
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function cacheAt(nowMs: number, dir = mkdtempSync(join(tmpdir(), 'fluxer-zero-'))) {
-  dirs.push(dir);
+const temp = tempDirs('fluxer-zero-');
+function cacheAt(nowMs: number, dir = temp()) {
   return { dir, endpoint: 'http://127.0.0.1:1', region: 'us-east-1', nowMs };
 }
 const ours = [{ Key: 'fluxer:managed', Value: 'true' }, { Key: 'fluxer:stack', Value: 'prod' }];

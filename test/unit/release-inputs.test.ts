@@ -1,20 +1,14 @@
 // What `runtime publish`, `runtime deploy` and `spot launch`'s first release build with and from: one
 // finder for the build Python and one for the runtime (a clone's source, else the shipped wheel).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildPython, localRuntime } from '../../src/core/release-inputs.js';
 import { UsageError } from '../../src/lib/errors.js';
 import { RUNTIME_SOURCE_DIR } from '../../src/lib/paths.js';
+import { tempDirs } from '../support/temp.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function temp(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fluxer-inputs-'));
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs('fluxer-inputs-');
 function touch(path: string): string {
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, '');

@@ -1,18 +1,12 @@
 // The helper behind the three state-folder caches (failed pools, on-demand prices, "no fleet"):
 // freshness at the caller's clock, a missing or damaged file read as nothing, whole writes, forgetting.
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { forgetCacheFile, isFresh, readCacheFile, readCacheFileSync, writeCacheFile, writeCacheFileSync } from '../../src/lib/ttl-file-cache.js';
+import { tempDirs } from '../support/temp.js';
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function temp(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fluxer-ttl-'));
-  dirs.push(dir);
-  return dir;
-}
+const temp = tempDirs('fluxer-ttl-');
 
 describe('isFresh', () => {
   it('is fresh from the stamp until just before the TTL, expired from the TTL on', () => {
