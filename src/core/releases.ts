@@ -61,10 +61,12 @@ export function releaseId(version: string, files: Array<Pick<ReleaseFile, 'name'
   return `${version}-${createHash('sha256').update(listing).digest('hex').slice(0, 12)}`;
 }
 
+/** Where the runtime comes from: its source (a clone's gpu-runtime/), or the wheel an installed CLI ships with its pyproject.toml. */
+export type RuntimeInput = { sourceDir: string } | { wheel: string; pyproject: string };
+
 export interface BuildOptions {
   python: string;
-  /** Where the runtime comes from: its source (a clone's gpu-runtime/), or the wheel an installed CLI ships with its pyproject.toml. */
-  runtime: { sourceDir: string } | { wheel: string; pyproject: string };
+  runtime: RuntimeInput;
   /** An empty temporary folder. */
   workDir: string;
   /** A requirements file used instead of the runtime's own dependencies (tests: a small offline set). */

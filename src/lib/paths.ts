@@ -29,6 +29,9 @@ export function fluxerVersion(): string {
   return version;
 }
 
+/** The runtime's source in a clone (an installed CLI has none: it ships SHIPPED_RUNTIME_DIR instead). */
+export const RUNTIME_SOURCE_DIR = join(PACKAGE_ROOT, 'gpu-runtime');
+
 /**
  * What an installed CLI (npm install -g, npx) carries of the Python side: the runtime's wheel, its
  * pyproject.toml and the local stack's pinned requirements, made by scripts/pack-runtime.mjs when

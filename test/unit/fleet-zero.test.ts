@@ -1,11 +1,10 @@
 // Scale from zero without a server: the rule (which the simulator mirrors), the one read and the one
 // write `generate` makes, the "no fleet" cache, the notes, and the backstop's policy and alarm.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { scaleFromZeroAlarm, scaleFromZeroPolicy, ZERO_ALARM_EXPRESSION } from '../../src/core/fleet/spec.js';
-import { describeZeroOutcome, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision, type ZeroInput } from '../../src/core/fleet/zero.js';
+import { describeZeroOutcome, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision, zeroCachePath, type ZeroInput } from '../../src/core/fleet/zero.js';
+import { tempDirs } from '../support/temp.js';
 
 // The cases are one table for this rule and the simulator's mirror (sim/fleet_sim.py reads it too).
 const ZERO_CASES = JSON.parse(readFileSync(new URL('../contracts/scale-from-zero.json', import.meta.url), 'utf8')) as {
@@ -18,10 +17,8 @@ describe('scaleFromZeroDecision', () => {
   });
 });
 
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-function cacheAt(nowMs: number, dir = mkdtempSync(join(tmpdir(), 'fluxer-zero-'))) {
-  dirs.push(dir);
+const temp = tempDirs('fluxer-zero-');
+function cacheAt(nowMs: number, dir = temp()) {
   return { dir, endpoint: 'http://127.0.0.1:1', region: 'us-east-1', nowMs };
 }
 const ours = [{ Key: 'fluxer:managed', Value: 'true' }, { Key: 'fluxer:stack', Value: 'prod' }];
@@ -84,6 +81,17 @@ describe('lookAtFleet + raiseFromZero', () => {
     await forgetNoFleet(first, 'fluxer-prod-fleet');
     await lookAtFleet(f.asg, { ...first, nowMs: first.nowMs + 1 }, 'fluxer-prod-fleet', 'prod');
     expect(f.calls).toHaveLength(4);
+  });
+
+  it('a file an earlier fluxer wrote (one compact line) still reads; a damaged one asks again', async () => {
+    const f = fakeAsg([]);
+    const c = cacheAt(2_000_000);
+    const path = zeroCachePath(c, 'fluxer-prod-fleet');
+    writeFileSync(path, `${JSON.stringify({ group: 'fluxer-prod-fleet', region: c.region, endpoint: c.endpoint, state: 'absent', checkedAt: c.nowMs - 1 })}\n`);
+    expect(await lookAtFleet(f.asg, c, 'fluxer-prod-fleet', 'prod')).toEqual({ outcome: { kind: 'no-fleet', cached: true } });
+    writeFileSync(path, '{"group": "fluxer-prod');
+    expect(await lookAtFleet(f.asg, c, 'fluxer-prod-fleet', 'prod')).toEqual({ outcome: { kind: 'no-fleet', cached: false } });
+    expect(f.calls).toEqual(['DescribeAutoScalingGroups']);
   });
 
   it('a group of that name not tagged for the stack is not ours: no fleet, never raised', async () => {

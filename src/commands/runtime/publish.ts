@@ -1,14 +1,13 @@
 // `fluxer runtime publish`: build the runtime's wheel and wheelhouse, upload them as a release named
 // by its content, and (with --promote, or for the stack's first release) make it the one nodes install.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineCommand } from '../../cli/command.js';
+import { buildPython, localRuntime } from '../../core/release-inputs.js';
 import { buildRelease, publishRelease, runProgram, type PublishResult } from '../../core/releases.js';
 import { requireBucket } from '../../core/stack-resources.js';
-import { shippedRuntime, userVenvDir } from '../../core/local/python-env.js';
-import { UsageError } from '../../lib/errors.js';
-import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
+import { RUNTIME_SOURCE_DIR, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
 
 interface PublishOpts {
   promote?: boolean;
@@ -33,8 +32,11 @@ export default defineCommand<PublishOpts>({
   async handler(ctx, _args, opts) {
     const { settings, stack } = ctx.config();
     const bucket = requireBucket(settings, stack);
-    const python = ctx.env.FLUXER_PYTHON || [join(PACKAGE_ROOT, '.venv', 'bin', 'python'), join(userVenvDir(ctx.env), 'bin', 'python')].find((p) => existsSync(p)) || 'python3';
-    const runtime = runtimeSource();
+    const python = buildPython(ctx.env);
+    const runtime = localRuntime({
+      message: `This fluxer has neither the runtime's source (${RUNTIME_SOURCE_DIR}) nor its wheel (${SHIPPED_RUNTIME_DIR})`,
+      hint: 'Reinstall the CLI from its package (`npm install -g fluxer`), or publish from a clone of the repository.',
+    });
     const workDir = mkdtempSync(join(tmpdir(), 'fluxer-release-'));
     let result: PublishResult;
     try {
@@ -66,18 +68,6 @@ export default defineCommand<PublishOpts>({
     );
   },
 });
-
-/** A clone builds from gpu-runtime/; an installed CLI (npm install -g, npx) has no source, and ships the wheel. */
-function runtimeSource(): { sourceDir: string } | { wheel: string; pyproject: string } {
-  const sourceDir = join(PACKAGE_ROOT, 'gpu-runtime');
-  if (existsSync(join(sourceDir, 'pyproject.toml'))) return { sourceDir };
-  const shipped = shippedRuntime(SHIPPED_RUNTIME_DIR);
-  if (shipped) return { wheel: shipped.wheel, pyproject: shipped.pyproject };
-  throw new UsageError(`This fluxer has neither the runtime's source (${sourceDir}) nor its wheel (${SHIPPED_RUNTIME_DIR})`, {
-    code: 'RuntimeNotShipped',
-    hint: 'Reinstall the CLI from its package (`npm install -g fluxer`), or publish from a clone of the repository.',
-  });
-}
 
 function formatPublish(r: PublishResult): string {
   const lines = [`release   ${r.id}`, `location  s3://${r.bucket}/${r.prefix}`, `promoted  ${r.promoted ? 'yes' : 'no'} (${r.parameter}: ${r.promoted ? `${r.previous ?? 'none'} → ${r.id}` : (r.previous ?? 'none')})`];

@@ -6,18 +6,13 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { FluxerError, UsageError } from '../../lib/errors.js';
-import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
-import { shippedRuntime, userVenvDir } from '../local/python-env.js';
+import { localRuntime } from '../release-inputs.js';
 
 export type DeploySource = { sourceDir: string } | { wheel: string; pyproject?: string };
 
 export function deploySource(from: string | undefined, cwd: string): DeploySource {
   if (from === undefined) {
-    const sourceDir = join(PACKAGE_ROOT, 'gpu-runtime');
-    if (existsSync(join(sourceDir, 'pyproject.toml'))) return { sourceDir };
-    const shipped = shippedRuntime(SHIPPED_RUNTIME_DIR);
-    if (shipped) return { wheel: shipped.wheel, pyproject: shipped.pyproject };
-    throw new UsageError(`This fluxer has neither the runtime's source nor its wheel: give --from DIR or --from WHEEL`, { code: 'RuntimeNotShipped', hint: 'e.g. `fluxer runtime deploy --from ./gpu-runtime` in a clone.' });
+    return localRuntime({ message: 'This fluxer has neither the runtime\'s source nor its wheel: give --from DIR or --from WHEEL', hint: 'e.g. `fluxer runtime deploy --from ./gpu-runtime` in a clone.' });
   }
   const path = resolve(cwd, from);
   if (!existsSync(path)) throw new UsageError(`--from ${JSON.stringify(from)}: no such file or folder (${path})`, { hint: 'Give the runtime\'s source folder (with pyproject.toml) or a fluxer_runtime-*.whl.' });
@@ -27,11 +22,6 @@ export function deploySource(from: string | undefined, cwd: string): DeploySourc
   }
   if (!/^fluxer_runtime-[^-]+-.*\.whl$/.test(basename(path))) throw new UsageError(`--from ${JSON.stringify(from)}: not a runtime wheel (fluxer_runtime-<version>-…whl) or a source folder`);
   return { wheel: path };
-}
-
-/** The Python that builds: FLUXER_PYTHON, else the project's .venv, else the one `local up` built, else python3 (as publish). */
-export function buildPython(env: NodeJS.ProcessEnv): string {
-  return env.FLUXER_PYTHON || [join(PACKAGE_ROOT, '.venv', 'bin', 'python'), join(userVenvDir(env), 'bin', 'python')].find((p) => existsSync(p)) || 'python3';
 }
 
 /**

@@ -8,12 +8,11 @@
 // file under the state folder. `fleet up` on this machine forgets it at once; elsewhere a fleet made
 // in the meantime is seen after the TTL (the alarm starts its first node meanwhile).
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as Asg from '@aws-sdk/client-auto-scaling';
 import type { AutoScalingPort } from '../../aws/autoscaling.js';
 import { awsErrorName, isPermissionDenied } from '../../aws/errors.js';
-import { writeFileAtomic } from '../../lib/atomic-write.js';
+import { forgetCacheFile, isFresh, readCacheFile, writeCacheFile } from '../../lib/ttl-file-cache.js';
 import { isManagedBy } from '../tags.js';
 import { BREAKER_TAG } from './names.js';
 import { tagMap } from './read.js';
@@ -90,30 +89,22 @@ export function zeroCachePath(c: Pick<ZeroCache, 'dir' | 'endpoint' | 'region'>,
   return join(c.dir, `fleet-${key}.json`);
 }
 
+/** The remembered answer: undefined when none is fresh (none yet, damaged, another key's): ask AWS. */
 async function readCache(c: ZeroCache, group: string): Promise<CacheFile['state'] | undefined> {
-  try {
-    const f = JSON.parse(await readFile(zeroCachePath(c, group), 'utf8')) as CacheFile;
-    const age = c.nowMs - f.checkedAt;
-    if (f.group === group && f.region === c.region && f.endpoint === (c.endpoint ?? 'aws') && age >= 0 && age < (c.ttlMs ?? NO_FLEET_TTL_MS)) return f.state;
-  } catch {
-    // None yet, or damaged: ask AWS.
-  }
+  const f = await readCacheFile<CacheFile>(zeroCachePath(c, group));
+  if (f && f.group === group && f.region === c.region && f.endpoint === (c.endpoint ?? 'aws') && isFresh(f.checkedAt, c.nowMs, c.ttlMs ?? NO_FLEET_TTL_MS)) return f.state;
   return undefined;
 }
 
 async function writeCache(c: ZeroCache, group: string, state: CacheFile['state']): Promise<void> {
-  try {
-    await mkdir(c.dir, { recursive: true });
-    const doc: CacheFile = { group, region: c.region, endpoint: c.endpoint ?? 'aws', state, checkedAt: c.nowMs };
-    await writeFileAtomic(zeroCachePath(c, group), `${JSON.stringify(doc)}\n`);
-  } catch {
-    // A cache that cannot be written only costs the next run one call.
-  }
+  const doc: CacheFile = { group, region: c.region, endpoint: c.endpoint ?? 'aws', state, checkedAt: c.nowMs };
+  // A cache that cannot be written only costs the next run one call.
+  await writeCacheFile(zeroCachePath(c, group), doc).catch(() => undefined);
 }
 
 /** `fleet up` (and anything else that makes the group) forgets "no fleet" for it on this machine. */
 export async function forgetNoFleet(c: Pick<ZeroCache, 'dir' | 'endpoint' | 'region'>, group: string): Promise<void> {
-  await rm(zeroCachePath(c, group), { force: true });
+  await forgetCacheFile(zeroCachePath(c, group));
 }
 
 /** What fluxer knows of the group before deciding: undefined when it has none (or not ours). */

@@ -1,10 +1,9 @@
 // Pools that just failed for lack of capacity, remembered for 3 minutes (Karpenter's TTL) so the next
 // launch does not try them first again. A file in the state folder, keyed by endpoint, account,
 // region, AZ id and type: an emulated region never poisons a real one.
-import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../../lib/atomic-write.js';
 import type { Clock } from '../../lib/clock.js';
+import { isFresh, readCacheFileSync, writeCacheFileSync } from '../../lib/ttl-file-cache.js';
 
 export const CAPACITY_TTL_MS = 3 * 60_000;
 
@@ -30,31 +29,25 @@ export function poolKey(k: PoolKeyParts): string {
 export class CapacityCache {
   private readonly file: string;
 
-  constructor(private readonly dir: string, private readonly clock: Clock, private readonly ttlMs = CAPACITY_TTL_MS) {
+  constructor(dir: string, private readonly clock: Clock, private readonly ttlMs = CAPACITY_TTL_MS) {
     this.file = join(dir, 'failed-pools.json');
   }
 
   private read(): Record<string, FailedPool> {
-    try {
-      const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as unknown;
-      return parsed && typeof parsed === 'object' ? (parsed as Record<string, FailedPool>) : {};
-    } catch {
-      return {};
-    }
+    return readCacheFileSync<Record<string, FailedPool>>(this.file) ?? {};
   }
 
   /** The failure still remembered for this pool, if any. */
   recent(key: string): FailedPool | undefined {
     const entry = this.read()[key];
-    return entry && this.clock.now() - entry.at < this.ttlMs ? entry : undefined;
+    return entry && isFresh(entry.at, this.clock.now(), this.ttlMs) ? entry : undefined;
   }
 
   /** Remembers (or re-marks, extending the memory) a failed pool; expired entries are dropped. */
   remember(key: string, failure: Omit<FailedPool, 'at'>): void {
     const now = this.clock.now();
-    const kept = Object.fromEntries(Object.entries(this.read()).filter(([, e]) => now - e.at < this.ttlMs));
+    const kept = Object.fromEntries(Object.entries(this.read()).filter(([, e]) => isFresh(e?.at, now, this.ttlMs)));
     kept[key] = { ...failure, at: now };
-    mkdirSync(this.dir, { recursive: true });
-    writeFileAtomicSync(this.file, `${JSON.stringify(kept, null, 2)}\n`);
+    writeCacheFileSync(this.file, kept);
   }
 }

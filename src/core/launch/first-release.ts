@@ -1,16 +1,14 @@
 // A stack with no promoted runtime release has nothing for its nodes to install: `spot launch` then
 // publishes the local build as the stack's first release (the publish library, as `runtime publish`
 // does; the first release is promoted anyway) and says so.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { S3Port } from '../../aws/s3.js';
 import type { SsmPort } from '../../aws/ssm.js';
 import { hasErrorCode, isNotFound } from '../../aws/errors.js';
 import type { StackSettings } from '../../config/schema.js';
-import { UsageError } from '../../lib/errors.js';
-import { PACKAGE_ROOT, SHIPPED_RUNTIME_DIR } from '../../lib/paths.js';
-import { shippedRuntime, userVenvDir } from '../local/python-env.js';
+import { buildPython, localRuntime } from '../release-inputs.js';
 import { buildRelease, publishRelease, releaseParameterName, runProgram } from '../releases.js';
 import { requireBucket } from '../stack-resources.js';
 
@@ -25,13 +23,16 @@ export async function ensureRuntimeRelease(
     if (!isNotFound(err, 'ssm') && !hasErrorCode(err, 'ParameterNotFound')) throw err;
   }
   const bucket = requireBucket(opts.settings, opts.stack);
-  const python = opts.env.FLUXER_PYTHON || [join(PACKAGE_ROOT, '.venv', 'bin', 'python'), join(userVenvDir(opts.env), 'bin', 'python')].find((p) => existsSync(p)) || 'python3';
+  const python = buildPython(opts.env);
   const workDir = mkdtempSync(join(tmpdir(), 'fluxer-release-'));
   try {
     opts.progress(`Stack "${opts.stack}" has no runtime release yet: publishing the local build`);
     const built = await buildRelease({
       python,
-      runtime: runtimeSource(),
+      runtime: localRuntime({
+        message: 'No runtime release is promoted for this stack, and this fluxer has neither the runtime\'s source nor its wheel',
+        hint: 'Publish a release from a clone (`fluxer runtime publish`), or reinstall the CLI from its package.',
+      }),
       workDir,
       ...(opts.env.FLUXER_RELEASE_REQUIREMENTS ? { requirementsFile: opts.env.FLUXER_RELEASE_REQUIREMENTS } : {}),
       run: runProgram,
@@ -43,15 +44,4 @@ export async function ensureRuntimeRelease(
   } finally {
     rmSync(workDir, { recursive: true, force: true });
   }
-}
-
-function runtimeSource(): { sourceDir: string } | { wheel: string; pyproject: string } {
-  const sourceDir = join(PACKAGE_ROOT, 'gpu-runtime');
-  if (existsSync(join(sourceDir, 'pyproject.toml'))) return { sourceDir };
-  const shipped = shippedRuntime(SHIPPED_RUNTIME_DIR);
-  if (shipped) return { wheel: shipped.wheel, pyproject: shipped.pyproject };
-  throw new UsageError(`No runtime release is promoted for this stack, and this fluxer has neither the runtime's source nor its wheel`, {
-    code: 'RuntimeNotShipped',
-    hint: 'Publish a release from a clone (`fluxer runtime publish`), or reinstall the CLI from its package.',
-  });
 }

@@ -7,11 +7,10 @@
 // Prices change a few times a year; they are cached a day in a file keyed by endpoint and region, so
 // an emulated endpoint never poisons the real cache.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PricingPort } from '../../aws/pricing.js';
-import { writeFileAtomic } from '../../lib/atomic-write.js';
 import type { Clock } from '../../lib/clock.js';
+import { isFresh, readCacheFile, writeCacheFile } from '../../lib/ttl-file-cache.js';
 
 export const ON_DEMAND_CACHE_MS = 24 * 3_600_000;
 
@@ -98,17 +97,14 @@ export async function onDemandPrices(opts: OnDemandOptions, types: readonly stri
   const path = onDemandCachePath(opts.cacheDir, opts.endpoint, opts.region);
   const now = opts.clock.now();
   let cache: CacheFile = { endpoint: opts.endpoint ?? 'aws', region: opts.region, prices: {} };
-  try {
-    const read = JSON.parse(await readFile(path, 'utf8')) as CacheFile;
-    if (read.endpoint === cache.endpoint && read.region === opts.region && read.prices) cache = read;
-  } catch {
-    // No cache yet, or a damaged one: fetch.
-  }
+  // No cache yet, a damaged one or another endpoint's: fetch.
+  const read = await readCacheFile<CacheFile>(path);
+  if (read && read.endpoint === cache.endpoint && read.region === opts.region && read.prices) cache = read;
   const out = new Map<string, number | null>();
   let changed = false;
   for (const t of types) {
     const hit = cache.prices[t];
-    if (hit && now - hit.fetchedAt >= 0 && now - hit.fetchedAt < ON_DEMAND_CACHE_MS) {
+    if (hit && isFresh(hit.fetchedAt, now, ON_DEMAND_CACHE_MS)) {
       out.set(t, hit.usdPerHour);
       continue;
     }
@@ -117,9 +113,6 @@ export async function onDemandPrices(opts: OnDemandOptions, types: readonly stri
     out.set(t, price);
     changed = true;
   }
-  if (changed) {
-    await mkdir(opts.cacheDir, { recursive: true });
-    await writeFileAtomic(path, `${JSON.stringify(cache, null, 2)}\n`);
-  }
+  if (changed) await writeCacheFile(path, cache);
   return out;
 }
