@@ -266,10 +266,17 @@ class GroupSize:
     in_service: tuple[str, ...] = ()  # the InService instances' ids (the idle rule's keeper)
 
 
+# AWS's bound on one instance's wait in a lifecycle hook, however many heartbeats: 48 h or 100 heartbeat
+# timeouts, whichever is smaller (LifecycleHook.GlobalTimeout in the Auto Scaling API reference).
+MAX_GLOBAL_TIMEOUT_SECONDS = 172800.0
+
+
 @dataclass(frozen=True)
 class Hook:
     name: str
     heartbeat_timeout: float
+    # How long the instance may wait in all (each RecordLifecycleActionHeartbeat restarts heartbeat_timeout).
+    global_timeout: float = MAX_GLOBAL_TIMEOUT_SECONDS
 
 
 BREAKER_TAG = "fluxer:breaker"
@@ -302,7 +309,10 @@ class AutoScaling:
         hooks = self._asg.describe_lifecycle_hooks(AutoScalingGroupName=self.group).get("LifecycleHooks", [])
         for h in hooks:
             if h.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_TERMINATING":
-                return Hook(str(h["LifecycleHookName"]), float(h.get("HeartbeatTimeout", 3600)))
+                heartbeat = float(h.get("HeartbeatTimeout", 3600))
+                bound = min(MAX_GLOBAL_TIMEOUT_SECONDS, 100 * heartbeat)
+                answered = float(h.get("GlobalTimeout", bound))
+                return Hook(str(h["LifecycleHookName"]), heartbeat, min(bound, answered))
         return None
 
     def heartbeat(self, hook: str, instance_id: str) -> None:

@@ -5,8 +5,9 @@ never the GPU's. The rules are fleet_policy.py's pure functions; this is their I
   protection  SetInstanceProtection on itself while it holds a job; lifted after
               FLUXER_PROTECT_HYSTERESIS_SECONDS idle
   hook        IMDS autoscaling/target-lifecycle-state = Terminated (the NoticeWatcher): drain, finish
-              the running job if it fits the hook's timeout (else release it), heartbeat meanwhile,
-              then CompleteLifecycleAction CONTINUE once the worker has wound down
+              the running job if it fits the hook's global timeout (else release it; at once when the
+              group's max is 0), heartbeat meanwhile so the wait goes on, then CompleteLifecycleAction
+              CONTINUE once the worker has wound down
   idle        FLUXER_IDLE_SECONDS with no job and a receive that came back empty, desired > min:
               TerminateInstanceInAutoScalingGroup on itself, decrementing (through the hook); a
               surplus node (desired > max(1, min)) other than the keeper after
@@ -172,21 +173,43 @@ class Fleet:
             return
         self._hook = hook
         self._node_record_due = True
+        # Heartbeats keep the instance waiting up to the hook's global timeout, so the running job finishes
+        # here when it fits that (handing it back would only make another node redo it). A fleet being taken
+        # away (max 0: `fleet down`, switched off) wants the nodes gone: its job goes back at its next step.
+        taken_away = self._group_max() == 0
+        hold = 0.0 if taken_away else max(0.0, hook.global_timeout - HOOK_MARGIN_SECONDS)
         log.info("termination lifecycle hook: draining", hook=hook.name,
-                 heartbeatTimeoutSeconds=hook.heartbeat_timeout)
-        self._start("hook-heartbeat", self._hook_heartbeat)
-        fits = max(0.0, hook.heartbeat_timeout - HOOK_MARGIN_SECONDS)
-        self.drain(f"Auto Scaling is terminating this instance (lifecycle hook {hook.name})",
-                   deadline=time.monotonic() + fits, stop=True)
+                 heartbeatTimeoutSeconds=hook.heartbeat_timeout, globalTimeoutSeconds=hook.global_timeout,
+                 holdSeconds=hold, fleetTakenAway=taken_away)
+        self._start("hook-heartbeat", lambda: self._hook_heartbeat(time.monotonic()))
+        why = "the fleet is being taken away: max 0" if taken_away else f"lifecycle hook {hook.name}"
+        self.drain(f"Auto Scaling is terminating this instance ({why})", deadline=time.monotonic() + hold,
+                   stop=True)
 
-    def _hook_heartbeat(self) -> None:
+    def _group_max(self) -> int | None:
+        assert self.asg is not None
+        try:
+            return self.asg.size().maximum
+        except (LookupError, *TRANSIENT_ERRORS) as exc:
+            log.warning("group not read at termination: finishing the job", error=str(exc))
+            return None
+
+    def _hook_heartbeat(self, last_ok: float) -> None:
+        """RecordLifecycleActionHeartbeat every third of the hook's timeout: each one restarts it. One that
+        fails leaves the wait ending a heartbeat timeout after the last that worked: the job must fit that."""
         hook = self._hook
         assert hook is not None and self.asg is not None
         while not self._closed.wait(max(1.0, hook.heartbeat_timeout / 3)):
             try:
                 self.asg.heartbeat(hook.name, self.node.instance_id)
+                last_ok = time.monotonic()
             except TRANSIENT_ERRORS as exc:
-                log.warning("lifecycle heartbeat failed", hook=hook.name, error=str(exc))
+                cap = last_ok + hook.heartbeat_timeout - HOOK_MARGIN_SECONDS
+                with self._cond:
+                    self._deadline = cap if self._deadline is None else min(self._deadline, cap)
+                log.warning("lifecycle heartbeat failed: the job must fit the last heartbeat's timeout",
+                            hook=hook.name, error=str(exc),
+                            deadlineInSeconds=round(cap - time.monotonic(), 1))
 
     def _complete_hook(self) -> None:
         """After serve() has wound down (job finished or released, uploads done): let AWS go on."""

@@ -5,6 +5,7 @@ export interface Ec2Port {
   describeInstanceTypes(input: Sdk.DescribeInstanceTypesCommandInput): Promise<Sdk.DescribeInstanceTypesCommandOutput>;
   describeImages(input: Sdk.DescribeImagesCommandInput): Promise<Sdk.DescribeImagesCommandOutput>;
   describeInstances(input: Sdk.DescribeInstancesCommandInput): Promise<Sdk.DescribeInstancesCommandOutput>;
+  describeInstanceAttribute(input: Sdk.DescribeInstanceAttributeCommandInput): Promise<Sdk.DescribeInstanceAttributeCommandOutput>;
   terminateInstances(input: Sdk.TerminateInstancesCommandInput): Promise<Sdk.TerminateInstancesCommandOutput>;
   /** The local node agent only: a local node whose runtime process is gone shows its instance stopped. */
   stopInstances(input: Sdk.StopInstancesCommandInput): Promise<Sdk.StopInstancesCommandOutput>;
@@ -43,6 +44,7 @@ export function createEc2Port(client: Sdk.EC2Client, sdk: typeof Sdk): Ec2Port {
     describeInstanceTypes: (input) => client.send(new sdk.DescribeInstanceTypesCommand(input)),
     describeImages: (input) => client.send(new sdk.DescribeImagesCommand(input)),
     describeInstances: (input) => client.send(new sdk.DescribeInstancesCommand(input)),
+    describeInstanceAttribute: (input) => client.send(new sdk.DescribeInstanceAttributeCommand(input)),
     terminateInstances: (input) => client.send(new sdk.TerminateInstancesCommand(input)),
     stopInstances: (input) => client.send(new sdk.StopInstancesCommand(input)),
     describeVpcs: (input) => client.send(new sdk.DescribeVpcsCommand(input)),

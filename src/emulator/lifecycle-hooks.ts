@@ -13,14 +13,18 @@
 // Terminating:Wait: EC2 keeps it running, DescribeAutoScalingGroups and DescribeAutoScalingInstances say
 // Terminating:Wait, and its IMDS (imds.ts) serves `autoscaling/target-lifecycle-state` = Terminated. It
 // terminates on CompleteLifecycleAction (CONTINUE or ABANDON: for a terminating hook both terminate), or when
-// the hook's HeartbeatTimeout passes with no RecordLifecycleActionHeartbeat (each one restarts the timeout).
+// the hook's HeartbeatTimeout passes with no RecordLifecycleActionHeartbeat (each one restarts the timeout: "If you
+// need more time, record the lifecycle action heartbeat to keep the instance in a wait state", the API reference
+// above), or when its global timeout passes whatever the heartbeats: min(48 h, 100 × HeartbeatTimeout)
+// (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LifecycleHook.html, GlobalTimeout), which
+// DescribeLifecycleHooks answers here too (moto says 172800 for every hook).
 //
 // How, with moto as it is: a held instance is put in moto's Standby (EnterStandby, decrementing the desired
 // capacity for a scale-in, not for a termination that keeps it), which takes it out of moto's capacity count
 // so moto neither terminates it nor counts it; the answers say Terminating:Wait for it; once released it is
 // terminated in moto (TerminateInstanceInAutoScalingGroup, not decrementing again). Scale-in picks instances
 // as moto does (its order, skipping those protected from scale in: moto honours SetInstanceProtection there).
-// Not done: launch hooks, notification targets, the global timeout (100 × HeartbeatTimeout), Terminating:Proceed.
+// Not done: launch hooks, notification targets, Terminating:Proceed.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,6 +45,8 @@ interface Held {
   hook: string;
   token: string;
   timeoutMs: number;
+  /** Date.now() at which the global timeout ends the wait, heartbeats or not. */
+  globalEndsAt: number;
   timer: NodeJS.Timeout;
   auth: Auth;
   /** Its scale-in protection as the caller set it: moto holds it protected, so its own scale-in never picks it. */
@@ -52,6 +58,8 @@ interface Hook {
   heartbeatTimeout: number;
 }
 
+const MAX_GLOBAL_TIMEOUT_S = 172_800;
+const globalTimeoutOf = (heartbeatTimeout: number) => Math.min(MAX_GLOBAL_TIMEOUT_S, 100 * heartbeatTimeout);
 const tag = (xml: string, name: string): string | undefined => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
@@ -113,9 +121,11 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
     }
   };
 
+  /** (Re)starts the heartbeat timeout, never past the global timeout. */
   const arm = (h: Held) => {
     clearTimeout(h.timer);
-    h.timer = setTimeout(() => void release(h, 'heartbeat timeout'), h.timeoutMs);
+    const left = h.globalEndsAt - Date.now();
+    h.timer = setTimeout(() => void release(h, left <= h.timeoutMs ? 'global timeout' : 'heartbeat timeout'), Math.max(0, Math.min(h.timeoutMs, left)));
     h.timer.unref?.();
   };
 
@@ -124,7 +134,7 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
     await call(auth, { Action: 'EnterStandby', AutoScalingGroupName: group, 'InstanceIds.member.1': instanceId, ShouldDecrementDesiredCapacity: String(decrement) });
     // moto's scale-in picks among all its instance states, Standby included, unless protected.
     await call(auth, { Action: 'SetInstanceProtection', AutoScalingGroupName: group, 'InstanceIds.member.1': instanceId, ProtectedFromScaleIn: 'true' });
-    const h: Held = { instanceId, group, hook: hook.name, token: randomUUID(), timeoutMs: hook.heartbeatTimeout * 1000, timer: setTimeout(() => undefined, 0), auth, wasProtected };
+    const h: Held = { instanceId, group, hook: hook.name, token: randomUUID(), timeoutMs: hook.heartbeatTimeout * 1000, globalEndsAt: Date.now() + globalTimeoutOf(hook.heartbeatTimeout) * 1000, timer: setTimeout(() => undefined, 0), auth, wasProtected };
     held.set(instanceId, h);
     arm(h);
     setTarget(instanceId, 'Terminated');
@@ -141,14 +151,28 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
     await hold(auth, group, hook, instanceId, decrement);
   };
 
-  /** A scale-in to `desired`: the instances moto would remove (its order, unprotected, in service) are held instead. */
-  const scaleIn = async (auth: Auth, group: string, desired: number): Promise<void> => {
+  /**
+   * A scale-in to `desired`: the instances moto would remove (its order, unprotected, in service) are held instead.
+   * `decrement`: before moto lowers the desired capacity (a SetDesiredCapacity on its way); false once it has.
+   */
+  const scaleIn = async (auth: Auth, group: string, desired: number, decrement = true): Promise<void> => {
     const hook = await terminatingHook(auth, group);
     if (!hook) return;
     const live = (await groupInstances(auth, group)).filter((i) => i.state === 'InService' || i.state === 'Pending');
     const excess = live.length - desired;
     if (excess <= 0) return;
-    for (const i of live.filter((x) => !x.protected).slice(0, excess)) await hold(auth, group, hook, i.id, true);
+    for (const i of live.filter((x) => !x.protected).slice(0, excess)) await hold(auth, group, hook, i.id, decrement);
+  };
+
+  /**
+   * A group above its desired capacity because its instances were protected (a scale-in could take none) goes on
+   * down once protection is lifted, as Auto Scaling keeps working towards the desired capacity; moto only ever
+   * acts when the capacity is set.
+   */
+  const settle = async (auth: Auth, group: string): Promise<void> => {
+    const xml = await call(auth, { Action: 'DescribeAutoScalingGroups', 'AutoScalingGroupNames.member.1': group });
+    const desired = Number(tag(xml, 'DesiredCapacity'));
+    if (Number.isFinite(desired)) await scaleIn(auth, group, desired, false);
   };
 
   /** Answers moto gives with Standby for a held instance: Terminating:Wait, as AWS says. */
@@ -228,13 +252,20 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
           // A held instance keeps moto's protection; what the caller sets is what the answers say.
           const ids = [...f.entries()].filter(([k]) => k.startsWith('InstanceIds.member.')).map(([, v]) => v);
           const mine = ids.filter((id) => held.has(id));
-          if (!mine.length) return false;
+          const lifted = f.get('ProtectedFromScaleIn') === 'false';
+          if (!mine.length && !lifted) return false;
+          if (!mine.length) {
+            await forward(req, res);
+            if (group) await settle(auth, group);
+            return true;
+          }
           for (const id of mine) held.get(id)!.wasProtected = f.get('ProtectedFromScaleIn') === 'true';
           const rest = ids.filter((id) => !held.has(id));
           if (rest.length) {
             const params: Record<string, string> = { Action: 'SetInstanceProtection', AutoScalingGroupName: group, ProtectedFromScaleIn: f.get('ProtectedFromScaleIn') ?? 'false' };
             rest.forEach((id, n) => (params[`InstanceIds.member.${n + 1}`] = id));
             await call(auth, params);
+            if (lifted) await settle(auth, group);
           }
           ok(res, action, '');
           return true;
@@ -246,6 +277,14 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
           if (f.get('ForceDelete') === 'true') for (const h of [...held.values()].filter((x) => x.group === group)) await release(h, 'group force-deleted');
           return false;
         }
+        case 'DescribeLifecycleHooks':
+          await forward(req, res, (xml) =>
+            xml.replace(/<member>([\s\S]*?)<\/member>/g, (m: string, body: string) => {
+              const heartbeat = Number(tag(body, 'HeartbeatTimeout'));
+              return Number.isFinite(heartbeat) ? m.replace(/<GlobalTimeout>\d+<\/GlobalTimeout>/, `<GlobalTimeout>${globalTimeoutOf(heartbeat)}</GlobalTimeout>`) : m;
+            }),
+          );
+          return true;
         case 'DescribeAutoScalingGroups':
         case 'DescribeAutoScalingInstances':
           if (!held.size) return false;

@@ -1,7 +1,8 @@
 // The emulator's termination lifecycle hooks (src/emulator/lifecycle-hooks.ts) through the real AWS CLI:
 // what Auto Scaling does with an EC2_INSTANCE_TERMINATING hook where moto does not — a scaled-in instance
 // held in Terminating:Wait (still running), its IMDS saying Terminated, released by CompleteLifecycleAction or
-// by the hook's heartbeat timeout; scale-in passing over an instance protected from scale in.
+// by the hook's heartbeat timeout, which each heartbeat restarts; scale-in passing over an instance protected from
+// scale in, and taking it once its protection is lifted.
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -75,7 +76,7 @@ describe('emulator: termination lifecycle hooks as Auto Scaling runs them', () =
     expect((await group(name)).DesiredCapacity).toBe(1);
     // Nothing left to complete: AWS's ValidationError.
     await expect(aws('autoscaling', 'complete-lifecycle-action', '--auto-scaling-group-name', name, '--lifecycle-hook-name', 'drain', '--instance-id', removed, '--lifecycle-action-result', 'CONTINUE')).rejects.toThrow(/No active Lifecycle Action/);
-  });
+  }, 60_000);
 
   it('TerminateInstanceInAutoScalingGroup waits in the hook too, and the heartbeat timeout releases it', async () => {
     const { name, ids } = await groupWithHook(1, 6);
@@ -89,5 +90,40 @@ describe('emulator: termination lifecycle hooks as Auto Scaling runs them', () =
     // No CompleteLifecycleAction: the hook's six-second timeout ends the wait.
     await expect.poll(async () => (await group(name)).Instances.length, { timeout: 20_000, interval: 200 }).toBe(0);
     expect(await ec2State(id)).not.toBe('running');
-  });
+  }, 60_000);
+
+  it('a scale-in that passed over a protected instance takes it once its protection is lifted, into the hook', async () => {
+    const { name, ids } = await groupWithHook(1, 600);
+    const [id] = ids as [string];
+    await aws('autoscaling', 'set-instance-protection', '--auto-scaling-group-name', name, '--instance-ids', id, '--protected-from-scale-in');
+    await aws('autoscaling', 'set-desired-capacity', '--auto-scaling-group-name', name, '--desired-capacity', '0');
+    expect((await group(name)).Instances.map((i) => i.LifecycleState)).toEqual(['InService']);
+    await aws('autoscaling', 'set-instance-protection', '--auto-scaling-group-name', name, '--instance-ids', id, '--no-protected-from-scale-in');
+    const g = await group(name);
+    expect(g.DesiredCapacity).toBe(0);
+    expect(g.Instances.map((i) => [i.LifecycleState, i.ProtectedFromScaleIn])).toEqual([['Terminating:Wait', false]]);
+    expect(await imds(id, 'autoscaling/target-lifecycle-state')).toEqual({ status: 200, body: 'Terminated' });
+    await aws('autoscaling', 'complete-lifecycle-action', '--auto-scaling-group-name', name, '--lifecycle-hook-name', 'drain', '--instance-id', id, '--lifecycle-action-result', 'CONTINUE');
+    expect((await group(name)).Instances).toEqual([]);
+  }, 60_000);
+
+  it('each RecordLifecycleActionHeartbeat restarts the timeout: held past HeartbeatTimeout while they come, released once they stop', async () => {
+    const { name, ids } = await groupWithHook(1, 5);
+    const [id] = ids as [string];
+    // AWS's bound on the whole wait, answered as AWS computes it (moto says 172800 for every hook).
+    expect((await aws('autoscaling', 'describe-lifecycle-hooks', '--auto-scaling-group-name', name)).LifecycleHooks[0]).toMatchObject({ HeartbeatTimeout: 5, GlobalTimeout: 500 });
+    await aws('autoscaling', 'terminate-instance-in-auto-scaling-group', '--instance-id', id, '--should-decrement-desired-capacity');
+    const held = Date.now();
+    let last = held;
+    // Back to back (one AWS CLI call takes a second or two here): well within each 5 s timeout, for 12 s.
+    while (last - held < 12_000) {
+      await aws('autoscaling', 'record-lifecycle-action-heartbeat', '--auto-scaling-group-name', name, '--lifecycle-hook-name', 'drain', '--instance-id', id);
+      last = Date.now();
+    }
+    expect((await group(name)).Instances.map((i) => i.LifecycleState)).toEqual(['Terminating:Wait']);
+    expect(await ec2State(id)).toBe('running');
+    await expect.poll(async () => (await group(name)).Instances.length, { timeout: 30_000, interval: 200 }).toBe(0);
+    expect(Date.now() - last).toBeGreaterThanOrEqual(4_000); // a timeout from the last heartbeat
+    expect(await ec2State(id)).not.toBe('running');
+  }, 60_000);
 });

@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { scaleChange } from '../../src/core/fleet/scale.js';
 import { backlogPolicy, createGroupInput, mixedInstancesPolicy, nodeFleetPolicy, templateData } from '../../src/core/fleet/spec.js';
+import { NOUNS } from '../../src/commands/index.js';
 import { activityKind, breakerOf } from '../../src/core/fleet/status.js';
 import { pinnedRelease, templateChanges } from '../../src/core/fleet/template.js';
 import { buildLaunchSpec } from '../../src/core/launch/spec.js';
@@ -75,6 +76,10 @@ describe('fleet scale and status', () => {
     const b = breakerOf({ Tags: [{ Key: 'fluxer:breaker', Value: '3 failed boots within 1800s' }] })!;
     expect(b.reason).toBe('3 failed boots within 1800s');
     expect(b.resume).toContain('fluxer fleet scale N');
+    // Only commands that exist (it once named a `fluxer spot logs` there is none of).
+    const named = [...b.resume.matchAll(/`fluxer ([a-z]+) ([a-z]+)/g)].map((m) => `${m[1]} ${m[2]}`);
+    expect(named).toEqual(['spot list', 'fleet scale']);
+    for (const c of named) expect(NOUNS.flatMap((n) => n.commands.map((v) => `${n.name} ${v.name}`))).toContain(c);
   });
   it("reads AWS's activity wording", () => {
     expect(activityKind({ Description: 'Terminating EC2 instance: i-1', Cause: 'an instance was taken out of service in response to an EC2 instance rebalance recommendation' })).toBe('rebalance');

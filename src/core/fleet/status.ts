@@ -155,5 +155,7 @@ async function recentActivities(asg: FleetStatusPorts['autoscaling'], groupName:
 /** The breaker's tag (set by a node after FLUXER_BOOT_FAILURE_LIMIT failed boots, docs/fleet.md): the fleet is at 0 until scaled again. */
 export function breakerOf(g: Pick<Asg.AutoScalingGroup, 'Tags'> | undefined): FleetStatus['breaker'] {
   const reason = g?.Tags?.find((t) => t.Key === BREAKER_TAG)?.Value;
-  return reason ? { reason, resume: 'fix the boot (`fluxer spot logs`, the FAILED node records), then `fluxer fleet scale N` (it clears the breaker)' } : null;
+  return reason
+    ? { reason, resume: 'fix what failed the boots (the reason names the last one; `fluxer spot list --all` lists the FAILED nodes, whose records under the bucket\'s nodes/ say more), then `fluxer fleet scale N` (it clears the breaker and resumes the alarm actions)' }
+    : null;
 }

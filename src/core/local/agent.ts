@@ -33,7 +33,7 @@ export interface RegionSettings {
 }
 
 export interface AgentDeps {
-  ec2: Pick<Ec2Port, 'describeInstances' | 'stopInstances' | 'terminateInstances'>;
+  ec2: Pick<Ec2Port, 'describeInstances' | 'describeInstanceAttribute' | 'describeLaunchTemplateVersions' | 'stopInstances' | 'terminateInstances'>;
   nodesDir: string;
   settingsFile: string;
   /** The environment workers inherit (AWS_* and FLUXER_* are set explicitly, never inherited). */
@@ -97,6 +97,10 @@ export class NodeAgent {
         ...(notice ? { notice } : {}),
       };
     });
+    await Promise.all(workers.filter((w) => w.poweroffRequested).map(async (w) => {
+      const inst = instances.find((i) => i.instanceId === w.instanceId);
+      if (inst) w.shutdownBehavior = await this.shutdownBehavior(inst);
+    }));
     const actions = reconcile(instances, workers, (this.deps.now ?? Date.now)());
     await Promise.all(actions.map((a) => this.act(a, settings, instances.find((i) => i.instanceId === a.instanceId), regs.get(a.instanceId))));
   }
@@ -138,6 +142,27 @@ export class NodeAgent {
     }
   }
 
+  /**
+   * What EC2 does when this instance's OS powers off: its InstanceInitiatedShutdownBehavior. moto keeps the one
+   * RunInstances gives (`local up`, `spot launch`: terminate) but applies nothing of a launch template, so an instance
+   * launched from one (an Auto Scaling group's: EC2's aws:ec2launchtemplate:id/version tags) takes its template
+   * version's, as AWS would. Unreadable: stop, the state a user can still look at.
+   */
+  private async shutdownBehavior(inst: NodeInstance): Promise<'stop' | 'terminate'> {
+    try {
+      const own = await this.deps.ec2.describeInstanceAttribute({ InstanceId: inst.instanceId, Attribute: 'instanceInitiatedShutdownBehavior' });
+      if (own.InstanceInitiatedShutdownBehavior?.Value === 'terminate') return 'terminate';
+      const template = inst.tags['aws:ec2launchtemplate:id'];
+      const version = inst.tags['aws:ec2launchtemplate:version'];
+      if (!template || !version) return 'stop';
+      const versions = await this.deps.ec2.describeLaunchTemplateVersions({ LaunchTemplateId: template, Versions: [version] });
+      return versions.LaunchTemplateVersions?.[0]?.LaunchTemplateData?.InstanceInitiatedShutdownBehavior === 'terminate' ? 'terminate' : 'stop';
+    } catch (err) {
+      this.deps.log(`${inst.instanceId}: shutdown behaviour not read (${(err as Error).message}): stopping it`);
+      return 'stop';
+    }
+  }
+
   /** Runs a slow step (a drain takes seconds) without holding up the next pass; one at a time per node. */
   private background(id: string, work: () => Promise<void>): void {
     this.stopping.add(id);
@@ -173,11 +198,13 @@ export class NodeAgent {
 
 type InstanceFacts = Pick<NodeInstance, 'instanceType' | 'az' | 'launchedAt' | 'ami' | 'lifecycle'> & { tags?: Record<string, string> };
 
-function isStale(r: NodeRegistration, s: RegionSettings): boolean {
+/** Started with other settings than the stack's now. `--node-env` wins over the stack's own, as in workerEnv. */
+export function isStale(r: Pick<NodeRegistration, 'env'>, s: RegionSettings): boolean {
   const e = r.env;
-  const extra = Object.entries(s.nodeEnv ?? {});
-  if (extra.some(([k, v]) => e[k] !== v)) return true;
-  return e.FLUXER_MODEL !== s.model || (e.FLUXER_MODEL_DIR ?? null) !== s.modelDir || e.FLUXER_DEVICE !== s.device || e.FLUXER_QUEUE_URL !== s.queueUrl || e.FLUXER_ENDPOINT_URL !== s.endpoint;
+  const extra = s.nodeEnv ?? {};
+  if (Object.entries(extra).some(([k, v]) => e[k] !== v)) return true;
+  const own: Record<string, string | null> = { FLUXER_MODEL: s.model, FLUXER_MODEL_DIR: s.modelDir, FLUXER_DEVICE: s.device, FLUXER_QUEUE_URL: s.queueUrl, FLUXER_ENDPOINT_URL: s.endpoint };
+  return Object.entries(own).some(([k, v]) => !(k in extra) && (e[k] ?? null) !== v);
 }
 
 /** moto's zone ids follow its zone names (us-east-1a → use1-az1 ...): close enough for a label. */

@@ -8,7 +8,9 @@
 //     with SIGTERM, as an instance's shutdown stops its services: the runtime drains, jobs are released;
 //   - a worker that died while its instance runs leaves the instance stopped (the instance is the
 //     process: nothing else would tell EC2 it is gone);
-//   - the runtime's power-off command stops its instance; its restart command restarts the worker;
+//   - the runtime's power-off command ends its instance as the instance's shutdown behaviour says (EC2's
+//     InstanceInitiatedShutdownBehavior: terminate, as every node fluxer launches has it, or stop); its
+//     restart command restarts the worker;
 //   - a spot notice past its time ends the instance as its action says (terminate or stop), as EC2 does;
 //   - a terminated instance's registration is removed (SSM forgets it); its folder stays;
 //   - a worker whose instance moto does not know (moto was restarted) is stopped and forgotten;
@@ -29,6 +31,8 @@ export interface WorkerView {
   /** The agent is stopping it (SIGTERM sent): not a death. */
   stopping: boolean;
   poweroffRequested: boolean;
+  /** What an OS power-off does to its instance (read by the agent only once a power-off is requested); absent: stop. */
+  shutdownBehavior?: 'stop' | 'terminate';
   restartRequested: boolean;
   /** Started with other settings than the stack's now (another model, a new queue): restarted. */
   stale?: boolean;
@@ -62,7 +66,9 @@ export function reconcile(instances: readonly InstanceView[], workers: readonly 
       continue;
     }
     if (w?.poweroffRequested) {
-      actions.push({ kind: 'stop-instance', instanceId: id, reason: 'the runtime powered the node off' });
+      // An Auto Scaling group replaces a node that terminated this way (moto does too): the loop the boot-failure breaker stops.
+      const reason = 'the runtime powered the node off';
+      actions.push(w.shutdownBehavior === 'terminate' ? { kind: 'terminate-instance', instanceId: id, reason: `${reason} (shutdown behaviour: terminate)` } : { kind: 'stop-instance', instanceId: id, reason });
       continue;
     }
     if (!w || w.pid === 0) {
