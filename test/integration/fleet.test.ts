@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setStandinQuotas } from '../../src/emulator/quotas.js';
 import { runBin } from '../support/cli.js';
 import { VENV_BIN } from '../support/moto.js';
 
@@ -86,6 +87,25 @@ describe('fluxer fleet on the local stack (moto Auto Scaling, local workers)', (
     const doc = JSON.parse(r.stdout) as { resources: Array<{ type: string; action: string }> };
     expect(doc.resources.map((x) => [x.type, x.action])).toEqual([['launch-template', 'would-create'], ['auto-scaling-group', 'would-create'], ['scaling-policy', 'would-create'], ['scaling-policy', 'would-create'], ['alarm', 'would-create'], ['node-role-policy', 'would-create']]);
     expect(await group()).toBeUndefined();
+  }, 60_000);
+
+  it('fleet up checks the spot vCPU quota against --max: a note when it holds fewer nodes, exit 5 and no change when it holds none', async () => {
+    const quota = (value: number) => setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value }]);
+    try {
+      await quota(4); // one 4-vCPU node
+      const few = await fluxer('fleet', 'up', '--dry-run', '--json', '--max', '4');
+      expect(few.code, few.stderr).toBe(0);
+      expect(few.stderr).toContain("L-3819A6DF (All G and VT Spot Instance Requests) is 4 vCPUs: at most 1 of the fleet's --max 4 nodes");
+      expect(few.stderr).toContain('--desired-value 16');
+      expect((JSON.parse(few.stdout) as { capacity: { quotas: Array<{ nodes: number }> } }).capacity.quotas[0]).toMatchObject({ nodes: 1 });
+      await quota(2);
+      const none = await fluxer('fleet', 'up', '--yes', '--json');
+      expect(none.code, none.stderr).toBe(5);
+      expect(none.stdout).toContain('SpotQuotaExceeded');
+      expect(await group()).toBeUndefined();
+    } finally {
+      await quota(64); // the local stack's sample quota (docs/local.md)
+    }
   }, 60_000);
 
   it('fleet up: mixed-instances spot group, Capacity Rebalancing, backlog target tracking with scale-in disabled, an IMDSv2 template without key pair, the node role scoped to the group', async () => {

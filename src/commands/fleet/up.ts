@@ -4,7 +4,9 @@ import { defineCommand } from '../../cli/command.js';
 import { BOUNDS_OPTIONS, checkBoundsFlags, fleetContext, zeroCacheFor } from '../../cli/fleet.js';
 import { integerFlag } from '../../cli/parse.js';
 import { confirmAction, requireConfirmable } from '../../cli/prompter.js';
-import { readTemplate } from '../../core/fleet/read.js';
+import { checkFleetCapacity } from '../../core/fleet/capacity.js';
+import { DEFAULT_MAX_SIZE } from '../../core/fleet/names.js';
+import { readGroup, readTemplate } from '../../core/fleet/read.js';
 import { fleetLaunch, pinnedRelease } from '../../core/fleet/template.js';
 import { planFleetUp } from '../../core/fleet/up.js';
 import { forgetNoFleet } from '../../core/fleet/zero.js';
@@ -43,7 +45,11 @@ export default defineCommand<UpOpts>({
     if (!opts.dryRun) requireConfirmable(confirmCtx, 'Changing the fleet');
     const f = await fleetContext(ctx);
     const [iam, sts, ssm, cloudwatch] = await Promise.all([f.aws.iam(), f.aws.sts(), f.aws.ssm(f.region), f.aws.cloudwatch(f.region)]);
-    const template = await readTemplate(f.ec2, f.templateName, f.stack);
+    const [template, existing, quotas] = await Promise.all([readTemplate(f.ec2, f.templateName, f.stack), readGroup(f.autoscaling, f.groupName, f.stack), f.aws.quotas(f.region)]);
+    // The types that hold the model, and the spot quota against the group's max (exit 2 / 5 before any change).
+    const max = opts.max ?? existing?.MaxSize ?? Math.max(DEFAULT_MAX_SIZE, opts.min ?? 0);
+    const capacity = await checkFleetCapacity({ ec2: f.ec2, quotas }, { types: f.settings.instanceTypes, model: f.settings.model, max, region: f.region });
+    for (const note of capacity.notes) ctx.out.warn(note);
     // A template that exists keeps its AMI and pinned release: changing what nodes run is `fleet roll`'s.
     const launch = await fleetLaunch({ ec2: f.ec2, ssm, sqs: () => f.aws.sqs() }, f.config, {
       cwd: ctx.cwd, groupName: f.groupName, region: f.region, ami: template?.data.ImageId ?? f.settings.ami, release: pinnedRelease(template?.data),
@@ -51,11 +57,11 @@ export default defineCommand<UpOpts>({
     const caller = await sts.getCallerIdentity();
     const plan = await planFleetUp({ ec2: f.ec2, autoscaling: f.autoscaling, iam, cloudwatch }, {
       stack: f.stack, region: f.region, account: caller.account, partition: partitionOf(caller.arn), groupName: f.groupName, templateName: f.templateName,
-      template, desiredTemplate: launch.data, instanceTypes: f.settings.instanceTypes, subnetIds: launch.zones.map((z) => z.subnetId),
+      template, desiredTemplate: launch.data, instanceTypes: capacity.types, subnetIds: launch.zones.map((z) => z.subnetId),
       maxPrice: f.settings.maxPrice, queueName: f.settings.queueName, roleName: nodeRoleName(f.settings),
       ...(opts.min !== undefined ? { min: opts.min } : {}), ...(opts.max !== undefined ? { max: opts.max } : {}), ...(opts.jobsPerNode !== undefined ? { jobsPerNode: opts.jobsPerNode } : {}),
     });
-    const doc = (resources = plan.resources) => ({ stack: f.stack, region: f.region, group: f.groupName, dryRun: opts.dryRun ?? false, resources });
+    const doc = (resources = plan.resources) => ({ stack: f.stack, region: f.region, group: f.groupName, dryRun: opts.dryRun ?? false, capacity, resources });
     if (!plan.pending) {
       ctx.out.result(doc(), () => formatPlanRows(ctx.out, plan.resources));
       ctx.out.success(`Fleet ${f.groupName} (${f.region}) is up to date: nothing to change.`);
