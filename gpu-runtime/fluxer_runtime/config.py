@@ -17,7 +17,9 @@ from pathlib import Path
 DEFAULT_ENV_FILE = "/etc/fluxer/runtime.env"
 STATE_FILE = "/run/fluxer/state.json"  # where the unit's RuntimeDirectory puts it
 LOG_FILE = "/var/log/fluxer/runtime.log"  # the local region's per-node runtime output
-RESTART_COMMAND = "systemctl restart fluxer-runtime"
+# An operator's restart clears the unit's start-rate counter first (templates/fluxer-runtime.service
+# powers the node off after 5 starts in 10 minutes: a crash loop, not a few deploys).
+RESTART_COMMAND = "systemctl reset-failed fluxer-runtime || true; systemctl restart fluxer-runtime"
 MODELS = ("flux-dev", "flux-schnell", "sdxl", "tiny")
 DEVICES = ("auto", "cpu", "cuda")
 MEMORY_POLICIES = ("auto", "full", "fp8", "offload")

@@ -211,8 +211,8 @@ def logs(cfg: Config, since: str | None, lines: int | None, cursor: str | None,
 
 
 def restart(cfg: Config, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Runs FLUXER_RESTART_COMMAND (default `systemctl restart fluxer-runtime`). The caller drains
-    first, then polls `status` until a new pid / startedAt is READY."""
+    """Runs FLUXER_RESTART_COMMAND (default: `systemctl reset-failed`, then `restart`, of the unit). The
+    caller drains first, then polls `status` until a new pid / startedAt is READY."""
     state = read_state(cfg) or {}
     try:
         done = subprocess.run(cfg.restart_command, shell=True, capture_output=True, text=True,

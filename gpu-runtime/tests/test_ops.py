@@ -256,7 +256,8 @@ def test_fluxer_root_sets_where_the_env_file_and_state_file_are():
     bare = load_config({})
     assert bare.env_file == "/etc/fluxer/runtime.env" and bare.state_file is None
     assert bare.state_file_candidates() == ["/run/fluxer/state.json"]  # SSM's shell on a real node
-    assert bare.restart_command == "systemctl restart fluxer-runtime"
+    assert bare.restart_command == ("systemctl reset-failed fluxer-runtime || true; "
+                                    "systemctl restart fluxer-runtime")
     explicit = load_config({"FLUXER_ROOT": "/srv/n", "FLUXER_ENV_FILE": "/x.env",
                             "FLUXER_STATE_FILE": "/s.json"})
     assert explicit.env_file == "/x.env"

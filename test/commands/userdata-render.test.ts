@@ -68,6 +68,12 @@ describe('fluxer userdata render', () => {
     // The unit is templates/fluxer-runtime.service itself, not a copy kept in the template.
     const unit = doc.write_files.find((f) => f.path === '/etc/systemd/system/fluxer-runtime.service')!;
     expect(unit.content.trim()).toBe(readFileSync(join(import.meta.dirname, '../../templates/fluxer-runtime.service'), 'utf8').trim());
+    // A runtime that exits before it can report FAILED (an env-file error) must not restart, billed, forever:
+    // the [Unit] section's start limit powers the node off after a crash loop.
+    const unitSection = /\[Unit\]([\s\S]*?)\n\[/.exec(unit.content)![1]!;
+    expect(unitSection).toMatch(/^StartLimitIntervalSec=600$/m);
+    expect(unitSection).toMatch(/^StartLimitBurst=5$/m);
+    expect(unitSection).toMatch(/^StartLimitAction=poweroff$/m);
     // So is the bootstrap script, which installs the promoted release and starts the unit.
     const script = doc.write_files.find((f) => f.path === '/opt/fluxer/bin/node-bootstrap.sh')!;
     expect(script.content.trim()).toBe(readFileSync(join(import.meta.dirname, '../../templates/node-bootstrap.sh'), 'utf8').trim());
