@@ -113,12 +113,14 @@ describe('the fleet node protocol on the local stack: the boot-failure breaker, 
   it('fleet status says the fleet stopped itself, why, and how to resume (human and --json)', async () => {
     const json = await fluxer('fleet', 'status', '--json');
     expect(json.code, json.stderr).toBe(0);
-    const doc = JSON.parse(json.stdout) as { desired: number; min: number; breaker: { reason: string; resume: string } | null };
+    const doc = JSON.parse(json.stdout) as { desired: number; min: number; breaker: { reason: string; resume: string } | null; suspended: Array<{ process: string }> };
     expect(doc).toMatchObject({ desired: 0, min: 0, breaker: { reason: expect.stringMatching(/failed boots.*weights manifest/) } });
     expect(doc.breaker!.resume).toMatch(/fluxer fleet scale N/);
+    expect(doc.suspended.map((p) => p.process)).toEqual(['AlarmNotification']);
     const human = await fluxer('fleet', 'status');
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/breaker: the fleet stopped itself: .*failed boots.*; to resume: .*`fluxer fleet scale N`/);
+    expect(human.stdout).toMatch(/suspended: AlarmNotification/);
   }, 120_000);
 
   let waiting = '';
@@ -145,7 +147,8 @@ describe('the fleet node protocol on the local stack: the boot-failure breaker, 
     const all = await launches();
     expect(all).toHaveLength(LIMIT + 1);
     expect((await jobStatus(waiting))?.node?.instanceId).toBe(all.at(-1)!.id);
-    expect((await fluxer('fleet', 'status', '--json')).stdout).toContain('"breaker": null');
+    const resumed = JSON.parse((await fluxer('fleet', 'status', '--json')).stdout) as { breaker: unknown; suspended: unknown[] };
+    expect(resumed).toMatchObject({ breaker: null, suspended: [] });
   }, 300_000);
 
   it("a job longer than the hook's HeartbeatTimeout finishes on its node: its heartbeats hold the instance until it completes the action", async () => {

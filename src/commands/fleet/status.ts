@@ -46,6 +46,8 @@ export function formatStatus(out: Output, s: FleetStatus): string {
   lines.push('', s.activities.length ? 'activities (last hour):' : 'no scaling activity in the last hour');
   for (const a of s.activities) lines.push(`  ${a.startTime ?? '?'}  ${a.status}  ${a.description}${a.cause ? ` — ${a.cause}` : ''}`);
   if (s.breaker) lines.push(`breaker: the fleet stopped itself: ${s.breaker.reason}; to resume: ${s.breaker.resume}`);
+  // Launch or AlarmNotification suspended stops the fleet from growing: say so, whoever suspended it.
+  if (s.suspended.length) lines.push(`suspended: ${s.suspended.map((p) => `${p.process}${p.reason ? ` (${p.reason})` : ''}`).join(', ')} — \`aws autoscaling resume-processes --auto-scaling-group-name ${s.group}\` resumes them (\`fluxer fleet scale N\` resumes AlarmNotification)`);
   if (s.replacements.length) lines.push(`interruptions and replacements: ${s.replacements.map((a) => `${a.kind} (${a.startTime ?? '?'})`).join(', ')}`);
   return lines.join('\n');
 }

@@ -60,6 +60,8 @@ export interface FleetStatus {
   replacements: FleetActivity[];
   /** A node's boot-failure breaker stopped the fleet (the group's fluxer:breaker tag): why, and how to resume. */
   breaker: { reason: string; resume: string } | null;
+  /** Auto Scaling processes suspended on the group (the breaker's AlarmNotification, or an operator's), with AWS's reason. */
+  suspended: Array<{ process: string; reason: string | null }>;
 }
 
 /** What AWS's activity text says happened (its wording: Description and Cause of each activity). */
@@ -130,6 +132,7 @@ export async function fleetStatus(ports: FleetStatusPorts, clock: Clock, opts: {
     activities,
     replacements: activities.filter((a) => a.kind !== 'scaling'),
     breaker: breakerOf(g),
+    suspended: (g?.SuspendedProcesses ?? []).map((p) => ({ process: p.ProcessName ?? '?', reason: p.SuspensionReason ?? null })),
   };
 }
 
