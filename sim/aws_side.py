@@ -7,18 +7,13 @@ from __future__ import annotations
 import itertools
 import math
 
+from make_trace import price_at
 from model import FREE_FIRST_HOUR, MIN_BILLED, MONTH_SECONDS, NOTICE_SECONDS, Node, scale_from_zero_decision
 
 
 class AwsSide:
     def price(self, pool: str, t: float) -> float:
-        series = self.trace["spotPrices"][pool]
-        price = series[0][1]
-        for at, p in series:
-            if at > t:
-                break
-            price = p
-        return price
+        return price_at(self.trace["spotPrices"][pool], t)
 
     def choose_pool(self) -> tuple[str, str] | None:
         """Auto Scaling balances the zones first (the zones with the fewest nodes), then

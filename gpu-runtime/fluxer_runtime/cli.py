@@ -80,7 +80,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Error: serve needs {' and '.join(missing)} (environment or {cfg.env_file})", file=sys.stderr)
         return 2
 
-    from .aws import AutoScaling, Queue, Store, client
+    from .autoscaling import AutoScaling
+    from .aws import Queue, Store, client
     from .health import HealthServer
     from .imds import Imds, NoticeWatcher
     from .logs import log

@@ -25,7 +25,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from .aws import TRANSIENT_ERRORS, AutoScaling, Hook
+from .autoscaling import AutoScaling, Hook
+from .aws import TRANSIENT_ERRORS
 from .fleet_policy import breaker_decision, idle_decision, keeper_of, protect_decision
 from .logs import log, utc_now
 

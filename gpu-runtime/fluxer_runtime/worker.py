@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .aws import TRANSIENT_ERRORS, AutoScaling, Message, Queue, Store
+from .autoscaling import AutoScaling
+from .aws import TRANSIENT_ERRORS, Message, Queue, Store
 from .config import Config
 from .control import Control
 from .fleet import Fleet

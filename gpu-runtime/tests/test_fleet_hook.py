@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from conftest import wait_for
 
-from fluxer_runtime.aws import AutoScaling, Hook
+from fluxer_runtime.autoscaling import AutoScaling, Hook
 from fluxer_runtime.fleet import HOOK_MARGIN_SECONDS, Fleet
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"

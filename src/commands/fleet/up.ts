@@ -60,7 +60,7 @@ export default defineCommand<UpOpts>({
       template, desiredTemplate: launch.data, instanceTypes: capacity.types, subnetIds: launch.zones.map((z) => z.subnetId),
       maxPrice: f.settings.maxPrice, queueName: f.settings.queueName, roleName: nodeRoleName(f.settings),
       ...(opts.min !== undefined ? { min: opts.min } : {}), ...(opts.max !== undefined ? { max: opts.max } : {}), ...(opts.jobsPerNode !== undefined ? { jobsPerNode: opts.jobsPerNode } : {}),
-    });
+    }, { group: existing });
     const doc = (resources = plan.resources) => ({ stack: f.stack, region: f.region, group: f.groupName, dryRun: opts.dryRun ?? false, capacity, resources });
     if (!plan.pending) {
       ctx.out.result(doc(), () => formatPlanRows(ctx.out, plan.resources));

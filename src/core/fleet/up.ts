@@ -3,6 +3,7 @@
 // A group or template that exists keeps its AMI, release and desired capacity (those are `fleet roll`'s
 // and `fleet scale`'s, and the target tracking's); its bounds change only when --min/--max say so.
 // Each resource's step (read, diff, write) is in src/core/fleet/up/, one file per resource.
+import type * as Asg from '@aws-sdk/client-auto-scaling';
 import { isNotFound } from '../../aws/errors.js';
 import type { IamPort } from '../../aws/iam.js';
 import { UsageError } from '../../lib/errors.js';
@@ -26,8 +27,9 @@ export interface FleetPlan {
   apply(): Promise<FleetResource[]>;
 }
 
-export async function planFleetUp(ports: FleetUpPorts, input: FleetUpInput): Promise<FleetPlan> {
-  const group = await readGroup(ports.autoscaling, input.groupName, input.stack);
+/** `group`: the group as the caller already read it (readGroup), so it is not read twice. */
+export async function planFleetUp(ports: FleetUpPorts, input: FleetUpInput, known?: { group: Asg.AutoScalingGroup | undefined }): Promise<FleetPlan> {
+  const group = known ? known.group : await readGroup(ports.autoscaling, input.groupName, input.stack);
   await requireRole(ports.iam, input.roleName);
   const steps: Step[] = [
     planTemplate(ports.ec2, input),
