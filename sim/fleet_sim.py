@@ -1,6 +1,7 @@
 """The replayed day: a fleet policy priced against a committed trace, and two always-on baselines.
 
     python sim/fleet_sim.py --trace sim/traces/day-1.json --seed 1 [--json]
+    python sim/fleet_sim.py --sweep-idle 60,120,600 [--json]      # one row per idle time (sweep.py)
 
 A discrete-event simulation (no clock, no AWS) of one Auto Scaling group over the trace's day: AWS's
 side (target tracking on backlog per instance, the scale-from-zero alarm, Capacity Rebalancing, spot
@@ -25,11 +26,12 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "gpu-runtime")]
 
 import bounds as trace_bounds  # noqa: E402  sim/bounds.py: what no policy beats on this trace
+import sweep  # noqa: E402  sim/sweep.py: the idle time's trade, one replay per row
 from engine import Sim, r, simulate  # noqa: E402
 from model import Counters, Job, Node, Policy, scale_from_zero_decision  # noqa: E402
 
 __all__ = ["Counters", "Job", "Node", "Policy", "Sim", "replay", "report", "scale_from_zero_decision",
-           "simulate"]
+           "simulate", "sweep_idle"]
 
 
 def replay(trace: dict, seed: int, policy: Policy | None = None) -> dict:
@@ -66,6 +68,12 @@ def replay(trace: dict, seed: int, policy: Policy | None = None) -> dict:
                    "met": ratio <= 0.25 and warm_p95 is not None and warm_p95 <= 60
                    and fleet["jobsLost"] == 0},
     }
+
+
+def sweep_idle(trace: dict, seed: int, idle_times: list[float], policy: Policy | None = None) -> dict:
+    """One replay per idle time, everything else as `policy`: the rows of `sweep.report`."""
+    policy = policy or Policy()
+    return sweep.document([replay(trace, seed, replace(policy, idle_seconds=s)) for s in idle_times])
 
 
 def brief(s: dict) -> str:
@@ -130,7 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--types", help="comma-separated instance types (default: g6e.xlarge,g5.xlarge)")
     parser.add_argument("--max", type=int, help="the group's maximum size (default 4)")
     parser.add_argument("--jobs-per-node", type=float, help="the target-tracking target (default 2)")
-    parser.add_argument("--idle", type=float, help="FLUXER_IDLE_SECONDS (default 600)")
+    idle = parser.add_mutually_exclusive_group()
+    idle.add_argument("--idle", type=float, help="FLUXER_IDLE_SECONDS (default 600)")
+    idle.add_argument("--sweep-idle", type=sweep.idle_times, metavar="S,S,…",
+                      help="one row per idle time (seconds), the other flags applying to every row")
     parser.add_argument("--surplus-idle", type=float, help="FLUXER_SURPLUS_IDLE_SECONDS (default 120)")
     parser.add_argument("--json", action="store_true", help="the whole result as one JSON document")
     args = parser.parse_args(argv)
@@ -159,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if value is not None:
             policy = replace(policy, **{name: value})
+    if args.sweep_idle:
+        doc = sweep_idle(trace, args.seed, args.sweep_idle, policy)
+        print(json.dumps(doc, indent=2) if args.json else sweep.report(doc))
+        return 0
     result = replay(trace, args.seed, policy)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0

@@ -186,3 +186,54 @@ def test_no_policy_beats_the_traces_bounds(day):
                 for j in trace["jobs"]]
     sim.run()
     assert sum(j.started - j.at > 60 for j in sim.jobs) >= 29
+
+
+G6E = Policy(instance_types=("g6e.xlarge",))
+
+
+def test_the_idle_sweep_is_single_replays_trading_cost_for_cold_starts(day):
+    idles = [60, 120, 600]
+    doc = fleet_sim.sweep_idle(day, 1, idles, G6E)
+    rows = doc["rows"]
+    assert [w["idleSeconds"] for w in rows] == idles
+    for w in rows[1:]:  # each row is what a run with that --idle reports
+        single = replay(day, 1, replace(G6E, idle_seconds=w["idleSeconds"]))
+        f = single["fleet"]
+        assert (w["cost"], w["costPerImage"], w["nodeHours"]) == (f["cost"]["total"], f["costPerImage"],
+                                                                   f["nodeHours"])
+        assert w["costVsOnDemand"] == single["costVsOnDemand"] and doc["reference"] == single["reference"]
+        assert (w["warm"]["p50"], w["warm"]["p95"]) == (f["wait"]["warm"]["p50"], f["wait"]["warm"]["p95"])
+        by_client = f["wait"]["coldByClient"]
+        assert w["cold"] == {"jobs": f["wait"]["cold"]["jobs"], "cliP50": by_client["cli"]["p50"],
+                             "otherP50": by_client["other"]["p50"]}
+        assert w["jobsLost"] == f["jobsLost"] == 0 and w["targetMet"] == single["target"]["met"]
+        floors = {b["type"]: b["vsReference"] for b in single["bounds"]["costFloor"]}
+        assert w["costFloorVsReference"] == floors
+    # A shorter idle time costs less and starts more jobs cold (on g6e only: a mixed fleet's extra
+    # cold-start backlogs can bring target-tracking scale-outs that cost more than the idle time saves).
+    costs, colds = [w["cost"] for w in rows], [w["cold"]["jobs"] for w in rows]
+    assert costs == sorted(costs) and costs[0] < costs[-1]
+    assert colds == sorted(colds, reverse=True) and colds[0] > colds[-1]
+    floors = [w["costFloorVsReference"]["g6e.xlarge"] for w in rows]
+    assert floors == sorted(floors)
+    # On this day the g6e-only fleet meets the target with a 2-minute idle time, not with 10 minutes.
+    assert rows[1]["targetMet"] and not rows[2]["targetMet"]
+    # Reproducible from the seed, whatever the order of the idle times.
+    assert fleet_sim.sweep_idle(day, 1, [600, 120], G6E)["rows"] == [rows[2], rows[1]]
+
+
+def test_the_cli_prints_the_idle_sweep_and_rejects_bad_idle_times(capsys):
+    args = ["--trace", str(TRACE), "--types", "g6e.xlarge", "--seed", "1"]
+    assert fleet_sim.main([*args, "--sweep-idle", "120"]) == 0
+    text = capsys.readouterr().out
+    assert "idle-time sweep" in text and "cold jobs" in text and "floor g6e.xlarge" in text
+    assert fleet_sim.main([*args, "--sweep-idle", "120", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [w["idleSeconds"] for w in doc["rows"]] == [120] and doc["rows"][0]["targetMet"]
+    for bad in ("", "abc", "0", "60,-5", "60,,120", "nan", "inf"):
+        with pytest.raises(SystemExit) as exit_:
+            fleet_sim.main([*args, "--sweep-idle", bad])
+        assert exit_.value.code == 2 and "--sweep-idle" in capsys.readouterr().err, bad
+    with pytest.raises(SystemExit) as exit_:  # one idle time or a sweep, not both
+        fleet_sim.main([*args, "--idle", "120", "--sweep-idle", "60,120"])
+    assert exit_.value.code == 2 and "--sweep-idle" in capsys.readouterr().err
