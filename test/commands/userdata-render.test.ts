@@ -64,6 +64,8 @@ describe('fluxer userdata render', () => {
       FLUXER_NODE_LIFETIME_MINUTES: '0',
       FLUXER_ASG_NAME: '',
       FLUXER_RELEASE: '',
+      FLUXER_IDLE_SECONDS: '',
+      FLUXER_SURPLUS_IDLE_SECONDS: '',
     });
     // The unit is templates/fluxer-runtime.service itself, not a copy kept in the template.
     const unit = doc.write_files.find((f) => f.path === '/etc/systemd/system/fluxer-runtime.service')!;

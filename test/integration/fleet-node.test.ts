@@ -1,7 +1,8 @@
 // The fleet's node protocol on the local stack (docs/fleet.md, "The node protocol"): real runtime workers in
 // moto's Auto Scaling group protect themselves while busy, answer the termination lifecycle hook the emulator
-// holds them in (finishing their job first), and leave the fleet when idle. Node settings come from
-// `local up --node-env` (a short idle time, a short hysteresis); the group's name from its instance tag.
+// holds them in (finishing their job first), and leave the fleet when idle. The idle times come from
+// `fleet up --idle/--surplus-idle` (pinned in the template's user data, which the agent gives each member as
+// a real node's env file would), a short hysteresis from `local up --node-env`; the group's name from its tag.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,16 +64,18 @@ const member = async (id: string) => ((await group())?.Instances ?? []).find((i)
 const ec2State = async (id: string) => (await awsJson<{ Reservations: Array<{ Instances: Array<{ State: { Name: string } }> }> }>(['ec2', 'describe-instances', '--instance-ids', id])).Reservations[0]!.Instances[0]!.State.Name;
 // The longest job the tiny model takes (8 images × 50 steps at 512²): seconds of work, so a node is busy for a while.
 const LONG = ['--size', '512x512', '--steps', '50', '--count', '8'];
-// The nodes' idle time (FLUXER_IDLE_SECONDS); a surplus node's is 2 s (FLUXER_SURPLUS_IDLE_SECONDS).
+// The nodes' idle time (`fleet up --idle`: FLUXER_IDLE_SECONDS); a surplus node's is 2 s (`--surplus-idle`).
 const IDLE = 30;
 
 describe('the fleet node protocol on the local stack', () => {
   beforeAll(async () => {
-    const up = await fluxer('local', 'up', '--workers', '0', '--json', '--node-env', `FLUXER_IDLE_SECONDS=${IDLE}`, '--node-env', 'FLUXER_SURPLUS_IDLE_SECONDS=2', '--node-env', 'FLUXER_PROTECT_HYSTERESIS_SECONDS=1');
+    const up = await fluxer('local', 'up', '--workers', '0', '--json', '--node-env', 'FLUXER_PROTECT_HYSTERESIS_SECONDS=1');
     expect(up.code, up.stderr).toBe(0);
     endpoint = (JSON.parse(up.stdout) as { endpoint: string }).endpoint;
     expect((await aws(['ssm', 'put-parameter', '--name', '/fluxer/local/runtime-release', '--type', 'String', '--value', '0.1.0-local'])).code).toBe(0);
-    expect((await fluxer('fleet', 'up', '--yes', '--json', '--max', '2')).code).toBe(0);
+    const fleet = await fluxer('fleet', 'up', '--yes', '--json', '--max', '2', '--idle', `${IDLE}s`, '--surplus-idle', '2s');
+    expect(fleet.code, fleet.stderr).toBe(0);
+    expect((JSON.parse(fleet.stdout) as { idle: unknown }).idle).toEqual({ seconds: IDLE, surplusSeconds: 2 });
     // min 1: the idle rule keeps this node until the last test lowers it.
     const r = await fluxer('fleet', 'scale', '1', '--min', '1', '--json');
     expect(r.code, r.stderr).toBe(0);
@@ -123,7 +126,7 @@ describe('the fleet node protocol on the local stack', () => {
     await expect.poll(async () => (await member(busy)) === undefined, { timeout: 30_000, interval: 300 }).toBe(true);
     expect(await ec2State(busy)).not.toBe('running');
     const q = JSON.parse((await fluxer('fleet', 'status', '--json')).stdout) as { desired: number; queue: { visible: number; inFlight: number } };
-    expect(q).toMatchObject({ desired: 1, queue: { visible: 0, inFlight: 0 } });
+    expect(q).toMatchObject({ desired: 1, queue: { visible: 0, inFlight: 0 }, idle: { seconds: IDLE, surplusSeconds: 2, pinned: true } });
   }, 300_000);
 
   it("a burst's extra node leaves once idle for the surplus time; the keeper stays its full idle time", async () => {
@@ -161,7 +164,8 @@ describe('the fleet node protocol on the local stack', () => {
     await expect.poll(() => readyNodes([id]), { timeout: 120_000, interval: 500 }).toEqual([id]);
     const r = await fluxer('fleet', 'scale', '1', '--min', '0', '--json');
     expect(r.code, r.stderr).toBe(0);
-    await expect.poll(async () => (await group())?.DesiredCapacity, { timeout: 60_000, interval: 500 }).toBe(0);
+    // Within the pinned idle time and a poll or two (the runtime's own 600 s would run out this wait).
+    await expect.poll(async () => (await group())?.DesiredCapacity, { timeout: (IDLE + 30) * 1000, interval: 500 }).toBe(0);
     await expect.poll(async () => (await group())?.Instances.length, { timeout: 30_000, interval: 300 }).toBe(0);
     expect(await ec2State(id)).not.toBe('running');
   }, 240_000);

@@ -97,6 +97,24 @@ describe('scale from zero on the local stack', () => {
     expect(again.code, again.stderr).toBe(0);
     expect((JSON.parse(again.stdout) as { resources: Array<{ action: string }> }).resources.map((x) => x.action)).toEqual(Array(6).fill('unchanged'));
 
+    // --idle pins the nodes' idle time in a new default template version (the AWS CLI reads it back); later runs keep it.
+    const idleDry = JSON.parse((await fluxer(['fleet', 'up', '--idle', '45s', '--dry-run', '--json'])).stdout) as { idle: unknown; resources: Array<{ type: string; action: string; changes: Array<{ setting: string; to: string }> }> };
+    expect(idleDry.idle).toEqual({ seconds: 45, surplusSeconds: 45 }); // the runtime's 2 min surplus time, capped by the idle time
+    expect(idleDry.resources.filter((x) => x.action !== 'unchanged')).toEqual([expect.objectContaining({ type: 'launch-template', action: 'would-update', changes: [expect.objectContaining({ setting: 'user data', to: expect.stringContaining('FLUXER_IDLE_SECONDS=45') })] })]);
+    expect((await fluxer(['fleet', 'up', '--idle', '45s', '--yes'])).code).toBe(0);
+    const version = await awsJson<{ LaunchTemplateVersions: Array<{ VersionNumber: number; LaunchTemplateData: { UserData: string } }> }>(['ec2', 'describe-launch-template-versions', '--launch-template-name', GROUP, '--versions', '$Default']);
+    expect(Buffer.from(version.LaunchTemplateVersions[0]!.LaunchTemplateData.UserData, 'base64').toString('utf8')).toMatch(/^\s*FLUXER_IDLE_SECONDS=45\s*$/m);
+    const kept = JSON.parse((await fluxer(['fleet', 'up', '--yes', '--json'])).stdout) as { idle: unknown; resources: Array<{ action: string }> };
+    expect(kept).toMatchObject({ idle: { seconds: 45, surplusSeconds: 45 } });
+    expect(kept.resources.map((x) => x.action)).toEqual(Array(6).fill('unchanged'));
+    // A surplus time over the pinned idle time: exit 2, naming the flag, nothing changed.
+    const over = await fluxer(['fleet', 'up', '--surplus-idle', '1m', '--yes']);
+    expect(over.code).toBe(2);
+    expect(over.stderr).toContain('--surplus-idle 1m is above the idle time 45s (what the template pins)');
+    expect((await fluxer(['fleet', 'up', '--idle', '10m', '--yes'])).code).toBe(0);
+    const status = JSON.parse((await fluxer(['fleet', 'status', '--json'])).stdout) as { idle: unknown };
+    expect(status.idle).toEqual({ seconds: 600, surplusSeconds: 120, pinned: true });
+
     // Someone edits the alarm: fleet up says so, and puts it back.
     const edited = await aws(['cloudwatch', 'put-metric-alarm', '--alarm-name', ALARM, '--comparison-operator', 'GreaterThanThreshold', '--threshold', '5', '--evaluation-periods', '3', '--metric-name', 'ApproximateNumberOfMessagesVisible', '--namespace', 'AWS/SQS', '--statistic', 'Maximum', '--period', '60', '--alarm-actions', p.PolicyARN]);
     expect(edited.code, edited.stderr).toBe(0);

@@ -1,12 +1,16 @@
 // The fleet's documents and its diff, without a server: what fleet up would write and when it sees drift.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { RUNTIME_IDLE_SECONDS, RUNTIME_SURPLUS_IDLE_SECONDS } from '../../src/core/fleet/names.js';
 import { scaleChange } from '../../src/core/fleet/scale.js';
 import { backlogPolicy, createGroupInput, mixedInstancesPolicy, nodeFleetPolicy, templateData } from '../../src/core/fleet/spec.js';
 import { NOUNS } from '../../src/commands/index.js';
 import { activityKind, breakerOf } from '../../src/core/fleet/status.js';
-import { pinnedRelease, templateChanges } from '../../src/core/fleet/template.js';
+import { pinnedRelease, pinnedSettings, templateChanges } from '../../src/core/fleet/template.js';
 import { buildLaunchSpec } from '../../src/core/launch/spec.js';
+import { REPO_ROOT } from '../support/moto.js';
 
 const spec = buildLaunchSpec({
   stack: 'prod', launchId: 'fluxer-prod-fleet', ami: { imageId: 'ami-0123456789abcdef0', source: 'test', rootDeviceName: '/dev/sda1' },
@@ -60,6 +64,17 @@ describe('template drift', () => {
   it('reads the pinned release, gzip or not', () => {
     expect(pinnedRelease({ UserData: Buffer.from('A=1\nFLUXER_RELEASE=0.3.1-abc\n').toString('base64') })).toBe('0.3.1-abc');
     expect(pinnedRelease({ UserData: gzipSync('FLUXER_RELEASE=\n').toString('base64') })).toBeUndefined();
+  });
+  it('reads the pinned idle times; an empty line is the runtime\'s default', () => {
+    const text = 'FLUXER_RELEASE=\nFLUXER_IDLE_SECONDS=90\nFLUXER_SURPLUS_IDLE_SECONDS=\n';
+    expect(pinnedSettings({ UserData: gzipSync(text).toString('base64') })).toEqual({ idleSeconds: 90 });
+    expect(pinnedSettings({ UserData: Buffer.from('FLUXER_IDLE_SECONDS=600\nFLUXER_SURPLUS_IDLE_SECONDS=30\n').toString('base64') })).toEqual({ idleSeconds: 600, surplusIdleSeconds: 30 });
+    expect(pinnedSettings(undefined)).toEqual({});
+  });
+  it('shows the runtime\'s own idle times (gpu-runtime config.py\'s defaults) when none is pinned', () => {
+    const config = readFileSync(join(REPO_ROOT, 'gpu-runtime/fluxer_runtime/config.py'), 'utf8');
+    expect(config).toContain(`number("FLUXER_IDLE_SECONDS", ${RUNTIME_IDLE_SECONDS},`);
+    expect(config).toContain(`number("FLUXER_SURPLUS_IDLE_SECONDS", ${RUNTIME_SURPLUS_IDLE_SECONDS},`);
   });
 });
 

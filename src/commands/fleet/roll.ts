@@ -6,7 +6,7 @@ import { durationFlag } from '../../cli/parse.js';
 import { confirmAction, requireConfirmable } from '../../cli/prompter.js';
 import { readGroup, readTemplate } from '../../core/fleet/read.js';
 import { followRoll, startRoll, type RollProgress } from '../../core/fleet/roll.js';
-import { fleetLaunch, pinnedRelease } from '../../core/fleet/template.js';
+import { fleetLaunch, pinnedSettings } from '../../core/fleet/template.js';
 import { SSM_OUTPUT_PREFIX } from '../../core/remote/session.js';
 import { formatDuration } from '../../lib/duration.js';
 import { ExitCode, FluxerError, PendingError, UsageError } from '../../lib/errors.js';
@@ -49,7 +49,7 @@ export default defineCommand<RollOpts>({
     if (!group || !template) throw new FluxerError(`Stack "${f.stack}" has no fleet in ${f.region}`, { code: 'FleetMissing', hint: NO_FLEET_HINT });
     const ssm = await f.aws.ssm(f.region);
     const launch = await fleetLaunch({ ec2: f.ec2, ssm, sqs: () => f.aws.sqs() }, f.config, {
-      cwd: ctx.cwd, groupName: f.groupName, region: f.region, ami: opts.ami ?? f.settings.ami, release: opts.release ?? pinnedRelease(template.data),
+      cwd: ctx.cwd, groupName: f.groupName, region: f.region, ami: opts.ami ?? f.settings.ami, pins: { ...pinnedSettings(template.data), ...(opts.release ? { release: opts.release } : {}) },
     });
     if (!(await confirmAction(confirmCtx, `Replace the nodes of fleet ${f.groupName} (AMI ${launch.ami.imageId}${launch.release ? `, release ${launch.release}` : ''})?`, 'Rolling the fleet'))) {
       ctx.out.info('Nothing changed.');

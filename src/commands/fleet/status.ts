@@ -2,8 +2,9 @@
 import { defineCommand } from '../../cli/command.js';
 import { fleetContext, NO_FLEET_HINT } from '../../cli/fleet.js';
 import type { Output } from '../../cli/output.js';
-import { readGroup } from '../../core/fleet/read.js';
+import { readGroup, readTemplate } from '../../core/fleet/read.js';
 import { fleetStatus, type FleetStatus } from '../../core/fleet/status.js';
+import { formatDuration } from '../../lib/duration.js';
 import { ExitCode } from '../../lib/errors.js';
 
 export default defineCommand({
@@ -16,10 +17,10 @@ export default defineCommand({
   examples: ['fluxer fleet status', 'fluxer fleet status --json'],
   async handler(ctx) {
     const f = await fleetContext(ctx);
-    const group = await readGroup(f.autoscaling, f.groupName, f.stack);
+    const [group, template] = await Promise.all([readGroup(f.autoscaling, f.groupName, f.stack), readTemplate(f.ec2, f.templateName, f.stack)]);
     const [sqs, s3] = await Promise.all([f.aws.sqs(), f.settings.bucket ? f.aws.s3() : Promise.resolve(undefined)]);
     const status = await fleetStatus({ autoscaling: f.autoscaling, ec2: f.ec2, sqs, s3 }, ctx.clock, {
-      group, groupName: f.groupName, queueName: f.settings.queueName, region: f.region,
+      group, template, groupName: f.groupName, queueName: f.settings.queueName, region: f.region,
       location: f.settings.bucket ? { bucket: f.settings.bucket, prefix: f.settings.prefix } : undefined,
     });
     ctx.out.result(status, () => (status.exists ? formatStatus(ctx.out, status) : ''));
@@ -34,7 +35,7 @@ export default defineCommand({
 export function formatStatus(out: Output, s: FleetStatus): string {
   const lines = [
     `${s.group}: desired ${s.desired} (min ${s.min}, max ${s.max}); in service ${s.inService}, pending ${s.pending}, terminating ${s.terminating}, protected ${s.protected}`,
-    `scaling: ${s.jobsPerNode === null ? 'no backlog policy' : `${s.jobsPerNode} job(s) per node`}; capacity rebalancing ${s.capacityRebalance ? 'on' : 'off'}`,
+    `scaling: ${s.jobsPerNode === null ? 'no backlog policy' : `${s.jobsPerNode} job(s) per node`}; capacity rebalancing ${s.capacityRebalance ? 'on' : 'off'}; idle nodes leave after ${formatDuration(s.idle.seconds * 1000)} (surplus ${formatDuration(s.idle.surplusSeconds * 1000)}${s.idle.pinned ? '' : ', the runtime\'s defaults'})`,
     s.queue ? `queue ${s.queue.name}: ${s.queue.visible} waiting, ${s.queue.inFlight} in flight` : 'queue: not readable',
     '',
   ];

@@ -2,23 +2,27 @@
 // idempotently (src/core/fleet/up.ts plans it; nothing changes before the plan is confirmed).
 import { defineCommand } from '../../cli/command.js';
 import { BOUNDS_OPTIONS, checkBoundsFlags, fleetContext, zeroCacheFor } from '../../cli/fleet.js';
-import { integerFlag } from '../../cli/parse.js';
+import { durationFlag, integerFlag } from '../../cli/parse.js';
 import { confirmAction, requireConfirmable } from '../../cli/prompter.js';
 import { checkFleetCapacity } from '../../core/fleet/capacity.js';
-import { DEFAULT_MAX_SIZE } from '../../core/fleet/names.js';
+import { DEFAULT_MAX_SIZE, IDLE_RANGE_MS, RUNTIME_IDLE_SECONDS, RUNTIME_SURPLUS_IDLE_SECONDS } from '../../core/fleet/names.js';
+import { effectiveIdle } from '../../core/fleet/pins.js';
 import { readGroup, readTemplate } from '../../core/fleet/read.js';
-import { fleetLaunch, pinnedRelease } from '../../core/fleet/template.js';
+import { fleetLaunch, pinnedSettings, type FleetPins } from '../../core/fleet/template.js';
 import { planFleetUp } from '../../core/fleet/up.js';
 import { forgetNoFleet } from '../../core/fleet/zero.js';
 import { ensureRuntimeRelease } from '../../core/launch/first-release.js';
 import { nodeRoleName, partitionOf } from '../../core/node-policy.js';
-import { ExitCode } from '../../lib/errors.js';
+import { ExitCode, UsageError } from '../../lib/errors.js';
+import { formatDuration } from '../../lib/duration.js';
 import { formatPlanRows } from '../../cli/plan.js';
 
 interface UpOpts {
   min?: number;
   max?: number;
   jobsPerNode?: number;
+  idle?: number;
+  surplusIdle?: number;
   dryRun?: boolean;
 }
 
@@ -31,16 +35,22 @@ export default defineCommand<UpOpts>({
     '"maxPrice", Capacity Rebalancing, group metrics, min 0 unless --min), a target-tracking policy on backlog per\n' +
     'instance ((visible + in flight) / in service, target --jobs-per-node, scale-in disabled), the scale-from-zero\n' +
     'backstop (a step policy adding one node, and a CloudWatch alarm on jobs waiting while the group is at 0), and\n' +
-    'the node role\'s policy on that group only. Shows the plan and asks on a terminal (--yes otherwise). A second run changes\n' +
-    'nothing. Needs `fluxer setup` first. See docs/fleet.md.',
+    'the node role\'s policy on that group only. --idle and --surplus-idle are the nodes\' idle times, pinned in the user\n' +
+    'data (new nodes get them; `fleet roll` gives them to the running ones). Shows the plan and asks on a terminal\n' +
+    '(--yes otherwise). A second run changes nothing. Needs `fluxer setup` first. See docs/fleet.md.',
   options: [
     ...BOUNDS_OPTIONS,
     { flags: '--jobs-per-node <n>', description: 'backlog per node the group scales out to keep (default 2, or what the policy has)', parse: integerFlag('--jobs-per-node', 1, 1000) },
+    { flags: '--idle <duration>', description: `how long a node waits idle, the queue empty, before it leaves (default: what the template pins, else the runtime's ${formatDuration(RUNTIME_IDLE_SECONDS * 1000)}); shorter costs less and starts cold more often: docs/fleet.md "Choosing the idle time"`, parse: durationFlag('--idle', IDLE_RANGE_MS) },
+    { flags: '--surplus-idle <duration>', description: `the same for a node beyond the one the fleet keeps (default: the template's, else ${formatDuration(RUNTIME_SURPLUS_IDLE_SECONDS * 1000)}); at most --idle`, parse: durationFlag('--surplus-idle', IDLE_RANGE_MS) },
     { flags: '--dry-run', description: 'show the plan and change nothing' },
   ],
-  examples: ['fluxer fleet up --max 8 --yes', 'fluxer fleet up --dry-run', 'fluxer fleet up --jobs-per-node 4 --json --yes'],
+  examples: ['fluxer fleet up --max 8 --yes', 'fluxer fleet up --dry-run', 'fluxer fleet up --jobs-per-node 4 --json --yes', 'fluxer fleet up --idle 5m --yes'],
   async handler(ctx, _args, opts) {
     checkBoundsFlags(opts);
+    const asked = idleFlagsInSeconds(opts);
+    // Both given: checked before any AWS call; one alone is checked against what the template pins once it is read.
+    if (asked.idleSeconds !== undefined) checkIdlePins(asked, asked);
     const confirmCtx = { yes: ctx.globals.yes, interactive: ctx.out.interactive, prompter: ctx.prompter };
     if (!opts.dryRun) requireConfirmable(confirmCtx, 'Changing the fleet');
     const f = await fleetContext(ctx);
@@ -50,9 +60,11 @@ export default defineCommand<UpOpts>({
     const max = opts.max ?? existing?.MaxSize ?? Math.max(DEFAULT_MAX_SIZE, opts.min ?? 0);
     const capacity = await checkFleetCapacity({ ec2: f.ec2, quotas }, { types: f.settings.instanceTypes, model: f.settings.model, max, region: f.region });
     for (const note of capacity.notes) ctx.out.warn(note);
-    // A template that exists keeps its AMI and pinned release: changing what nodes run is `fleet roll`'s.
+    // A template that exists keeps its AMI and pinned release (changing what nodes run is `fleet roll`'s), and its idle times unless given.
+    const pins = { ...pinnedSettings(template?.data), ...asked };
+    checkIdlePins(pins, asked);
     const launch = await fleetLaunch({ ec2: f.ec2, ssm, sqs: () => f.aws.sqs() }, f.config, {
-      cwd: ctx.cwd, groupName: f.groupName, region: f.region, ami: template?.data.ImageId ?? f.settings.ami, release: pinnedRelease(template?.data),
+      cwd: ctx.cwd, groupName: f.groupName, region: f.region, ami: template?.data.ImageId ?? f.settings.ami, pins,
     });
     const caller = await sts.getCallerIdentity();
     const plan = await planFleetUp({ ec2: f.ec2, autoscaling: f.autoscaling, iam, cloudwatch }, {
@@ -61,7 +73,9 @@ export default defineCommand<UpOpts>({
       maxPrice: f.settings.maxPrice, queueName: f.settings.queueName, roleName: nodeRoleName(f.settings),
       ...(opts.min !== undefined ? { min: opts.min } : {}), ...(opts.max !== undefined ? { max: opts.max } : {}), ...(opts.jobsPerNode !== undefined ? { jobsPerNode: opts.jobsPerNode } : {}),
     }, { group: existing });
-    const doc = (resources = plan.resources) => ({ stack: f.stack, region: f.region, group: f.groupName, dryRun: opts.dryRun ?? false, capacity, resources });
+    // The idle times the template's nodes get (a pin, else the runtime's default; a surplus time at most the idle time).
+    const idle = effectiveIdle(pins);
+    const doc = (resources = plan.resources) => ({ stack: f.stack, region: f.region, group: f.groupName, dryRun: opts.dryRun ?? false, capacity, idle, resources });
     if (!plan.pending) {
       ctx.out.result(doc(), () => formatPlanRows(ctx.out, plan.resources));
       ctx.out.success(`Fleet ${f.groupName} (${f.region}) is up to date: nothing to change.`);
@@ -88,3 +102,30 @@ export default defineCommand<UpOpts>({
     return ExitCode.Ok;
   },
 });
+
+/** The idle flags in whole seconds (the runtime reads seconds); before any AWS call. */
+function idleFlagsInSeconds(opts: UpOpts): FleetPins {
+  const seconds = (ms: number | undefined) => (ms === undefined ? undefined : Math.round(ms / 1000));
+  const pins: FleetPins = {};
+  const idle = seconds(opts.idle);
+  const surplus = seconds(opts.surplusIdle);
+  if (idle !== undefined) pins.idleSeconds = idle;
+  if (surplus !== undefined) pins.surplusIdleSeconds = surplus;
+  return pins;
+}
+
+/**
+ * A --surplus-idle over the idle time in force (given, pinned or the runtime's) is refused: it would say the
+ * extra nodes wait longer than the one the fleet keeps. A pinned or default surplus time over a shorter --idle
+ * is not: the runtime takes the shorter of the two (fleet_policy.idle_decision), as --json shows.
+ */
+function checkIdlePins(pins: FleetPins, asked: FleetPins): void {
+  if (asked.surplusIdleSeconds === undefined) return;
+  const idle = pins.idleSeconds ?? RUNTIME_IDLE_SECONDS;
+  const surplus = asked.surplusIdleSeconds;
+  if (surplus > idle) {
+    throw new UsageError(`--surplus-idle ${formatDuration(surplus * 1000)} is above the idle time ${formatDuration(idle * 1000)}${pins.idleSeconds === undefined ? ' (the runtime\'s default)' : asked.idleSeconds === undefined ? ' (what the template pins)' : ''}`, {
+      code: 'FleetIdle', hint: `Give --surplus-idle at most the idle time (a surplus node leaves sooner than the one the fleet keeps), e.g. --idle ${formatDuration(idle * 1000)} --surplus-idle ${formatDuration(idle * 1000)}.`,
+    });
+  }
+}

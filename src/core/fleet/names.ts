@@ -24,3 +24,11 @@ export const GROUP_METRICS = [
   'GroupMinSize', 'GroupMaxSize', 'GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupPendingInstances',
   'GroupTerminatingInstances', 'GroupTotalInstances',
 ] as const;
+/**
+ * The runtime's own idle times (gpu-runtime/fluxer_runtime/config.py: FLUXER_IDLE_SECONDS, FLUXER_SURPLUS_IDLE_SECONDS),
+ * what a node does when its template pins none; shown by `fleet status`, checked against config.py by a unit test.
+ */
+export const RUNTIME_IDLE_SECONDS = 600;
+export const RUNTIME_SURPLUS_IDLE_SECONDS = 120;
+/** `fleet up --idle/--surplus-idle`: a second (the runtime's least; AWS bills a minute at least) to a day. */
+export const IDLE_RANGE_MS = { minMs: 1000, maxMs: 24 * 3_600_000 } as const;

@@ -13,7 +13,8 @@ import { readNodeRecords, type ReadRecord } from '../nodes/list.js';
 import { queueStats } from '../queue.js';
 import type { SpotPricePort } from '../launch/spot-prices.js';
 import { BREAKER_TAG } from './names.js';
-import { countByState, groupInstances, readBacklogPolicy } from './read.js';
+import { countByState, groupInstances, readBacklogPolicy, type FleetTemplate } from './read.js';
+import { effectiveIdle, pinnedSettings } from './pins.js';
 
 export const ACTIVITY_WINDOW_MS = 3_600_000;
 
@@ -53,6 +54,8 @@ export interface FleetStatus {
   protected: number;
   capacityRebalance: boolean;
   jobsPerNode: number | null;
+  /** The idle times new nodes get from the launch template's default version; `pinned` false: the runtime's defaults. */
+  idle: { seconds: number; surplusSeconds: number; pinned: boolean };
   nodes: FleetNode[];
   queue: { name: string; visible: number; inFlight: number } | null;
   activities: FleetActivity[];
@@ -81,7 +84,7 @@ export interface FleetStatusPorts {
   s3: Pick<S3Port, 'getObjectDated'> | undefined;
 }
 
-export async function fleetStatus(ports: FleetStatusPorts, clock: Clock, opts: { group: Asg.AutoScalingGroup | undefined; groupName: string; queueName: string; region: string; location: JobLocation | undefined }): Promise<FleetStatus> {
+export async function fleetStatus(ports: FleetStatusPorts, clock: Clock, opts: { group: Asg.AutoScalingGroup | undefined; template: Pick<FleetTemplate, 'data'> | undefined; groupName: string; queueName: string; region: string; location: JobLocation | undefined }): Promise<FleetStatus> {
   const g = opts.group;
   const members = groupInstances(g);
   const ids = members.map((i) => i.InstanceId!);
@@ -127,6 +130,7 @@ export async function fleetStatus(ports: FleetStatusPorts, clock: Clock, opts: {
     ...counts,
     capacityRebalance: g?.CapacityRebalance ?? false,
     jobsPerNode: policy?.TargetTrackingConfiguration?.TargetValue ?? null,
+    idle: idleOf(opts.template),
     nodes,
     queue,
     activities,
@@ -153,6 +157,11 @@ async function recentActivities(asg: FleetStatusPorts['autoscaling'], groupName:
     token = oldest && new Date(oldest).getTime() < since ? undefined : page.NextToken || undefined;
   } while (token);
   return found;
+}
+
+function idleOf(template: Pick<FleetTemplate, 'data'> | undefined): FleetStatus['idle'] {
+  const pins = pinnedSettings(template?.data);
+  return { ...effectiveIdle(pins), pinned: pins.idleSeconds !== undefined || pins.surplusIdleSeconds !== undefined };
 }
 
 /** The breaker's tag (set by a node after FLUXER_BOOT_FAILURE_LIMIT failed boots, docs/fleet.md): the fleet is at 0 until scaled again. */

@@ -1,12 +1,13 @@
 // The fleet's launch template: its data from the one launch specification (src/core/launch/spec.ts),
 // with the bootstrap's user data carrying the group's name (FLUXER_ASG_NAME) and, when pinned, the
-// runtime release (FLUXER_RELEASE); and the drift between a template version and that data, field by field.
-import { gunzipSync } from 'node:zlib';
+// runtime release (FLUXER_RELEASE) and idle times (FLUXER_IDLE_SECONDS, FLUXER_SURPLUS_IDLE_SECONDS);
+// and the drift between a template version and that data, field by field.
 import type * as Ec2 from '@aws-sdk/client-ec2';
 import type { Ec2Port } from '../../aws/ec2.js';
 import type { SqsPort } from '../../aws/sqs.js';
 import type { SsmPort } from '../../aws/ssm.js';
 import type { ResolvedConfig } from '../../config/loader.js';
+import { UsageError } from '../../lib/errors.js';
 import { TEMPLATES_DIR } from '../../lib/paths.js';
 import { amiMissingError, buildLaunchSpec, resolveAmi, resolveNodeNetwork, type ResolvedAmi } from '../launch/spec.js';
 import type { Zone } from '../launch/pools.js';
@@ -15,7 +16,10 @@ import { sameDocument } from '../node-policy.js';
 import type { SetupChange } from '../setup.js';
 import { renderUserData } from '../userdata/render.js';
 import { stackVariables } from '../userdata/variables.js';
+import { PIN_VARS, userDataText, type FleetPins } from './pins.js';
 import { templateData } from './spec.js';
+
+export { pinnedRelease, pinnedSettings, userDataText, type FleetPins } from './pins.js';
 
 export interface FleetLaunchPorts {
   ec2: Pick<Ec2Port, 'describeImages' | 'describeSubnets' | 'describeVpcs' | 'describeSecurityGroups'>;
@@ -27,19 +31,25 @@ export interface FleetLaunch {
   data: Ec2.RequestLaunchTemplateData;
   ami: ResolvedAmi;
   release: string | undefined;
+  pins: FleetPins;
   zones: Zone[];
 }
 
 /** Renders and checks the user data first (a refusal is exit 2 before any AWS call), then resolves the AMI and network. */
-export async function fleetLaunch(ports: FleetLaunchPorts, config: ResolvedConfig, opts: { cwd: string; groupName: string; ami: string; release: string | undefined; region: string }): Promise<FleetLaunch> {
+export async function fleetLaunch(ports: FleetLaunchPorts, config: ResolvedConfig, opts: { cwd: string; groupName: string; ami: string; pins: FleetPins; region: string }): Promise<FleetLaunch> {
   const { settings, stack } = config;
+  const pinVars: Record<string, string> = {};
+  for (const [key, { variable }] of Object.entries(PIN_VARS)) {
+    const value = opts.pins[key as keyof FleetPins];
+    if (value !== undefined) pinVars[variable] = String(value);
+  }
   const userData = await renderUserData({
     templateRef: settings.template,
     templateRefLabel: 'template setting',
     templatesDir: TEMPLATES_DIR,
     cwd: opts.cwd,
     stackValues: stackVariables(config),
-    vars: { asg_name: opts.groupName, ...(opts.release ? { release: opts.release } : {}) },
+    vars: { asg_name: opts.groupName, ...pinVars },
     forceGzip: false,
     stackHints: { region: settings.region, queueName: settings.queueName },
     resolveQueueUrl: async () => {
@@ -48,25 +58,21 @@ export async function fleetLaunch(ports: FleetLaunchPorts, config: ResolvedConfi
       return { value: QueueUrl, source: `SQS GetQueueUrl ${settings.queueName}` };
     },
   });
+  // A pin the stack's own template does not write would do nothing on the nodes: refused, not warned about.
+  for (const [key, { variable, line }] of Object.entries(PIN_VARS)) {
+    if (pinVars[variable] !== undefined && userData.warnings.some((w) => w.startsWith(`--var ${variable} `))) {
+      throw new UsageError(`template ${userData.template.name} does not use {{ ${variable} }}, so the nodes would not get ${line} (${key})`, {
+        code: 'TemplateLacksPin', hint: `Add the line ${line}={{ ${variable} | default "" }} to its /etc/fluxer/runtime.env, as templates/node-bootstrap.yaml has it.`,
+      });
+    }
+  }
   const ami = await resolveAmi(ports, stack, opts.ami);
   if (!ami) throw amiMissingError(stack, opts.ami, opts.region);
   const network = await resolveNodeNetwork(ports.ec2, settings, stack, opts.region);
   const zones = await launchZones(ports.ec2, settings.subnets, network.vpcId, opts.region);
   // The group's name is the nodes' launch id: `fluxer runtime … --launch-id <group>` selects the fleet.
   const spec = buildLaunchSpec({ stack, launchId: opts.groupName, ami, volumeSize: settings.volumeSize, instanceProfile: settings.instanceProfile, securityGroupIds: network.securityGroupIds, userData: userData.payload });
-  return { data: templateData(spec, settings.instanceTypes[0]!), ami, release: opts.release, zones };
-}
-
-/** The user data as text (base64, maybe gzip), for reading what a version pins. */
-export function userDataText(base64: string | undefined): string {
-  if (!base64) return '';
-  const bytes = Buffer.from(base64, 'base64');
-  return (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
-}
-
-/** The runtime release a template version pins (FLUXER_RELEASE in its env file), or undefined: the stack's promoted one. */
-export function pinnedRelease(data: Pick<Ec2.ResponseLaunchTemplateData, 'UserData'> | undefined): string | undefined {
-  return /^\s*FLUXER_RELEASE=(\S+)\s*$/m.exec(userDataText(data?.UserData))?.[1];
+  return { data: templateData(spec, settings.instanceTypes[0]!), ami, release: opts.pins.release, pins: opts.pins, zones };
 }
 
 const FIELDS: Array<[keyof Ec2.RequestLaunchTemplateData, string]> = [
