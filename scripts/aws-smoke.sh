@@ -2,8 +2,9 @@
 # Real-AWS smoke test for the first operator with an account (docs/spot.md, "Real-AWS smoke test"):
 #   setup → runtime publish → spot launch of one node (the cheapest pool whose GPU fits the model) with
 #   a hard lifetime → generate one image with --wait → runtime status over SSM (the node reached with
-#   no inbound port) → spot terminate --launch-id → with FLEET=1, the fleet: fleet up at 0 → generate
-#   --wait (the CLI raises the group from 0; Auto Scaling's node takes the job) → fleet down --drain →
+#   no inbound port) → spot terminate --launch-id → with FLEET=1, the fleet: fleet up at 0 (idle time
+#   FLEET_IDLE) → generate --wait (the CLI raises the group from 0; Auto Scaling's node takes the job) →
+#   the idle node leaves by itself (the group back at 0, no fluxer command) → fleet down --drain →
 #   check that nothing tagged for the stack is left (instances; with FLEET=1 also the group, its launch
 #   template and its alarms). An exit trap terminates whatever it launched, whatever went wrong,
 #   and the node powers itself off after MINUTES anyway (config nodeLifetimeMinutes).
@@ -22,6 +23,8 @@
 #   ENDPOINT=http://…      an AWS-compatible endpoint instead of AWS (a local run: moto + stand-ins)
 #   FLUXER=bin/fluxer      the CLI to run; AWS_CLI=aws the AWS CLI
 #   FLEET=0                1: also the fleet steps (one more spot node for a few minutes, through Auto Scaling)
+#   FLEET_IDLE=2m          the fleet's idle time (`fleet up --idle`): its node leaves this long after the job
+#   FLEET_LEAVE_TIMEOUT=900  seconds to wait for that node to leave by itself (the idle time + a boot's margin)
 # Exit: 0 when every step passed and nothing is left; otherwise the failing step's exit code (or 1).
 set -euo pipefail
 
@@ -37,8 +40,11 @@ FLUXER="${FLUXER:-$HERE/bin/fluxer}"
 AWS_CLI="${AWS_CLI:-aws}"
 PROMPT="${PROMPT:-a lighthouse at dawn, smoke test}"
 FLEET="${FLEET:-0}"
+FLEET_IDLE="${FLEET_IDLE:-2m}"
+FLEET_LEAVE_TIMEOUT="${FLEET_LEAVE_TIMEOUT:-900}"
 case "$FLEET" in 0|1) ;; *) echo "aws-smoke: FLEET=\"$FLEET\" must be 0 or 1" >&2; exit 2 ;; esac
-STEPS=7; [ "$FLEET" = 1 ] && STEPS=10
+case "$FLEET_LEAVE_TIMEOUT" in ''|*[!0-9]*|0) echo "aws-smoke: FLEET_LEAVE_TIMEOUT=\"$FLEET_LEAVE_TIMEOUT\" must be a whole number of seconds above 0" >&2; exit 2 ;; esac
+STEPS=7; [ "$FLEET" = 1 ] && STEPS=11
 GROUP="fluxer-$STACK-fleet"
 
 log() { echo "aws-smoke: $*" >&2; }
@@ -148,9 +154,9 @@ fx spot terminate --launch-id "$LAUNCH_ID" --yes --json > "$WORK/terminate.json"
 
 FLEET_IMAGE=""
 if [ "$FLEET" = 1 ]; then
-  log "7/$STEPS fleet up --min 0 --max 1 (an Auto Scaling group at 0: nothing runs yet)"
+  log "7/$STEPS fleet up --min 0 --max 1 --idle $FLEET_IDLE (an Auto Scaling group at 0: nothing runs yet)"
   FLEET_STARTED=1
-  fx fleet up --min 0 --max 1 --yes --json > "$WORK/fleet-up.json" || die "fluxer fleet up failed: $(cat "$WORK/fleet-up.json")" $?
+  fx fleet up --min 0 --max 1 --idle "$FLEET_IDLE" --yes --json > "$WORK/fleet-up.json" || die "fluxer fleet up failed: $(cat "$WORK/fleet-up.json")" $?
   desired="$(awsc autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" --output text --query 'AutoScalingGroups[0].DesiredCapacity')"
   [ "$desired" = 0 ] || die "the new fleet wants $desired nodes, not 0"
 
@@ -165,7 +171,19 @@ if [ "$FLEET" = 1 ]; then
   fx fleet status >&2 || true   # the group, its node and the queue, as an operator sees them
   log "fleet image: $FLEET_IMAGE"
 
-  log "9/$STEPS fleet down --drain"
+  # The node protocol's idle exit on AWS itself: the node, idle FLEET_IDLE with the queue empty, terminates
+  # itself through Auto Scaling (desired decremented, the termination hook completed by the node).
+  log "9/$STEPS the idle node leaves by itself ($FLEET_IDLE idle; no fluxer command): the group back at 0"
+  left_at=$((SECONDS + FLEET_LEAVE_TIMEOUT))
+  while :; do
+    sizes="$(awsc autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$GROUP" --output text --query 'AutoScalingGroups[0].[DesiredCapacity,length(Instances)]')"
+    [ "$(echo $sizes)" = "0 0" ] && break
+    [ "$SECONDS" -lt "$left_at" ] || { fx fleet status >&2 || true; die "the fleet's node did not leave within ${FLEET_LEAVE_TIMEOUT}s of its job (desired, members: $sizes)"; }
+    sleep 5
+  done
+  log "the fleet is back at 0 by itself"
+
+  log "10/$STEPS fleet down --drain"
   fx fleet down --drain --yes --json > "$WORK/fleet-down.json" || die "fluxer fleet down failed: $(cat "$WORK/fleet-down.json")" $?
 fi
 

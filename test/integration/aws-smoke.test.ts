@@ -126,13 +126,13 @@ async function stackInstances(stack: string): Promise<Array<[string, string]>> {
 describe('scripts/aws-smoke.sh against the local server', () => {
   it("runs every step, the fleet's too, and leaves nothing tagged for its stack running", async () => {
     await setStandinQuotas(endpoint, [{ serviceCode: 'ec2', quotaCode: 'L-3819A6DF', value: QUOTA, accessKeyId: KEY }]);
-    const { stack, result } = smoke({ FLEET: '1' });
+    const { stack, result } = smoke({ FLEET: '1', FLEET_IDLE: '5s', FLEET_LEAVE_TIMEOUT: '120' });
     const r = await result;
     expect(r.code, r.stderr).toBe(0);
     const launchId = /launch (l-[0-9a-f-]+)/.exec(r.stderr)?.[1];
     expect(launchId).toBeDefined();
-    const steps = ['1/10 setup', '2/10 runtime publish', '3/10 spot launch', '4/10 generate', `5/10 runtime status --launch-id ${launchId}`, `6/10 spot terminate --launch-id ${launchId}`];
-    steps.push('7/10 fleet up --min 0 --max 1', '8/10 generate --wait (the CLI raises the fleet from 0 to 1', '9/10 fleet down --drain', '10/10 nothing tagged');
+    const steps = ['1/11 setup', '2/11 runtime publish', '3/11 spot launch', '4/11 generate', `5/11 runtime status --launch-id ${launchId}`, `6/11 spot terminate --launch-id ${launchId}`];
+    steps.push('7/11 fleet up --min 0 --max 1 --idle 5s', '8/11 generate --wait (the CLI raises the fleet from 0 to 1', '9/11 the idle node leaves by itself', 'the fleet is back at 0 by itself', '10/11 fleet down --drain', '11/11 nothing tagged');
     for (const step of steps) expect(r.stderr).toContain(step);
     // The node answered over SSM: its runtime READY under its instance id.
     expect(r.stderr).toMatch(/runtime on i-[0-9a-f]{17}: READY/);
