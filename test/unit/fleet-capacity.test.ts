@@ -1,6 +1,6 @@
 // `fleet up`'s capacity check, the pure part: how many nodes a spot vCPU quota holds against --max.
 import { describe, expect, it } from 'vitest';
-import { checkFleetCapacity, quotaRoom } from '../../src/core/fleet/capacity.js';
+import { checkFleetCapacity, crossRegionNote, quotaRoom } from '../../src/core/fleet/capacity.js';
 import { quotaNeeds } from '../../src/core/launch/quota.js';
 import { ExitCode, FluxerError } from '../../src/lib/errors.js';
 
@@ -56,5 +56,22 @@ describe('checkFleetCapacity', () => {
 
   it('no type holds the model: exit 2 naming the setting, before any quota is read', async () => {
     await expect(checkFleetCapacity(ports(64) as never, { types: ['g3s.xlarge'], model: 'flux-dev', max: 4, region: 'us-east-1' })).rejects.toMatchObject({ exitCode: ExitCode.Usage, code: 'GpuTooSmall', message: expect.stringContaining('instanceTypes: no type holds flux-dev') });
+  });
+});
+
+describe('crossRegionNote', () => {
+  it('says nothing when the fleet is beside its queue', () => {
+    expect(crossRegionNote('us-east-1', 'us-east-1')).toBeUndefined();
+  });
+  it('names both regions, what never acts and what still works, when spotRegion is another region', () => {
+    const note = crossRegionNote('us-west-2', 'us-east-1')!;
+    expect(note).toContain('spotRegion us-west-2');
+    expect(note).toContain('region us-east-1');
+    expect(note).toContain('the backlog policy and the scale-from-zero alarm never act');
+    expect(note).toContain('`fluxer generate`');
+  });
+  it('is one of the capacity notes fleet up prints (and --json carries) for a fleet away from its queue', async () => {
+    const c = await checkFleetCapacity(ports(64) as never, { types: ['g5.xlarge'], model: 'flux-dev', max: 4, region: 'us-west-2', queueRegion: 'us-east-1' });
+    expect(c.notes).toEqual([crossRegionNote('us-west-2', 'us-east-1')]);
   });
 });

@@ -58,7 +58,7 @@ export default defineCommand<UpOpts>({
     const [template, existing, quotas] = await Promise.all([readTemplate(f.ec2, f.templateName, f.stack), readGroup(f.autoscaling, f.groupName, f.stack), f.aws.quotas(f.region)]);
     // The types that hold the model, and the spot quota against the group's max (exit 2 / 5 before any change).
     const max = opts.max ?? existing?.MaxSize ?? Math.max(DEFAULT_MAX_SIZE, opts.min ?? 0);
-    const capacity = await checkFleetCapacity({ ec2: f.ec2, quotas }, { types: f.settings.instanceTypes, model: f.settings.model, max, region: f.region });
+    const capacity = await checkFleetCapacity({ ec2: f.ec2, quotas }, { types: f.settings.instanceTypes, model: f.settings.model, max, region: f.region, queueRegion: f.settings.region });
     for (const note of capacity.notes) ctx.out.warn(note);
     // A template that exists keeps its AMI and pinned release (changing what nodes run is `fleet roll`'s), and its idle times unless given.
     const pins = { ...pinnedSettings(template?.data), ...asked };

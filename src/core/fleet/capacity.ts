@@ -3,6 +3,8 @@
 // it (a node on one that cannot would fail its boot, again and again, until the breaker stops the fleet);
 // and the spot vCPU quota of those types can run at least one node (exit 5 otherwise), with a note when
 // it cannot run --max of them. EC2 spot quotas: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-spot-limits.html
+// And a note when the nodes' region is not the queue's: the backlog policy and the backstop alarm live
+// with the group and read the queue's metrics, which a CloudWatch alarm cannot do across regions.
 import type { Ec2Port } from '../../aws/ec2.js';
 import { launchErrorMessage } from '../../aws/errors.js';
 import type { QuotasPort } from '../../aws/quotas.js';
@@ -49,12 +51,25 @@ export function quotaRoom(need: QuotaNeed, value: number | undefined, max: numbe
   };
 }
 
+/**
+ * Pure: what a group in `nodeRegion` loses when its queue is in `queueRegion`. Target tracking's metric math and
+ * the backstop alarm are CloudWatch alarms in the group's region, and an alarm reads only its own region's
+ * metrics (CloudWatch refuses "an Alarm in region X based on metric ... in Y": aws/aws-cdk#30483), so SQS's
+ * metrics in the queue's region never reach them: they sit in INSUFFICIENT_DATA and never act.
+ */
+export function crossRegionNote(nodeRegion: string, queueRegion: string): string | undefined {
+  if (nodeRegion === queueRegion) return undefined;
+  return `the fleet is in spotRegion ${nodeRegion} and its queue in region ${queueRegion}: CloudWatch alarms read only their own region's metrics, so the backlog policy and the scale-from-zero alarm never act. The fleet still starts from 0 when \`fluxer generate\` sends work, sizes with \`fluxer fleet scale\`, and its idle nodes leave; other clients' jobs wait for a node. Unset spotRegion to put the fleet beside its queue.`;
+}
+
 export async function checkFleetCapacity(
   ports: { ec2: Pick<Ec2Port, 'describeInstanceTypes'>; quotas: QuotasPort },
-  input: { types: readonly string[]; model: string; max: number; region: string },
+  input: { types: readonly string[]; model: string; max: number; region: string; queueRegion?: string },
 ): Promise<FleetCapacity> {
   const info: Map<string, InstanceTypeInfo> = await checkLaunchTypes(ports.ec2, input.types, input.model, 'instanceTypes');
   const notes: string[] = [];
+  const regionNote = crossRegionNote(input.region, input.queueRegion ?? input.region);
+  if (regionNote) notes.push(regionNote);
   const types = input.types.filter((t) => {
     const fit = gpuFit(input.model, info.get(t)!.gpu!);
     if (!fit.policy) notes.push(`${t} is left out of the group: ${fit.reason}`);
