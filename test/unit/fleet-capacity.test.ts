@@ -57,6 +57,11 @@ describe('checkFleetCapacity', () => {
   it('no type holds the model: exit 2 naming the setting, before any quota is read', async () => {
     await expect(checkFleetCapacity(ports(64) as never, { types: ['g3s.xlarge'], model: 'flux-dev', max: 4, region: 'us-east-1' })).rejects.toMatchObject({ exitCode: ExitCode.Usage, code: 'GpuTooSmall', message: expect.stringContaining('instanceTypes: no type holds flux-dev') });
   });
+
+  it('is one of the capacity notes fleet up prints (and --json carries) for a fleet away from its queue', async () => {
+    const c = await checkFleetCapacity(ports(64) as never, { types: ['g5.xlarge'], model: 'flux-dev', max: 4, region: 'us-west-2', queueRegion: 'us-east-1' });
+    expect(c.notes).toEqual([crossRegionNote('us-west-2', 'us-east-1')]);
+  });
 });
 
 describe('crossRegionNote', () => {
@@ -69,9 +74,5 @@ describe('crossRegionNote', () => {
     expect(note).toContain('region us-east-1');
     expect(note).toContain('the backlog policy and the scale-from-zero alarm never act');
     expect(note).toContain('`fluxer generate`');
-  });
-  it('is one of the capacity notes fleet up prints (and --json carries) for a fleet away from its queue', async () => {
-    const c = await checkFleetCapacity(ports(64) as never, { types: ['g5.xlarge'], model: 'flux-dev', max: 4, region: 'us-west-2', queueRegion: 'us-east-1' });
-    expect(c.notes).toEqual([crossRegionNote('us-west-2', 'us-east-1')]);
   });
 });
