@@ -25,19 +25,13 @@
 // terminated in moto (TerminateInstanceInAutoScalingGroup, not decrementing again). Scale-in picks instances
 // as moto does (its order, skipping those protected from scale in: moto honours SetInstanceProtection there).
 // Not done: launch hooks, notification targets, Terminating:Proceed.
+// The calls to moto and the XML answers are in lifecycle-hooks-query.ts.
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServerResponse } from 'node:http';
 import { nodeDir, TARGET_LIFECYCLE_FILE } from '../lib/local-nodes.js';
-import type { ForwardingModule, StandinRequest, Upstream } from './server.js';
-
-const XMLNS = 'http://autoscaling.amazonaws.com/doc/2011-01-01/';
-
-interface Auth {
-  authorization: string;
-  host: string | undefined;
-}
+import { esc, fail, motoAutoScaling, ok, tag, type Auth, type Hook } from './lifecycle-hooks-query.js';
+import type { ForwardingModule, Upstream } from './server.js';
 
 interface Held {
   instanceId: string;
@@ -53,15 +47,8 @@ interface Held {
   wasProtected: boolean;
 }
 
-interface Hook {
-  name: string;
-  heartbeatTimeout: number;
-}
-
 const MAX_GLOBAL_TIMEOUT_S = 172_800;
 const globalTimeoutOf = (heartbeatTimeout: number) => Math.min(MAX_GLOBAL_TIMEOUT_S, 100 * heartbeatTimeout);
-const tag = (xml: string, name: string): string | undefined => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export interface LifecycleHooks extends ForwardingModule {
   /** Removes an instance from its group as AWS would: held in Terminating:Wait when the group has a terminating hook. */
@@ -71,33 +58,7 @@ export interface LifecycleHooks extends ForwardingModule {
 export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
   const held = new Map<string, Held>();
   let upstreamRef: Upstream | undefined;
-
-  const call = async (auth: Auth, params: Record<string, string>): Promise<string> => {
-    const body = Buffer.from(new URLSearchParams({ Version: '2011-01-01', ...params }).toString());
-    const answer = await upstreamRef!({ method: 'POST', path: '/', headers: { host: auth.host, authorization: auth.authorization, 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' }, body });
-    const text = answer.body.toString('utf8');
-    if (answer.status >= 400) throw new Error(`${params.Action}: ${tag(text, 'Message') ?? answer.status}`);
-    return text;
-  };
-
-  const terminatingHook = async (auth: Auth, group: string): Promise<Hook | undefined> => {
-    const xml = await call(auth, { Action: 'DescribeLifecycleHooks', AutoScalingGroupName: group });
-    for (const m of xml.matchAll(/<member>([\s\S]*?)<\/member>/g)) {
-      if (tag(m[1]!, 'LifecycleTransition') === 'autoscaling:EC2_INSTANCE_TERMINATING') return { name: tag(m[1]!, 'LifecycleHookName')!, heartbeatTimeout: Number(tag(m[1]!, 'HeartbeatTimeout') ?? 3600) };
-    }
-    return undefined;
-  };
-
-  const groupInstances = async (auth: Auth, group: string): Promise<Array<{ id: string; state: string; protected: boolean }>> => {
-    const xml = await call(auth, { Action: 'DescribeAutoScalingGroups', 'AutoScalingGroupNames.member.1': group });
-    const block = /<Instances>([\s\S]*?)<\/Instances>/.exec(xml)?.[1] ?? '';
-    return [...block.matchAll(/<member>([\s\S]*?)<\/member>/g)].map((m) => ({ id: tag(m[1]!, 'InstanceId')!, state: tag(m[1]!, 'LifecycleState') ?? '', protected: tag(m[1]!, 'ProtectedFromScaleIn') === 'true' }));
-  };
-
-  const groupOf = async (auth: Auth, instanceId: string): Promise<string | undefined> => {
-    const xml = await call(auth, { Action: 'DescribeAutoScalingInstances', 'InstanceIds.member.1': instanceId });
-    return tag(xml, 'AutoScalingGroupName');
-  };
+  const { call, terminatingHook, groupInstances, groupOf, forward } = motoAutoScaling(() => upstreamRef!);
 
   const setTarget = (instanceId: string, state: string | undefined) => {
     try {
@@ -190,21 +151,6 @@ export function lifecycleHooksStandin(nodesDir: string): LifecycleHooks {
       xml = xml.slice(0, start) + member + xml.slice(end);
     }
     return xml;
-  };
-
-  const send = (res: ServerResponse, status: number, xml: string) => {
-    res.writeHead(status, { 'Content-Type': 'text/xml', 'Content-Length': Buffer.byteLength(xml), 'x-amzn-RequestId': randomUUID() }).end(xml);
-  };
-  const ok = (res: ServerResponse, action: string, result: string) =>
-    send(res, 200, `<${action}Response xmlns="${XMLNS}"><${action}Result>${result}</${action}Result><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></${action}Response>`);
-  const fail = (res: ServerResponse, code: string, message: string) =>
-    send(res, 400, `<ErrorResponse xmlns="${XMLNS}"><Error><Type>Sender</Type><Code>${code}</Code><Message>${esc(message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
-
-  const forward = async (req: StandinRequest, res: ServerResponse, transform?: (xml: string) => string) => {
-    const answer = await upstreamRef!({ method: req.method, path: req.path, headers: req.headers, body: req.body });
-    const text = answer.body.toString('utf8');
-    const out = transform && answer.status < 300 ? transform(text) : text;
-    send(res, answer.status, out);
   };
 
   return {

@@ -4,7 +4,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import type { SsmRunPort } from '../../src/core/remote/run.js';
-import { runOnNodes, s3KeyFromUrl } from '../../src/core/remote/run.js';
+import { s3KeyFromUrl } from '../../src/core/remote/output.js';
+import { runOnNodes } from '../../src/core/remote/run.js';
 import { InvocationTracker, PollSchedule } from '../../src/core/remote/poll.js';
 import { execScript, runtimeScript, shellJoin, shellQuote } from '../../src/core/remote/scripts.js';
 import { parseTargets } from '../../src/core/remote/targets.js';

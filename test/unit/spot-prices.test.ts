@@ -7,7 +7,7 @@ import type { PricingPort } from '../../src/aws/pricing.js';
 import { ON_DEMAND_CACHE_MS, fetchOnDemandPrice, onDemandCachePath, onDemandFilters, onDemandPrices, parsePriceListDocument } from '../../src/core/launch/on-demand.js';
 import { buildPriceRows, savingsOf, sparkline } from '../../src/core/launch/price-table.js';
 import { parseHistory } from '../../src/commands/spot/prices.js';
-import { priceListDocument } from '../../src/emulator/prices.js';
+import { priceListDocument } from '../../src/emulator/price-list.js';
 
 describe('Price List documents', () => {
   it('reads the OnDemand hourly USD price, not the Reserved one', () => {

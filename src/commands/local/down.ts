@@ -3,7 +3,7 @@
 import { defineCommand } from '../../cli/command.js';
 import { durationFlag } from '../../cli/parse.js';
 import { projectConfigPath } from '../../core/local/config.js';
-import { bringDown } from '../../core/local/stack.js';
+import { bringDown } from '../../core/local/stack-down.js';
 import { localPaths } from '../../core/local/state.js';
 
 export default defineCommand<{ timeout: number }>({

@@ -5,7 +5,7 @@
 import { defineCommand } from '../../cli/command.js';
 import { durationFlag } from '../../cli/parse.js';
 import { projectConfigPath } from '../../core/local/config.js';
-import { localStatus } from '../../core/local/stack.js';
+import { localStatus } from '../../core/local/stack-status.js';
 import { localPaths } from '../../core/local/state.js';
 import { FluxerError, UsageError } from '../../lib/errors.js';
 import { writeSpotNotice } from '../../lib/local-nodes.js';

@@ -4,7 +4,7 @@ import { defineCommand } from '../../cli/command.js';
 import { FluxerError } from '../../lib/errors.js';
 import { projectConfigPath } from '../../core/local/config.js';
 import { formatLocalStatus } from '../../core/local/format.js';
-import { localStatus } from '../../core/local/stack.js';
+import { localStatus } from '../../core/local/stack-status.js';
 import { localPaths } from '../../core/local/state.js';
 
 export default defineCommand({

@@ -1,6 +1,6 @@
 // The human rendering of the local stack's status, shared by `local status` and `local up`. Pure: the
 // table drawing (aligned on a terminal, tab-separated when piped) is passed in by the command.
-import type { LocalStatus } from './stack.js';
+import type { LocalStatus } from './stack-status.js';
 
 export interface TableWriter {
   table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string;

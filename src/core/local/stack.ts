@@ -3,26 +3,24 @@
 // stack's queue, bucket and node identity, and N nodes — EC2 instances that the agent runs as runtime
 // workers. `up` starts only what is missing or dead, `down` stops all of it by pid and process group,
 // `status` reads it back. moto and the region process are recorded in state.json; the workers in
-// their node folders.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+// their node folders. `up` is here; `status` is stack-status.ts and `down` stack-down.ts.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { FluxerError, InterruptedError } from '../../lib/errors.js';
 import { writeFileAtomicSync } from '../../lib/atomic-write.js';
-import { listRegistrations } from '../../lib/local-nodes.js';
 import { REGION_BUNDLE } from '../../lib/paths.js';
 import type { RegionSettings } from './agent.js';
 import { stackNodes } from '../nodes/instances.js';
-import { ensureNodeCount, localNodes, waitNodesReady, type LocalEc2, type LocalNode } from './local-nodes.js';
+import { ensureNodeCount, waitNodesReady, type LocalEc2 } from './local-nodes.js';
 import { withLock } from './lock.js';
 import type { LocalModel } from './model.js';
 import { delay, freePort, isOurs, spawnDetached, stopGroup, tailOf } from './processes.js';
-import { LOCAL_BUCKET, LOCAL_PREFIX, LOCAL_REGION, LOCAL_STACK, LOCAL_VISIBILITY_SECONDS, clearLocalState, readLocalState, writeLocalState, type LocalPaths, type LocalState, type RegionRecord, type ServerRecord } from './state.js';
-import { MOTO_ENV, MOTO_SERVER_BIN, RUNTIME_BIN, type LocalTools } from './tools.js';
-import { isServing } from './worker-health.js';
+import { LOCAL_BUCKET, LOCAL_PREFIX, LOCAL_REGION, LOCAL_STACK, LOCAL_VISIBILITY_SECONDS, REGION_MARKER, readLocalState, writeLocalState, type LocalPaths, type LocalState, type RegionRecord, type ServerRecord } from './state.js';
+import { MOTO_ENV, MOTO_SERVER_BIN, type LocalTools } from './tools.js';
+import { emulatorServing, isServing } from './worker-health.js';
 import type { SsmPort } from '../../aws/ssm.js';
 
 /** Set on every process the local stack starts: tells them apart from any other moto or runtime. */
 export const LOCAL_DIR_ENV = 'FLUXER_LOCAL_DIR';
-const REGION_MARKER = 'region.cjs';
 
 export interface SetupOutcome {
   queueUrl: string;
@@ -206,100 +204,6 @@ function readyPid(file: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Whether the emulator answers its own control API (not just any server on the port). */
-async function emulatorServing(endpoint: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${endpoint}/_standin/quotas`, { signal: AbortSignal.timeout(2_000) });
-    await res.arrayBuffer();
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
-/** What `local status` shows: the recorded endpoints, plus each process's live state. */
-export interface LocalStatus extends Pick<LocalState, 'endpoint' | 'region' | 'queueUrl' | 'dlqUrl' | 'bucket' | 'prefix'> {
-  up: boolean;
-  server: { pid: number; port: number; state: 'up' | 'unresponsive' | 'dead'; log: string };
-  regionProcess: { pid: number; port: number; state: 'up' | 'unresponsive' | 'dead'; log: string } | null;
-  workers: LocalNode[];
-}
-
-/** undefined when there is no state (the stack was never brought up, or was brought down). */
-export async function localStatus(paths: LocalPaths): Promise<LocalStatus | undefined> {
-  const state = readLocalState(paths);
-  if (!state) return undefined;
-  const serverState = !isOurs(state.server.pid, MOTO_SERVER_BIN) ? 'dead' : (await isServing(state.motoEndpoint)) ? 'up' : 'unresponsive';
-  const r = state.regionProcess;
-  const regionState = !r || !isOurs(r.pid, REGION_MARKER) ? 'dead' : (await emulatorServing(state.endpoint)) ? 'up' : 'unresponsive';
-  return {
-    up: serverState === 'up' && regionState === 'up',
-    endpoint: state.endpoint,
-    region: state.region,
-    queueUrl: state.queueUrl,
-    dlqUrl: state.dlqUrl,
-    bucket: state.bucket,
-    prefix: state.prefix,
-    server: { pid: state.server.pid, port: state.server.port, state: serverState, log: state.server.log },
-    regionProcess: r ? { pid: r.pid, port: r.port, state: regionState, log: r.log } : null,
-    workers: localNodes(paths.nodesDir),
-  };
-}
-
-export interface DownResult {
-  /** false when there was nothing recorded to stop. */
-  wasUp: boolean;
-  stopped: Array<{ role: 'worker' | 'server' | 'region'; pid: number; killed: boolean; instanceId?: string }>;
-}
-
-export interface DownOptions {
-  /** How long workers get to drain after SIGTERM before SIGKILL. */
-  workerGraceMs?: number;
-  serverGraceMs?: number;
-  progress?: (message: string) => void;
-}
-
-/** Stops the region process (so nothing restarts a worker), the workers (they drain on SIGTERM), then moto; verifies nothing is left; clears state. */
-export async function bringDown(paths: LocalPaths, opts: DownOptions = {}): Promise<DownResult> {
-  if (!readLocalState(paths) && !existsSync(paths.nodesDir)) return { wasUp: false, stopped: [] };
-  return withLock(paths, () => bringDownLocked(paths, opts));
-}
-
-async function bringDownLocked(paths: LocalPaths, opts: DownOptions): Promise<DownResult> {
-  const state = readLocalState(paths);
-  const live = listRegistrations(paths.nodesDir).filter((r) => r.pid > 0 && isOurs(r.pid, RUNTIME_BIN));
-  if (!state && live.length === 0) {
-    clearLocalState(paths);
-    return { wasUp: false, stopped: [] };
-  }
-  const stopped: DownResult['stopped'] = [];
-  const r = state?.regionProcess;
-  if (r && isOurs(r.pid, REGION_MARKER)) {
-    opts.progress?.('Stopping the local region (emulator and node agent)');
-    const o = await stopGroup(r.pid, 5_000);
-    stopped.push({ role: 'region', pid: o.pid, killed: o.killed });
-  }
-  if (live.length) opts.progress?.(`Stopping ${live.length} worker(s) (draining)`);
-  const outcomes = await Promise.all(live.map(async (w) => ({ o: await stopGroup(w.pid, opts.workerGraceMs ?? 30_000), instanceId: w.instanceId })));
-  for (const { o, instanceId } of outcomes) stopped.push({ role: 'worker', pid: o.pid, killed: o.killed, instanceId });
-  if (state && isOurs(state.server.pid, MOTO_SERVER_BIN)) {
-    opts.progress?.('Stopping the moto server');
-    const o = await stopGroup(state.server.pid, opts.serverGraceMs ?? 5_000);
-    stopped.push({ role: 'server', pid: o.pid, killed: o.killed });
-  }
-  const left = [
-    ...live.filter((w) => isOurs(w.pid, RUNTIME_BIN)).map((w) => w.pid),
-    ...(r && isOurs(r.pid, REGION_MARKER) ? [r.pid] : []),
-    ...(state && isOurs(state.server.pid, MOTO_SERVER_BIN) ? [state.server.pid] : []),
-  ];
-  if (left.length) {
-    // Keep state.json so the next `down` can try again.
-    throw new FluxerError(`Could not stop process(es) ${left.join(', ')}`, { code: 'LocalStopFailed', hint: `Stop them by hand: kill -9 ${left.join(' ')}` });
-  }
-  clearLocalState(paths);
-  return { wasUp: true, stopped };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

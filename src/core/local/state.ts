@@ -21,6 +21,9 @@ export interface ServerRecord {
   log: string;
 }
 
+/** In the region process's command line (REGION_BUNDLE's file name): how `isOurs` tells a recorded pid is still it. */
+export const REGION_MARKER = 'region.cjs';
+
 /** The local region's process (src/region.ts): the emulator every client talks to, and the node agent. */
 export interface RegionRecord {
   pid: number;

@@ -1,5 +1,6 @@
 // Reading back how the local processes are doing: a worker's state file (the runtime rewrites it on
-// every state change, with the health port it picked) and whether the server answers HTTP.
+// every state change, with the health port it picked) and whether the servers (moto, the emulator)
+// answer HTTP.
 import { readFileSync } from 'node:fs';
 
 export const WORKER_STATES = ['STARTING', 'LOADING', 'READY', 'BUSY', 'DRAINING', 'STOPPED', 'FAILED'] as const;
@@ -47,6 +48,17 @@ export async function isServing(endpoint: string, timeoutMs = 2_000): Promise<bo
     const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(timeoutMs) });
     await res.arrayBuffer();
     return res.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the emulator answers its own control API (not just any server on the port). */
+export async function emulatorServing(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/_standin/quotas`, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.ok;
   } catch {
     return false;
   }
