@@ -7,10 +7,9 @@
 // The emulator is dist/region.cjs's, in a process of its own (bench/lib/harness.mjs).
 // Usage: node bench/cost-report.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, emulatorHelpers, median, requireBuilt, root, startEmulator, startMoto } from './lib/harness.mjs';
+import { bin, emulatorHelpers, median, requireBuilt, root, startEmulator, startMoto, tempDir } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 5);
@@ -19,7 +18,7 @@ const DAYS = 30;
 const TYPES = ['g5.xlarge', 'g6.xlarge', 'g6e.xlarge'];
 const AZS = ['a', 'b', 'c', 'd', 'e', 'f'].map((z) => `us-east-1${z}`);
 
-const work = mkdtempSync(join(tmpdir(), 'fluxer-bench-cost-'));
+const work = tempDir('fluxer-bench-cost-');
 const { setStandinSpotPrices, setStandinOnDemandPrices } = emulatorHelpers();
 
 const moto = await startMoto();

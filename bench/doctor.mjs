@@ -6,10 +6,9 @@
 // DLQ, bucket with public access blocked, AMI, instance profile) so every check does its full work.
 // Usage: node bench/doctor.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
+import { bin, median, requireBuilt, root, startMoto, tempDir, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 15);
@@ -36,7 +35,7 @@ const aws = (...args) => {
 // A ready stack: what `fluxer setup` makes (queue, DLQ, bucket, node role, profile and group) and an
 // AMI tagged for the stack, as a bake would leave it.
 const stack = 'bench';
-const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-doctor-'));
+const cwd = tempDir('fluxer-bench-doctor-');
 writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket: 'fluxer-bench', instanceTypes: ['g5.xlarge'] } } }));
 const setup = spawnSync(process.execPath, [bin, 'setup', '--yes', '--endpoint-url', endpoint], { env, cwd, encoding: 'utf8' });
 if (setup.status !== 0) throw new Error(`fluxer setup: ${setup.stderr}`);
@@ -66,3 +65,4 @@ const rows = Object.entries(times).map(([name, xs]) => ({ name, medianMs: +media
 console.error(`runs per case: ${runs}; doctor rows: ${lastDoctor.checks.map((c) => `${c.id}=${c.status}`).join(' ')}`);
 for (const r of rows) console.error(`${r.name.padEnd(30)} median ${String(r.medianMs).padStart(7)} ms   min ${String(r.minMs).padStart(7)} ms   ${r.ratio}x`);
 console.log(JSON.stringify({ bench: 'doctor', runs, checks: lastDoctor.checks.length, results: rows }));
+process.exit(0); // moto, a child of this process, keeps the event loop alive; it is killed on exit, and the temp folders go

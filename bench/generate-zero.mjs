@@ -10,11 +10,10 @@
 // raise), and the two calls' own latency against the same moto (SDK, p50). Medians; a table and a JSON line.
 // Usage: node bench/generate-zero.mjs [--runs 15]   (run `npm run build` first)
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { bin, median, requireBuilt, startMoto } from './lib/harness.mjs';
+import { bin, median, requireBuilt, startMoto, tempDir } from './lib/harness.mjs';
 
 requireBuilt();
 const arg = (name, def) => {
@@ -30,8 +29,7 @@ const ec2Sdk = await import('@aws-sdk/client-ec2');
 
 // fluxer setup attaches AWS's managed SSM policy to the node role: moto has those only when asked.
 const endpoint = await startMoto({ ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' });
-const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-zero-'));
-process.on('exit', () => rmSync(cwd, { recursive: true, force: true }));
+const cwd = tempDir('fluxer-bench-zero-');
 // Two stacks, settings from the environment: "nofleet" has no group, "zerofleet" one at 0.
 writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: 'nofleet', stacks: { nofleet: {}, zerofleet: {} } }));
 const creds = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };

@@ -13,12 +13,12 @@
 //        (run `npm run build` first). Submit figures are medians of --repeat interleaved rounds.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { tempDir } from './lib/harness.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // FLUXER_BENCH_BIN: a bundle to run instead of bin/fluxer (e.g. a copy that a concurrent build cannot remove).
@@ -65,7 +65,7 @@ for (;;) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-gen-'));
+const cwd = tempDir('fluxer-bench-gen-');
 const creds = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'us-east-1' };
 const baseEnv = { PATH: process.env.PATH, HOME: cwd, ...creds, FLUXER_ENDPOINT_URL: endpoint, FLUXER_MODEL: 'tiny', FLUXER_MAX_ATTEMPTS: '3' };
 const cfg = { region: 'us-east-1', endpoint, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } };
@@ -156,7 +156,7 @@ if (ONLY_SUBMIT) {
   process.exit(0);
 }
 const rtStack = await newStack('rt');
-const rtDir = mkdtempSync(join(tmpdir(), 'fluxer-bench-rt-'));
+const rtDir = tempDir('fluxer-bench-rt-');
 const runtime = spawn(join(venv, 'fluxer-runtime'), ['serve'], {
   cwd: rtDir,
   stdio: 'ignore',

@@ -11,10 +11,9 @@
 // Usage: node bench/models-pull.mjs [runs] [files] [mib]   (env FLUXER_PULL_CONCURRENCY, FLUXER_PULL_PART_MIB
 // go to the puller)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
+import { median, requireBuilt, root, startMoto, tempDir, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 3);
@@ -33,8 +32,7 @@ const env = {
 delete env.AWS_PROFILE;
 delete env.AWS_ENDPOINT_URL;
 
-const work = mkdtempSync(join(tmpdir(), 'fluxer-bench-models-pull-'));
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
+const work = tempDir('fluxer-bench-models-pull-');
 const moto = await startMoto(env);
 const bucket = 'fluxer-bench-weights';
 const prefix = 'fluxer/';

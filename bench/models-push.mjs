@@ -10,10 +10,10 @@
 // deleted after)
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdirSync, openSync, closeSync, writeSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { bin, median, requireBuilt, startMoto, venv } from './lib/harness.mjs';
+import { bin, median, requireBuilt, startMoto, tempDir, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 1);
@@ -32,9 +32,8 @@ const env = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 // moto keeps objects in memory: give it a temp dir of ours so spooled parts are removed with the folder.
-const work = mkdtempSync(join(tmpdir(), 'fluxer-bench-models-'));
+const work = tempDir('fluxer-bench-models-');
 const endpoint = await startMoto({ ...process.env, TMPDIR: work });
-process.on('exit', () => rmSync(work, { recursive: true, force: true }));
 
 // The model folder: a diffusers-like layout, random bytes (nothing compresses or dedupes).
 const dir = join(work, 'model');

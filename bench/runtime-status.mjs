@@ -10,16 +10,15 @@
 // real runtimes do not fit on two cores. The emulator is dist/region.cjs's (bench/lib/harness.mjs).
 // Usage: node bench/runtime-status.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, emulatorHelpers, median, requireBuilt, startEmulator, startMoto, venv } from './lib/harness.mjs';
+import { bin, emulatorHelpers, median, requireBuilt, startEmulator, startMoto, tempDir, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 7);
 const NODES = 8;
 
-const work = mkdtempSync(join(tmpdir(), 'fluxer-bench-runtime-status-'));
+const work = tempDir('fluxer-bench-runtime-status-');
 const { registerNode } = emulatorHelpers();
 
 const moto = await startMoto();

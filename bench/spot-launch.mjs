@@ -7,17 +7,16 @@
 // a ClientToken, the instances listed by launch id after the call, and the launch record in S3.
 // Usage: node bench/spot-launch.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
+import { bin, median, requireBuilt, root, startMoto, tempDir, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 15);
 
 const endpoint = await startMoto({ ...process.env, MOTO_IAM_LOAD_MANAGED_POLICIES: 'true' });
 
-const state = mkdtempSync(join(tmpdir(), 'fluxer-bench-launch-state-'));
+const state = tempDir('fluxer-bench-launch-state-');
 const env = {
   PATH: process.env.PATH,
   HOME: state,
@@ -31,7 +30,7 @@ const env = {
   FLUXER_MAX_ATTEMPTS: '1',
 };
 const stack = 'bench';
-const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-spot-launch-'));
+const cwd = tempDir('fluxer-bench-spot-launch-');
 writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket: 'fluxer-bench-launch', instanceTypes: ['g5.xlarge'], model: 'sdxl' } } }));
 const fluxer = (...args) => spawnSync(process.execPath, [bin, ...args, '--endpoint-url', endpoint], { env, cwd, encoding: 'utf8' });
 const aws = (...args) => spawnSync(join(venv, 'aws'), ['--endpoint-url', endpoint, '--output', 'json', ...args], { env, cwd, encoding: 'utf8' });
@@ -88,3 +87,4 @@ for (const r of rows) console.error(`${r.name.padEnd(28)} median ${String(r.medi
 const target = 1.5;
 console.error(`fluxer / bare SDK RunInstances: ${ratio.toFixed(2)}x (target <= ${target}x): ${ratio <= target ? 'met' : 'NOT met'}`);
 console.log(JSON.stringify({ bench: 'spot-launch', runs, results: rows, ratio: +ratio.toFixed(2), target, pass: ratio <= target }));
+process.exit(0); // moto, a child of this process, keeps the event loop alive; it is killed on exit, and the temp folders go

@@ -7,10 +7,9 @@
 // `spot launch` tags them, each with a node record in the bucket.
 // Usage: node bench/spot-list.mjs [runs]   (needs `npm run build` and .venv from scripts/python-env.sh)
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bin, median, requireBuilt, root, startMoto, venv } from './lib/harness.mjs';
+import { bin, median, requireBuilt, root, startMoto, tempDir, venv } from './lib/harness.mjs';
 
 requireBuilt();
 const runs = Number(process.argv[2] ?? 15);
@@ -74,7 +73,7 @@ await Promise.all(
     ),
   ),
 );
-const cwd = mkdtempSync(join(tmpdir(), 'fluxer-bench-spot-list-'));
+const cwd = tempDir('fluxer-bench-spot-list-');
 writeFileSync(join(cwd, 'fluxer.config.json'), JSON.stringify({ defaultStack: stack, stacks: { [stack]: { bucket, prefix } } }));
 
 const filters = ['Name=tag:fluxer:managed,Values=true', `Name=tag:fluxer:stack,Values=${stack}`, 'Name=tag:fluxer:role,Values=gpu-node', 'Name=instance-state-name,Values=pending,running,stopping,stopped'];
@@ -109,3 +108,4 @@ const targets = { vsAwsCli: 0.4, vsBareSdk: 1.3 };
 const pass = vsAws <= targets.vsAwsCli && vsSdk <= targets.vsBareSdk;
 console.error(`fluxer / aws CLI: ${vsAws.toFixed(2)}x (target <= ${targets.vsAwsCli}x); fluxer / bare SDK: ${vsSdk.toFixed(2)}x (target <= ${targets.vsBareSdk}x): ${pass ? 'met' : 'NOT met'}`);
 console.log(JSON.stringify({ bench: 'spot-list', runs, nodes: NODES, results: rows, ratios: { vsAwsCli: +vsAws.toFixed(2), vsBareSdk: +vsSdk.toFixed(2) }, targets, pass }));
+process.exit(0); // moto, a child of this process, keeps the event loop alive; it is killed on exit, and the temp folders go

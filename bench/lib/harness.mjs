@@ -1,10 +1,11 @@
 // What the benchmark scripts share: the repo's paths, the check that the build and the Python
 // environment exist, a moto server of their own on a free loopback port, the local region's emulator
-// in front of it (both killed when the script exits), and the median.
+// in front of it (both killed when the script exits), temp folders removed when it exits, and the median.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,6 +76,23 @@ export async function startEmulator(upstream, { nodesDir } = {}) {
     });
     child.once('exit', (code) => reject(new Error(`the emulator exited with ${code}`)));
   });
+}
+
+/**
+ * A fresh folder under the system's temp folder, removed when the script exits: at its end, and on a
+ * failure too (an uncaught error or a rejected top-level await still emits 'exit'), so runs leave
+ * nothing behind in /tmp. Not on a signal that kills the process (SIGKILL, an unhandled SIGINT).
+ */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.on('exit', () => {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch (err) {
+      console.error(`could not remove ${dir}: ${err.message}`);
+    }
+  });
+  return dir;
 }
 
 export function median(xs) {

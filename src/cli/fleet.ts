@@ -4,7 +4,7 @@ import type { Context } from './context.js';
 import { integerFlag } from './parse.js';
 import type { OptionSpec } from './command.js';
 import { fleetGroupName, fleetTemplateName } from '../core/fleet/names.js';
-import { describeZeroOutcome, lookAtFleet, raiseFromZero } from '../core/fleet/zero.js';
+import { describeZeroOutcome, fleetField, lookAtFleet, raiseFromZero, type FleetField } from '../core/fleet/zero.js';
 import { UsageError } from '../lib/errors.js';
 import { fluxerStateDir } from '../lib/state-dir.js';
 
@@ -36,9 +36,10 @@ export const NO_FLEET_HINT = "Create it with `fluxer fleet up`.";
 /**
  * Scale from zero for `generate`: the fleet is looked at (cache, else one DescribeAutoScalingGroups)
  * from the moment this is called, alongside the sends; `settle(sent)` applies the rule once the jobs
- * are out, prints a line when there is something to say, and gives the `fleet` field of --json.
+ * are out, prints a line when there is something to say, and gives the `fleet` field of --json (null
+ * when nothing was sent, or the stack has no fleet).
  */
-export function scaleFromZeroFor(ctx: Context): { settle(sent: number): Promise<{ group: string; raisedTo: number } | null> } {
+export function scaleFromZeroFor(ctx: Context): { settle(sent: number): Promise<FleetField | null> } {
   const { settings, stack } = ctx.config();
   const region = settings.spotRegion ?? settings.region;
   const aws = ctx.aws();
@@ -58,7 +59,7 @@ export function scaleFromZeroFor(ctx: Context): { settle(sent: number): Promise<
       ctx.out.debug(`scale from zero: ${outcome.kind}; look ${(lookedAt - t0).toFixed(1)} ms (${Math.max(0, raising - settling).toFixed(1)} ms after the sends), raise ${(performance.now() - raising).toFixed(1)} ms`);
       const note = describeZeroOutcome(outcome, groupName);
       if (note) ctx.out.info(note);
-      return outcome.kind === 'raised' ? { group: groupName, raisedTo: outcome.raisedTo } : null;
+      return fleetField(outcome, groupName);
     },
   };
 }

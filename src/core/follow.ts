@@ -49,6 +49,8 @@ export interface JobResult {
   files: string[];
   timings: JobStatus['timings'] | null;
   error: JobStatus['error'] | null;
+  /** The node that last wrote the status (instanceId, and instanceType/az when it knows them), as `jobs status` shows it. */
+  node: NonNullable<JobStatus['node']> | null;
 }
 
 export interface FollowResult {
@@ -157,6 +159,7 @@ function resultOf(t: JobTracker, files: Map<string, string[]>): JobResult {
     files: [...(files.get(t.id) ?? [])].sort(),
     timings: s?.timings ?? null,
     error: s?.error ?? null,
+    node: s?.node ?? null,
   };
 }
 

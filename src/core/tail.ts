@@ -126,7 +126,7 @@ export function progressLine(event: TailEvent, tracker: JobTracker, nowMs: numbe
     case 'succeeded': {
       const n = s.outputs?.length ?? 0;
       const took = tracker.startedAt !== undefined ? `  in ${formatSeconds(nowMs - tracker.startedAt)}` : '';
-      return `succeeded  ${n} image${n === 1 ? '' : 's'}${took}`;
+      return `succeeded  ${n} image${n === 1 ? '' : 's'}${took}${node}`;
     }
     default:
       return `${event.state}${describeJobError(s) ? `  ${describeJobError(s)}` : ''}`;

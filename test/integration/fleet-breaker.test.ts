@@ -129,7 +129,7 @@ describe('the fleet node protocol on the local stack: the boot-failure breaker, 
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { id: string; fleet: unknown };
     waiting = doc.id;
-    expect(doc.fleet).toBeNull();
+    expect(doc.fleet).toEqual({ group: GROUP, outcome: 'held', reason: 'breaker', max: 2 });
     expect(r.stderr).toContain(`Fleet ${GROUP} stopped itself after failed boots: it starts no node for this.`);
     expect((await group()).DesiredCapacity).toBe(0);
     expect(await launches()).toHaveLength(LIMIT);

@@ -129,20 +129,23 @@ describe('scale from zero on the local stack', () => {
     const r = await fluxer(['generate', 'a lighthouse at dawn', '--model', 'tiny', '--wait', '--timeout', '200s', '--json', '--out', 'img']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`Fleet ${GROUP} was at 0: desired capacity raised to 1`);
-    const doc = JSON.parse(r.stdout) as { id: string; state: string; fleet: unknown; files: string[] };
-    expect(doc).toMatchObject({ state: 'succeeded', fleet: { group: GROUP, raisedTo: 1 } });
+    const doc = JSON.parse(r.stdout) as { id: string; state: string; fleet: unknown; files: string[]; node: { instanceId: string } | null };
+    expect(doc).toMatchObject({ state: 'succeeded', fleet: { group: GROUP, outcome: 'raised', raisedTo: 1 } });
     expect(doc.files).toHaveLength(1);
     const g = (await group())!;
     expect(g.DesiredCapacity).toBe(1);
-    // The group's own node ran it.
+    // The group's own node ran it, and the document names it as the job's status does.
     const status = await aws(['s3', 'cp', `s3://fluxer-local/fluxer/jobs/${doc.id}/status.json`, '-']);
     expect(status.code, status.stderr).toBe(0);
-    expect(g.Instances.map((i) => i.InstanceId)).toEqual([(JSON.parse(status.stdout) as { node: { instanceId: string } }).node.instanceId]);
+    const node = (JSON.parse(status.stdout) as { node: { instanceId: string } }).node;
+    expect(g.Instances.map((i) => i.InstanceId)).toEqual([node.instanceId]);
+    expect(doc.node).toEqual(node);
+    expect(r.stderr).toMatch(new RegExp(`^succeeded {2}1 image .*node ${node.instanceId}$`, 'm'));
 
     // Once it wants a node, generate leaves it alone: no second write.
     const more = await fluxer(['generate', 'another', '--model', 'tiny', '--json'], keyEnv('ZEROUP'));
     expect(more.code, more.stderr).toBe(0);
-    expect(JSON.parse(more.stdout)).toMatchObject({ fleet: null });
+    expect(JSON.parse(more.stdout)).toMatchObject({ fleet: { group: GROUP, outcome: 'running', desired: 1 } });
     expect((await standinRequests(endpoint, 'ZEROUP')).filter((x) => ASG_ACTIONS.test(x))).toEqual(['DescribeAutoScalingGroups']);
   }, 300_000);
 
@@ -159,7 +162,7 @@ describe('scale from zero on the local stack', () => {
     });
     const r = await fluxer(['generate', 'refused', '--model', 'tiny', '--json', '--endpoint-url', proxy.endpoint]);
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'queued', fleet: null });
+    expect(JSON.parse(r.stdout)).toMatchObject({ state: 'queued', fleet: { group: GROUP, outcome: 'denied', action: 'autoscaling:SetDesiredCapacity', message: expect.stringMatching(/^AccessDenied: /) } });
     expect(r.stderr).toMatch(/Note: fleet fluxer-local-fleet was not raised from 0: your identity may not call autoscaling:SetDesiredCapacity/);
     expect(proxy.requests.filter((q) => /Action=SetDesiredCapacity/.test(q.body.toString('utf8')))).toHaveLength(1);
     expect((await group())!.DesiredCapacity).toBe(0);

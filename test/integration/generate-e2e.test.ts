@@ -81,12 +81,12 @@ describe('fluxer generate → runtime → images, end to end', () => {
     expect(got.stdout.trim().split('\n').map((f) => pngSize(readFileSync(f)))).toEqual([{ width: 512, height: 256 }, { width: 512, height: 256 }]);
   });
 
-  it('--wait --json: one document with id, state, outputs, files, timings, error, fleet', async () => {
+  it('--wait --json: one document with id, state, outputs, files, timings, error, node, fleet', async () => {
     const r = await fluxer(['generate', 'a lighthouse', '--wait', '--json', '--out', 'json-out']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(Object.keys(doc).sort()).toEqual(['error', 'files', 'fleet', 'id', 'outputs', 'state', 'timings']);
-    expect(doc).toMatchObject({ state: 'succeeded', error: null, outputs: [`fluxer/jobs/${doc.id}/image-0.png`], files: [join(cwd, 'json-out', `${doc.id}-0.png`)] });
+    expect(Object.keys(doc).sort()).toEqual(['error', 'files', 'fleet', 'id', 'node', 'outputs', 'state', 'timings']);
+    expect(doc).toMatchObject({ state: 'succeeded', error: null, outputs: [`fluxer/jobs/${doc.id}/image-0.png`], files: [join(cwd, 'json-out', `${doc.id}-0.png`)], node: { instanceId: worker!.instanceId } });
     expect(pngSize(readFileSync(doc.files[0]))).toEqual({ width: 64, height: 64 });
     expect(doc.timings.startedAt).toBeTruthy();
   });
@@ -138,12 +138,15 @@ describe('fluxer generate → runtime → images, end to end', () => {
     expect(await jobCount()).toBe(before.jobs);
   });
 
-  it('--batch of 25 (prompts and JSON lines) with --wait: 25 ids sent, 25 images on disk', async () => {
+  it('--batch of 25 (prompts and JSON lines) with --wait --json: 25 ids sent, 25 images on disk, each job\'s node named', async () => {
     const lines = Array.from({ length: 25 }, (_, i) => (i % 5 === 0 ? JSON.stringify({ prompt: `json prompt ${i}`, size: '32x48', steps: 2 }) : `plain prompt ${i}`));
     writeFileSync(join(cwd, 'batch.txt'), `# a comment line\n${lines.join('\n')}\n`);
-    const r = await fluxer(['generate', '--batch', 'batch.txt', '--steps', '3', '--wait', '--out', 'batch-out'], { timeoutMs: 120_000 });
+    const r = await fluxer(['generate', '--batch', 'batch.txt', '--steps', '3', '--wait', '--json', '--out', 'batch-out'], { timeoutMs: 120_000 });
     expect(r.code, r.stderr).toBe(0);
-    const files = r.stdout.trim().split('\n');
+    const docs = JSON.parse(r.stdout) as Array<{ state: string; files: string[]; node: { instanceId: string } | null }>;
+    expect(docs).toHaveLength(25);
+    expect(docs.every((d) => d.state === 'succeeded' && d.node?.instanceId === worker!.instanceId)).toBe(true);
+    const files = docs.flatMap((d) => d.files);
     expect(files).toHaveLength(25);
     const sizes = files.map((f) => pngSize(readFileSync(f)));
     expect(sizes.filter((s) => s?.width === 32 && s.height === 48)).toHaveLength(5);

@@ -1,9 +1,9 @@
 // Scale from zero without a server: the rule (which the simulator mirrors), the one read and the one
-// write `generate` makes, the "no fleet" cache, the notes, and the backstop's policy and alarm.
+// write `generate` makes, the "no fleet" cache, the notes, the --json field, and the backstop's policy and alarm.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { scaleFromZeroAlarm, scaleFromZeroPolicy, ZERO_ALARM_EXPRESSION } from '../../src/core/fleet/spec.js';
-import { describeZeroOutcome, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision, zeroCachePath, type ZeroInput } from '../../src/core/fleet/zero.js';
+import { describeZeroOutcome, fleetField, forgetNoFleet, lookAtFleet, NO_FLEET_TTL_MS, raiseFromZero, scaleFromZeroDecision, zeroCachePath, type ZeroInput } from '../../src/core/fleet/zero.js';
 import { tempDirs } from '../support/temp.js';
 
 // The cases are one table for this rule and the simulator's mirror (sim/fleet_sim.py reads it too).
@@ -125,6 +125,21 @@ describe('lookAtFleet + raiseFromZero', () => {
     const out = await raiseFromZero(f.asg, await lookAtFleet(f.asg, c, 'fluxer-prod-fleet', 'prod'), 1);
     expect(out).toEqual({ kind: 'failed', message: 'Throttling: Rate exceeded' });
     expect(readdirSync(c.dir)).toEqual([]);
+  });
+});
+
+describe('fleetField: the fleet field of generate --json', () => {
+  const G = 'fluxer-prod-fleet';
+  it('null only without a fleet; every other outcome names the group and what happened', () => {
+    expect(fleetField({ kind: 'no-fleet', cached: false }, G)).toBeNull();
+    expect(fleetField({ kind: 'no-fleet', cached: true }, G)).toBeNull();
+    expect(fleetField({ kind: 'raised', raisedTo: 1 }, G)).toEqual({ group: G, outcome: 'raised', raisedTo: 1 });
+    expect(fleetField({ kind: 'not-at-zero', desired: 2 }, G)).toEqual({ group: G, outcome: 'running', desired: 2 });
+    expect(fleetField({ kind: 'held', reason: 'breaker', max: 4 }, G)).toEqual({ group: G, outcome: 'held', reason: 'breaker', max: 4 });
+    expect(fleetField({ kind: 'held', reason: 'max-zero', max: 0 }, G)).toEqual({ group: G, outcome: 'held', reason: 'max-zero', max: 0 });
+    // A remembered refusal prints no note, but the field still says it was refused.
+    expect(fleetField({ kind: 'denied', action: 'autoscaling:DescribeAutoScalingGroups', message: 'refused earlier', cached: true }, G)).toEqual({ group: G, outcome: 'denied', action: 'autoscaling:DescribeAutoScalingGroups', message: 'refused earlier' });
+    expect(fleetField({ kind: 'failed', message: 'Throttling: Rate exceeded' }, G)).toEqual({ group: G, outcome: 'failed', message: 'Throttling: Rate exceeded' });
   });
 });
 

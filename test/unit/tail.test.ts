@@ -40,7 +40,7 @@ describe('JobTracker', () => {
       'running  image 1/2 step 2/4  node i-0abc',
       'running  image 2/2 step 1/4  node i-0abc',
       'output p/jobs/x/image-0.png',
-      'succeeded  2 images  in 0.3s',
+      'succeeded  2 images  in 0.3s  node i-0abc',
       'output p/jobs/x/image-1.png',
     ]);
     expect(t.done).toBe(true);

@@ -166,6 +166,35 @@ export async function raiseFromZero(asg: () => Promise<Pick<AutoScalingPort, 'se
   return { kind: 'raised', raisedTo: to };
 }
 
+/**
+ * The `fleet` field of `generate --json` (docs/jobs.md, "A fleet at 0"): what scale from zero did, one
+ * shape per outcome, told apart by `outcome`; null when the stack has no fleet (or none of its own).
+ */
+export type FleetField =
+  | { group: string; outcome: 'raised'; raisedTo: number }
+  /** Desired was ≥ 1 already: target tracking and the nodes size it, generate left it alone. */
+  | { group: string; outcome: 'running'; desired: number }
+  | { group: string; outcome: 'held'; reason: HeldReason; max: number }
+  | { group: string; outcome: 'denied'; action: string; message: string }
+  | { group: string; outcome: 'failed'; message: string };
+
+export function fleetField(o: ZeroOutcome, group: string): FleetField | null {
+  switch (o.kind) {
+    case 'no-fleet':
+      return null;
+    case 'not-at-zero':
+      return { group, outcome: 'running', desired: o.desired };
+    case 'held':
+      return { group, outcome: 'held', reason: o.reason, max: o.max };
+    case 'raised':
+      return { group, outcome: 'raised', raisedTo: o.raisedTo };
+    case 'denied':
+      return { group, outcome: 'denied', action: o.action, message: o.message };
+    case 'failed':
+      return { group, outcome: 'failed', message: o.message };
+  }
+}
+
 const messageOf = (err: unknown) => `${awsErrorName(err) || 'Error'}: ${(err as Error)?.message ?? String(err)}`;
 
 /** The stderr line for an outcome worth a line (undefined: say nothing). */
