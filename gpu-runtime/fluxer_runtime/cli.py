@@ -83,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .autoscaling import AutoScaling
     from .aws import Queue, Store, client
     from .health import HealthServer
-    from .imds import Imds, NoticeWatcher
+    from .imds import Imds
     from .logs import log
     from .pipelines import Engine, ModelUnavailable, choose_policy, detect_device
     from .worker import Worker
@@ -110,7 +110,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     s3 = client("s3", cfg, max_pool_connections=max(10, cfg.pull_concurrency + 4))
     # A fleet node (FLUXER_ASG_NAME from its user data) speaks to its own group; any other never does.
     asg = AutoScaling(client("autoscaling", cfg), cfg.asg_name) if cfg.asg_name else None
-    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(s3), node, asg)
+    # The worker watches IMDS for spot notices (and its group's lifecycle state) while it serves.
+    imds = Imds(cfg.imds_url) if cfg.imds_url else None
+    worker = Worker(cfg, engine, Queue(sqs, cfg.queue_url), Store(s3), node, asg, imds)
 
     try:
         health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
@@ -130,18 +132,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    watcher = None
-    if cfg.imds_url:
-        watcher = NoticeWatcher(Imds(cfg.imds_url), cfg.imds_poll_seconds, worker.on_notice,
-                                lifecycle=asg is not None)
-        watcher.start()
-
     log.info("loading model", model=cfg.model, startupSeconds=round(time.monotonic() - started, 3))
     rc = worker.serve()
     if rc == 0:
         log.info("stopped", jobsDone=worker.jobs_done, imagesDone=worker.images_done)
-    if watcher:
-        watcher.stop()
     health.stop()
     return rc
 
