@@ -121,6 +121,7 @@ class NoticeWatcher(threading.Thread):
         self._seen: set[str] = set()
 
     def stop(self) -> None:
+        """Ends the loop after the poll in flight, if any; that poll's notice or failure is dropped."""
         self._stop_event.set()
 
     def run(self) -> None:
@@ -129,10 +130,12 @@ class NoticeWatcher(threading.Thread):
             try:
                 notice = self._imds.notice(self._lifecycle)
                 failures = 0
-                if notice and notice.kind not in self._seen:
+                if notice and notice.kind not in self._seen and not self._stop_event.is_set():
                     self._seen.add(notice.kind)
                     self._on_notice(notice)
             except Exception as exc:
+                if self._stop_event.is_set():
+                    break  # stopped mid-poll (the worker is shutting down): not worth a log line
                 failures += 1
                 if failures in (1, 10) or failures % 100 == 0:  # say so, without flooding the journal
                     log.warning("IMDS poll failed", error=str(exc), failures=failures)

@@ -25,6 +25,7 @@ from .aws import TRANSIENT_ERRORS, Message, Queue, Store
 from .config import Config
 from .control import Control
 from .fleet import Fleet
+from .imds import Imds, NoticeWatcher
 from .iolane import IoLane
 from .joblogs import JobLogs
 from .logs import log, utc_now
@@ -50,6 +51,7 @@ class Worker(NodeState, Control, Fleet, Messages, Receiving, Running):
         store: Store,
         node: Node,
         asg: AutoScaling | None = None,
+        imds: Imds | None = None,
     ) -> None:
         if not cfg.model:
             raise ValueError("the worker needs FLUXER_MODEL")
@@ -95,6 +97,7 @@ class Worker(NodeState, Control, Fleet, Messages, Receiving, Running):
         self._threads: list[threading.Thread] = []
         self._closed = threading.Event()
         self._fleet_init(asg)  # after self.node: a node without an instance id is in no fleet
+        self._imds = imds  # set: watched for notices from serve() until serve() returns
 
     # ----- the background ticker ---------------------------------------------------------------
 
@@ -203,11 +206,26 @@ class Worker(NodeState, Control, Fleet, Messages, Receiving, Running):
         self._restore_node_record()
         self._set_phase("STARTING")
         self._start("deadman", self._ready_deadline_watch)
+        watcher = self._watch_notices()
         try:
             return self._serve()
         finally:
+            if watcher is not None:
+                watcher.stop()  # a stopped worker has nothing left to drain on a notice
             self._ready_or_done.set()
             log.remove_sink(self.job_logs.sink)
+
+    def _watch_notices(self) -> NoticeWatcher | None:
+        """The IMDS watcher runs from STARTING on (a notice while the weights pull or the model
+        loads stops the boot) and belongs to this serve(): it stops when serve() returns, so no
+        poller outlives its worker."""
+        if self._imds is None:
+            return None
+        watcher = NoticeWatcher(self._imds, self.cfg.imds_poll_seconds, self.on_notice,
+                                lifecycle=self.asg is not None)
+        watcher.start()
+        self._threads.append(watcher)
+        return watcher
 
     def _serve(self) -> int:
         if not self.load():

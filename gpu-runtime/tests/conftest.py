@@ -347,7 +347,7 @@ def start_worker(stack: Stack, engine: Any) -> Iterator[Callable[..., InProcess]
     from fluxer_runtime.aws import Queue, Store, client
     from fluxer_runtime.config import load_config
     from fluxer_runtime.health import HealthServer
-    from fluxer_runtime.imds import Imds, NoticeWatcher
+    from fluxer_runtime.imds import Imds
     from fluxer_runtime.status import Node
     from fluxer_runtime.worker import Worker
 
@@ -357,15 +357,14 @@ def start_worker(stack: Stack, engine: Any) -> Iterator[Callable[..., InProcess]
         cfg = load_config(worker_env(stack, **overrides))
         engine.policy = "full"
         worker = Worker(cfg, engine, Queue(client("sqs", cfg, read_timeout=30), str(cfg.queue_url)),
-                        Store(client("s3", cfg)), node or Node(f"local-test-{len(started)}", "local", None))
+                        Store(client("s3", cfg)), node or Node(f"local-test-{len(started)}", "local", None),
+                        imds=Imds(cfg.imds_url) if cfg.imds_url else None)
         health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
         health.start()
         worker.health_url = health.url
         handle = InProcess(worker, threading.Thread(target=lambda: None), health)
         handle.thread = threading.Thread(target=lambda: handle.result.append(worker.serve()), daemon=True)
         handle.thread.start()
-        if cfg.imds_url:
-            NoticeWatcher(Imds(cfg.imds_url), cfg.imds_poll_seconds, worker.on_notice).start()
         started.append(handle)
         wait_for(lambda: worker.state not in ("STARTING", "LOADING"), 10, what="worker READY")
         return handle

@@ -1,5 +1,5 @@
-"""Configuration, the shared schema file, memory policy, PNG metadata, IMDSv2 client, model load
-failure — the parts a node operator sees without a queue."""
+"""Configuration, the shared schema file, memory policy, PNG metadata, IMDSv2 client and watcher, model
+load failure — the parts a node operator sees without a queue."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import Stack, worker_env
+from conftest import Stack, wait_for, worker_env
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,6 +147,32 @@ def test_imds_client_uses_tokens_only(imds):
     notice = client.notice()
     assert notice.kind == "spot" and notice.action == "stop" and notice.time is not None
     assert imds.tokenless_requests == 0
+
+
+def test_the_imds_watcher_logs_a_failed_poll_but_not_one_cut_short_by_stop(capsys):
+    # A poll in flight when the worker shuts down fails (its endpoint may be going too): that is not news.
+    from fluxer_runtime.imds import NoticeWatcher
+
+    polls, release = [], threading.Event()
+
+    class FlakyImds:  # fails, answers, then fails again while stop() comes
+        def notice(self, lifecycle: bool = False) -> None:
+            polls.append(lifecycle)
+            if len(polls) == 2:
+                return None  # the failure count starts again: the next failure would be logged
+            if len(polls) == 3:
+                release.wait(5)
+            raise OSError("timed out")
+
+    watcher = NoticeWatcher(FlakyImds(), 0.01, lambda notice: None)  # type: ignore[arg-type]
+    watcher.start()
+    wait_for(lambda: len(polls) == 3, 5, what="a third poll in flight")
+    watcher.stop()
+    release.set()
+    watcher.join(5)
+    assert not watcher.is_alive() and len(polls) == 3
+    failed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "IMDS poll failed" in line]
+    assert [line["failures"] for line in failed] == [1]
 
 
 def test_a_model_that_cannot_load_leaves_the_runtime_failed_with_the_reason(

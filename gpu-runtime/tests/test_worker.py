@@ -347,6 +347,17 @@ def test_rebalance_recommendation_drains_without_stopping(stack, start_worker, i
     assert handle.thread.is_alive()
 
 
+def test_the_imds_watcher_stops_with_its_worker(stack, start_worker, imds):
+    # It used to poll on after its worker stopped, until the interpreter exited: later tests' notices
+    # reached stopped workers, and its failures printed after pytest's summary.
+    handle = start_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2)
+    watcher = next(t for t in handle.worker._threads if t.name == "imds-watcher")
+    assert watcher.is_alive()
+    handle.stop()
+    watcher.join(5)
+    assert not watcher.is_alive()
+
+
 def test_a_rebalance_without_a_notice_resumes_after_the_bound(stack, start_worker, imds):
     # issue 8, defect 5: before, a recommendation left the node DRAINING, billed, forever
     handle = start_worker(FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2, FLUXER_REBALANCE_SECONDS=1)
