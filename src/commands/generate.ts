@@ -16,6 +16,7 @@ import { DEFAULT_OUT_DIR } from '../core/download.js';
 import { followJobs, pickupHintMs } from '../core/follow.js';
 import { uuidv7 } from '../core/ids.js';
 import { buildJob, type BuildContext, type Job, type JobRequest } from '../core/job.js';
+import { queuedStatus } from '../core/jobs.js';
 import { jobLocation, queueUrlFor } from '../core/stack-resources.js';
 import { SendFailedError, describePosition, liveNodes, queueDepth, submitBatch, submitJob, type QueuePosition, type Withdrawal } from '../core/submit.js';
 
@@ -141,6 +142,8 @@ export default defineCommand<GenerateOptions>({
       timeoutMs: opts.timeout,
       pickupHintMs: pickupHintMs(ctx.env),
       outDir: resolve(ctx.cwd, opts.out ?? DEFAULT_OUT_DIR),
+      // The queued status this command wrote is the first line, even when a warm node takes the job before the first poll.
+      initial: new Map(jobs.filter((j) => ids.includes(j.id)).map((j) => [j.id, queuedStatus(j)])),
     });
     const document = Array.isArray(followed.document) ? followed.document : { ...followed.document, fleet };
     return ctx.out.resultOrFailure(document, () => followed.files.join('\n'), followed.failure);

@@ -40,6 +40,8 @@ export interface FollowOptions {
   pickupHintMs?: number;
   /** Where images go (an absolute path, made if missing); undefined: no download. */
   outDir?: string;
+  /** The statuses the caller wrote (generate: queued), shown before the first poll (see TailOptions.initial). */
+  initial?: ReadonlyMap<string, JobStatus>;
 }
 
 export interface JobResult {
@@ -83,6 +85,7 @@ export async function followJobs(deps: FollowDeps, ids: string[], opts: FollowOp
     clock: deps.clock,
     signal: deps.signal,
     timeoutMs: opts.timeoutMs,
+    ...(opts.initial ? { initial: opts.initial } : {}),
     onEvent(tracker, event) {
       if (event.kind === 'output') {
         if (opts.outDir) {

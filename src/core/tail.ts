@@ -204,6 +204,11 @@ export interface TailOptions {
   transientGraceMs?: number;
   /** Called after every poll round (the TTY view redraws its bar here). */
   onRound?(trackers: JobTracker[]): void;
+  /**
+   * What the caller itself wrote for a job (`generate`: its queued status), seen before the first poll: the job's
+   * history starts there even when a node takes it before the first GET.
+   */
+  initial?: ReadonlyMap<string, JobStatus>;
 }
 
 export type TailOutcome = 'done' | 'timeout' | 'interrupted';
@@ -211,6 +216,10 @@ export type TailOutcome = 'done' | 'timeout' | 'interrupted';
 /** Polls until every job is terminal, the timeout passes, or the signal aborts. */
 export async function tailJobs(ids: readonly string[], opts: TailOptions): Promise<{ outcome: TailOutcome; trackers: JobTracker[] }> {
   const trackers = ids.map((id) => new JobTracker(id));
+  for (const t of trackers) {
+    const known = opts.initial?.get(t.id);
+    if (known) for (const event of t.observe(known, opts.clock.now())) opts.onEvent(t, event);
+  }
   const etags = new Map<string, string>();
   let failures = 0;
   let failingSince: number | undefined;

@@ -136,6 +136,20 @@ describe('tailJobs loop', () => {
     expect(events).toEqual(['queued', 'running', 'succeeded', 'output']);
   });
 
+  it('the status the caller wrote (generate: queued) is the first event, even when the first poll already finds the job running', async () => {
+    const events: string[] = [];
+    const r = await tailJobs([ID], {
+      s3: fakeS3([doc('running'), doc('succeeded')]),
+      loc: { bucket: 'b', prefix: '' },
+      clock: clock(),
+      signal: new AbortController().signal,
+      initial: new Map([[ID, doc('queued')]]),
+      onEvent: (_t, e) => events.push(e.kind === 'state' ? e.state : e.kind),
+    });
+    expect(r.outcome).toBe('done');
+    expect(events).toEqual(['queued', 'running', 'succeeded']);
+  });
+
   it('times out while the job is still running, on the injected clock', async () => {
     const c = clock();
     const r = await tailJobs([ID], { s3: fakeS3([doc('running')]), loc: { bucket: 'b', prefix: '' }, clock: c, signal: new AbortController().signal, timeoutMs: 2000, onEvent: () => {} });
