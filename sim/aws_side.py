@@ -75,10 +75,12 @@ class AwsSide:
         if hit:
             self.hit_events.add(id(event))
         for node in hit:
+            # A fleet node serves on (fleet.py, on_fleet_rebalance): Capacity Rebalancing launches its
+            # replacement and ends it through the hook once that is InService (on_in_service). With no
+            # pool to launch into, nothing ends it but the notice.
             self.counters.rebalance_recommendations += 1
-            node.draining = True  # the runtime takes nothing new; its running job finishes
-            if node.replaced_by is None and self.launch(replaces=node) is None:
-                self.at(self.now + self.policy.rebalance_seconds, "resume", node)
+            if node.replaced_by is None:
+                self.launch(replaces=node)
 
     def on_notice(self, event: dict) -> None:
         hit = [n for n in self.nodes if n.state in ("booting", "ready") and n.pool == event["pool"]
@@ -98,7 +100,8 @@ class AwsSide:
 
     def on_in_service(self, node: Node) -> None:
         """Capacity Rebalancing: once the replacement is InService, Auto Scaling terminates the node
-        it replaces, through the termination lifecycle hook (the node finishes its job first)."""
+        it replaces, through the termination lifecycle hook (the node, serving until then, takes
+        nothing new and finishes its job first)."""
         old = next((n for n in self.nodes if n.id == node.replaces), None)
         if node.live and old is not None and old.live:
             old.hook, old.draining = True, True

@@ -93,11 +93,6 @@ class Sim(AwsSide, NodeSide):
                 self.on_gone(*args)
             elif kind == "retry":
                 self.retry_pending = False
-            elif kind == "resume":
-                node = args[0]
-                if node.live and node.terminate_at is None and node.replaced_by is None:
-                    node.draining = False
-                    self.at(t, "poll", node)
             self.reconcile()
             self.dispatch()
             if self.settled():

@@ -40,7 +40,6 @@ class Policy:
     poll_seconds: float = 20  # FLUXER_WAIT_SECONDS: an empty long poll returns this often
     notice_margin: float = 15  # FLUXER_NOTICE_MARGIN_SECONDS
     release_delay: float = 2  # spot notice -> message receivable elsewhere (docs/runtime.md, measured)
-    rebalance_seconds: float = 600  # FLUXER_REBALANCE_SECONDS: a drained node resumes when no notice came
     upload_seconds: float = 0.5  # per job, after its images
     in_service_after: float = 20  # pending -> InService (EC2 running, EC2 health checks)
     launch_hook: bool = False  # a launch lifecycle hook completed at READY: InService only then

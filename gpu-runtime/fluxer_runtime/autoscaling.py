@@ -14,6 +14,7 @@ class GroupSize:
     minimum: int
     maximum: int
     in_service: tuple[str, ...] = ()  # the InService instances' ids (the idle rule's keeper)
+    capacity_rebalance: bool | None = None  # CapacityRebalance: a recommendation brings a replacement
 
 
 # AWS's bound on one instance's wait in a lifecycle hook, however many heartbeats: 48 h or 100 heartbeat
@@ -52,8 +53,9 @@ class AutoScaling:
         g = groups[0]
         in_service = tuple(sorted(str(i["InstanceId"]) for i in g.get("Instances", [])
                                   if i.get("LifecycleState") == "InService"))
+        rebalance = g.get("CapacityRebalance")
         return GroupSize(int(g.get("DesiredCapacity", 0)), int(g.get("MinSize", 0)), int(g.get("MaxSize", 0)),
-                         in_service)
+                         in_service, rebalance if isinstance(rebalance, bool) else None)
 
     def terminating_hook(self) -> Hook | None:
         hooks = self._asg.describe_lifecycle_hooks(AutoScalingGroupName=self.group).get("LifecycleHooks", [])

@@ -69,6 +69,9 @@ class Control:
             self.on_terminating()  # fleet.py: the termination lifecycle hook
             return
         if notice.kind == "rebalance":
+            if self.asg is not None:
+                self.on_fleet_rebalance()  # fleet.py: serve on, Auto Scaling ends the node
+                return
             # Higher risk of interruption, no deadline yet: take no new work, finish what runs.
             self.drain("rebalance recommendation")
             with self._lock:
@@ -91,7 +94,8 @@ class Control:
 
     def _rebalance_wait(self) -> None:
         """A recommendation is not a notice: it may never be followed by one. Draining forever
-        would bill an idle node, so after FLUXER_REBALANCE_SECONDS either take work again or halt."""
+        would bill an idle node, so after FLUXER_REBALANCE_SECONDS either take work again or halt.
+        A node that is not a fleet node's only: a fleet node never drains for a recommendation."""
         if self._closed.wait(self.cfg.rebalance_seconds):
             return
         with self._lock:

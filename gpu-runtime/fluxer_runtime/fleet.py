@@ -12,6 +12,8 @@ never the GPU's. The rules are fleet_policy.py's pure functions; this is their I
               TerminateInstanceInAutoScalingGroup on itself, decrementing (through the hook); a
               surplus node (desired > max(1, min)) other than the keeper after
               FLUXER_SURPLUS_IDLE_SECONDS
+  rebalance   a rebalance recommendation: serve on (no drain, no FLUXER_REBALANCE_SECONDS timer); Capacity
+              Rebalancing's replacement ends the node through the hook, else the spot notice if one comes
   breaker     a boot that failed (FAILED before READY) counts the group's failed boots in the node
               records; FLUXER_BOOT_FAILURE_LIMIT within FLUXER_BOOT_FAILURE_WINDOW_SECONDS stops the
               fleet (min and desired 0, the group tagged fluxer:breaker with why) before the power-off
@@ -51,6 +53,7 @@ class Fleet:
         self._fleet_retry_at = 0.0
         self._boot_failed_at: str | None = None
         self._breaker: dict[str, Any] | None = None
+        self._rebalance: dict[str, Any] | None = None  # set: EC2 recommended a rebalance
 
     def fleet_record(self) -> dict[str, Any] | None:
         """The node record's `fleet` object (schema/node.v1.schema.json)."""
@@ -59,6 +62,8 @@ class Fleet:
         doc: dict[str, Any] = {"group": self.asg.group, "protected": self._protected}
         if self._hook is not None:
             doc["terminating"] = True
+        if self._rebalance:
+            doc["rebalance"] = dict(self._rebalance)
         if self._boot_failed_at:
             doc["bootFailedAt"] = self._boot_failed_at
         if self._breaker:
@@ -157,6 +162,35 @@ class Fleet:
             if doc.get("state") in ("READY", "BUSY"):
                 ready.append(instance_id)
         return ready
+
+    # ----- a rebalance recommendation ------------------------------------------------------------
+
+    def on_fleet_rebalance(self) -> None:
+        """EC2 recommends a rebalance (a higher risk of interruption, no deadline). A fleet node serves
+        on: with Capacity Rebalancing (`fleet up` turns it on) Auto Scaling launches a replacement and,
+        once that is InService, ends this node through the termination hook (on_terminating: the
+        running job finishes, nothing is lost); draining now would leave the fleet a worker short for
+        the replacement's whole boot, and a one-node fleet none. Without Capacity Rebalancing nothing
+        replaces it, and only the spot notice, if one follows, ends it (its 2-minute path). Either way
+        no drain, so nothing for FLUXER_REBALANCE_SECONDS to bound, and FLUXER_REBALANCE_ACTION=poweroff
+        does not apply: its group ends a fleet node, not a halt behind the group's back."""
+        assert self.asg is not None
+        try:
+            capacity_rebalance = self.asg.size().capacity_rebalance
+        except (LookupError, *TRANSIENT_ERRORS) as exc:
+            log.warning("group not read at the rebalance recommendation", error=str(exc))
+            capacity_rebalance = None
+        note: dict[str, Any] = {"noticedAt": utc_now()}
+        if capacity_rebalance is not None:
+            note["capacityRebalance"] = capacity_rebalance
+        self._rebalance = note
+        self._node_record_due = True
+        if capacity_rebalance is False:
+            then = "no Capacity Rebalancing: no replacement; the spot notice, if one follows, ends the node"
+        else:
+            then = "Auto Scaling launches a replacement and ends this node through the termination hook"
+        log.info("rebalance recommendation: serving on", group=self.asg.group,
+                 capacityRebalance=capacity_rebalance, then=then)
 
     # ----- the termination lifecycle hook ------------------------------------------------------
 

@@ -92,23 +92,32 @@ class Imds:
             lifecycle=lifecycle if lifecycle in ("spot", "on-demand") else None, launch_time=launch_time,
         )
 
-    def notice(self, lifecycle: bool = False) -> Notice | None:
-        """lifecycle: also Auto Scaling's target-lifecycle-state (a fleet node's only)."""
+    def notices(self, lifecycle: bool = False) -> list[Notice]:
+        """Every notice standing now, the most urgent first. lifecycle: also Auto Scaling's
+        target-lifecycle-state (a fleet node's only). All of them, not the first: a rebalance
+        recommendation stays in the metadata once issued, and must not hide the Terminated state that
+        follows it (Capacity Rebalancing ends the node through its hook) nor the spot notice."""
+        found: list[Notice] = []
         action = self.get("spot/instance-action")
         if action:
             doc = json.loads(action)
             when = datetime.fromisoformat(doc["time"].replace("Z", "+00:00")) if doc.get("time") else None
-            return Notice("spot", doc.get("action"), when)
+            found.append(Notice("spot", doc.get("action"), when))
         if self.get("events/recommendations/rebalance"):
-            return Notice("rebalance", None, None)
+            found.append(Notice("rebalance", None, None))
         if lifecycle and self.get("autoscaling/target-lifecycle-state") == "Terminated":
-            return Notice("terminating", None, None)
-        return None
+            found.append(Notice("terminating", None, None))
+        return found
+
+    def notice(self, lifecycle: bool = False) -> Notice | None:
+        """The most urgent notice standing now, if any."""
+        return next(iter(self.notices(lifecycle)), None)
 
 
 class NoticeWatcher(threading.Thread):
     """Polls every `interval` seconds (AWS suggests 5; we poll faster, the call is local and cheap).
-    Calls on_notice once per kind; a rebalance may be followed by the real spot notice."""
+    Calls on_notice once per kind, the most urgent first; a rebalance may be followed by the real
+    spot notice, or by Auto Scaling's Terminated."""
 
     def __init__(self, imds: Imds, interval: float, on_notice: Callable[[Notice], None],
                  lifecycle: bool = False) -> None:
@@ -128,11 +137,12 @@ class NoticeWatcher(threading.Thread):
         failures = 0
         while not self._stop_event.is_set():
             try:
-                notice = self._imds.notice(self._lifecycle)
+                notices = self._imds.notices(self._lifecycle)
                 failures = 0
-                if notice and notice.kind not in self._seen and not self._stop_event.is_set():
-                    self._seen.add(notice.kind)
-                    self._on_notice(notice)
+                for notice in notices:
+                    if notice.kind not in self._seen and not self._stop_event.is_set():
+                        self._seen.add(notice.kind)
+                        self._on_notice(notice)
             except Exception as exc:
                 if self._stop_event.is_set():
                     break  # stopped mid-poll (the worker is shutting down): not worth a log line

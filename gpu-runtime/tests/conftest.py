@@ -353,12 +353,14 @@ def start_worker(stack: Stack, engine: Any) -> Iterator[Callable[..., InProcess]
 
     started: list[InProcess] = []
 
-    def start(node: Any = None, **overrides: Any) -> InProcess:
+    def start(node: Any = None, asg: Any = None, **overrides: Any) -> InProcess:
+        """asg: an AutoScaling (fluxer_runtime.autoscaling) over a stand-in client: a fleet node, when
+        `node` has an instance id (a `local-` one is in no fleet)."""
         cfg = load_config(worker_env(stack, **overrides))
         engine.policy = "full"
         worker = Worker(cfg, engine, Queue(client("sqs", cfg, read_timeout=30), str(cfg.queue_url)),
                         Store(client("s3", cfg)), node or Node(f"local-test-{len(started)}", "local", None),
-                        imds=Imds(cfg.imds_url) if cfg.imds_url else None)
+                        asg=asg, imds=Imds(cfg.imds_url) if cfg.imds_url else None)
         health = HealthServer(cfg.health_host, cfg.health_port, worker.health, worker.control_actions())
         health.start()
         worker.health_url = health.url

@@ -22,6 +22,7 @@ class ImdsStandIn:
         self.az = "us-east-1b"
         self.instance_action: dict[str, str] | None = None
         self.rebalance: dict[str, str] | None = None
+        self.target_lifecycle_state: str | None = None  # Auto Scaling's, for an instance in a group
         self.tokens: set[str] = set()
         self.tokenless_requests = 0
         stand_in = self
@@ -66,6 +67,7 @@ class ImdsStandIn:
                     if stand_in.instance_action else None,
                     "events/recommendations/rebalance": json.dumps(stand_in.rebalance)
                     if stand_in.rebalance else None,
+                    "autoscaling/target-lifecycle-state": stand_in.target_lifecycle_state,
                 }.get(path)
                 self._reply(200, value) if value is not None else self._reply(404)
 
@@ -84,6 +86,10 @@ class ImdsStandIn:
     def recommend_rebalance(self) -> None:
         self.rebalance = {"noticeTime": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
+    def terminate_in_group(self) -> None:
+        """Auto Scaling terminating the instance (scale-in, a rebalancing replacement InService)."""
+        self.target_lifecycle_state = "Terminated"
+
     def clear(self) -> None:
-        self.instance_action = self.rebalance = None
+        self.instance_action = self.rebalance = self.target_lifecycle_state = None
         self.tokenless_requests = 0

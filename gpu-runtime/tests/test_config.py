@@ -143,6 +143,10 @@ def test_imds_client_uses_tokens_only(imds):
     assert client.notice() is None
     imds.recommend_rebalance()
     assert client.notice().kind == "rebalance"
+    # The recommendation stays in the metadata: it must not hide Auto Scaling's Terminated after it.
+    imds.terminate_in_group()
+    assert [n.kind for n in client.notices(lifecycle=True)] == ["rebalance", "terminating"]
+    assert [n.kind for n in client.notices()] == ["rebalance"]  # not a fleet node: not asked
     imds.notice_in(120, action="stop")
     notice = client.notice()
     assert notice.kind == "spot" and notice.action == "stop" and notice.time is not None
@@ -156,10 +160,10 @@ def test_the_imds_watcher_logs_a_failed_poll_but_not_one_cut_short_by_stop(capsy
     polls, release = [], threading.Event()
 
     class FlakyImds:  # fails, answers, then fails again while stop() comes
-        def notice(self, lifecycle: bool = False) -> None:
+        def notices(self, lifecycle: bool = False) -> list:
             polls.append(lifecycle)
             if len(polls) == 2:
-                return None  # the failure count starts again: the next failure would be logged
+                return []  # the failure count starts again: the next failure would be logged
             if len(polls) == 3:
                 release.wait(5)
             raise OSError("timed out")

@@ -1,6 +1,7 @@
 """The termination hook as a fleet node reads and keeps it (aws.py AutoScaling, fleet.py Fleet): how long the
-instance may wait in all (the hook's global timeout), and what a failed heartbeat leaves the running job.
-End to end, with real workers and the emulator's hook: test/integration/fleet-breaker.test.ts."""
+instance may wait in all (the hook's global timeout), and what a failed heartbeat leaves the running job;
+and a fleet node's rebalance recommendation, which it serves through until the hook (or the spot notice)
+ends it. End to end, with real workers and the emulator's hook: test/integration/fleet-breaker.test.ts."""
 
 from __future__ import annotations
 
@@ -14,15 +15,37 @@ from conftest import wait_for
 
 from fluxer_runtime.autoscaling import AutoScaling, Hook
 from fluxer_runtime.fleet import HOOK_MARGIN_SECONDS, Fleet
+from fluxer_runtime.status import Node
 
 TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
+INSTANCE = "i-0123456789abcdef0"  # the IMDS stand-in's
+DRAIN_HOOK = {"LifecycleHookName": "fluxer-node-drain", "LifecycleTransition": TERMINATING,
+              "HeartbeatTimeout": 300}
+LONG = {"width": 512, "height": 512, "steps": 50}  # ~0.5 s an image on this CPU: time to act mid-job
 
 
 class FakeAsg:
-    def __init__(self, hooks: list[dict[str, Any]] | None = None, heartbeat_error: bool = False) -> None:
+    """Auto Scaling's answers for one group, and the calls a node made on it."""
+
+    def __init__(self, hooks: list[dict[str, Any]] | None = None, heartbeat_error: bool = False,
+                 capacity_rebalance: bool = True) -> None:
         self.hooks = hooks or []
         self.heartbeat_error = heartbeat_error
         self.heartbeats = 0
+        self.capacity_rebalance = capacity_rebalance
+        self.completions: list[tuple[str, str, str]] = []
+
+    def describe_auto_scaling_groups(self, **_: Any) -> dict[str, Any]:
+        instances = [{"InstanceId": INSTANCE, "LifecycleState": "InService"}]
+        return {"AutoScalingGroups": [{"DesiredCapacity": 1, "MinSize": 0, "MaxSize": 4,
+                                       "Instances": instances, "CapacityRebalance": self.capacity_rebalance}]}
+
+    def set_instance_protection(self, **_: Any) -> None:
+        pass
+
+    def complete_lifecycle_action(self, **call: Any) -> None:
+        self.completions.append((call["LifecycleHookName"], call["InstanceId"],
+                                 call["LifecycleActionResult"]))
 
     def describe_lifecycle_hooks(self, **_: Any) -> dict[str, Any]:
         return {"LifecycleHooks": self.hooks}
@@ -55,7 +78,7 @@ class HookOnly(Fleet):
 
     def __init__(self, asg: FakeAsg, hook: Hook, deadline: float) -> None:
         self.asg = AutoScaling(asg, "g")
-        self.node = SimpleNamespace(instance_id="i-0123456789abcdef0")
+        self.node = SimpleNamespace(instance_id=INSTANCE)
         self._hook = hook
         self._closed = threading.Event()
         self._cond = threading.Condition()
@@ -90,3 +113,69 @@ def test_heartbeats_that_work_leave_the_deadline_alone():
     finally:
         node._closed.set()
         thread.join(5)
+
+
+# ----- a rebalance recommendation on a fleet node: serve on, the hook ends it ------------------------
+
+
+def fleet_node(start_worker: Any, imds: Any, asg: FakeAsg, **env: Any) -> Any:
+    return start_worker(node=Node(INSTANCE, "g5.xlarge", "us-east-1b"), asg=AutoScaling(asg, "fluxer-fleet"),
+                        FLUXER_IMDS_URL=imds.url, FLUXER_IMDS_POLL_SECONDS=0.2, **env)
+
+
+def fleet_note(stack: Any) -> dict[str, Any]:
+    """The node record's `fleet` object, as written now."""
+    return dict((stack.node_versions(INSTANCE) or [("", {})])[-1][1].get("fleet") or {})
+
+
+def test_a_fleet_node_serves_on_after_a_rebalance_recommendation_until_its_hook_ends_it(
+        stack, start_worker, imds, gate, tmp_path):
+    asg, off = FakeAsg([DRAIN_HOOK]), tmp_path / "powered-off"
+    # The standalone bound, as short as it goes and set to halt: a fleet node has nothing for it to bound.
+    handle = fleet_node(start_worker, imds, asg, FLUXER_REBALANCE_SECONDS=0.1,
+                        FLUXER_REBALANCE_ACTION="poweroff", FLUXER_POWEROFF_COMMAND=f"touch {off}")
+    imds.recommend_rebalance()
+    note = wait_for(lambda: fleet_note(stack).get("rebalance"), 10, what="the recommendation in the record")
+    assert note["capacityRebalance"] is True and "noticedAt" in note
+    # Still serving: a new job is taken and done (it used to be refused for FLUXER_REBALANCE_SECONDS).
+    first = stack.job()
+    stack.send(first)
+    assert stack.wait_state(first["id"], "succeeded")["attempt"] == 1
+    assert handle.get()["state"] in ("READY", "BUSY") and not off.exists()
+    # The replacement is InService: Auto Scaling terminates this node through the hook, mid-job.
+    gate.hold_before_image(1)
+    second = stack.job(count=2, **LONG)
+    stack.send(second)
+    assert gate.reached.wait(30)
+    imds.terminate_in_group()  # the recommendation stands in IMDS too: it must not hide this
+    wait_for(lambda: handle.worker.state == "DRAINING", 10, what="the hook seen")
+    gate.open()
+    # The job finishes on this node, once; then the node completes the lifecycle action and stops.
+    done = stack.wait_state(second["id"], "succeeded", timeout=30)
+    assert done["attempt"] == 1 and len(done["outputs"]) == 2
+    wait_for(lambda: handle.result == [0], 15, what="the worker stopped")
+    assert asg.completions == [("fluxer-node-drain", INSTANCE, "CONTINUE")]
+    wait_for(lambda: stack.counts() == (0, 0), 5, what="no message left to redo")
+    record = stack.node_versions(INSTANCE)[-1][1]
+    assert record["state"] == "STOPPED"
+    assert record["jobs"]["succeeded"] == 2 and record["jobs"]["requeued"] == 0
+    assert record["fleet"]["terminating"] is True and record["fleet"]["rebalance"] == note
+    assert not off.exists()
+
+
+def test_without_capacity_rebalancing_a_fleet_node_serves_on_until_the_spot_notice(stack, start_worker, imds):
+    # An operator turned Capacity Rebalancing off: no replacement comes, and no hook. The node serves on;
+    # a real interruption comes with its 2-minute notice, whose path ends the node.
+    asg = FakeAsg([DRAIN_HOOK], capacity_rebalance=False)
+    handle = fleet_node(start_worker, imds, asg, FLUXER_REBALANCE_SECONDS=0.1)
+    imds.recommend_rebalance()
+    note = wait_for(lambda: fleet_note(stack).get("rebalance"), 10, what="the recommendation in the record")
+    assert note["capacityRebalance"] is False
+    job = stack.job()
+    stack.send(job)
+    assert stack.wait_state(job["id"], "succeeded")["attempt"] == 1
+    assert handle.get()["state"] in ("READY", "BUSY")
+    imds.notice_in(300)
+    wait_for(lambda: handle.result == [0], 15, what="stopped by the spot notice")
+    assert handle.worker.state == "STOPPED"
+    assert asg.completions == []  # no hook was ever entered

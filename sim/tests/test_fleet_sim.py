@@ -237,3 +237,32 @@ def test_the_cli_prints_the_idle_sweep_and_rejects_bad_idle_times(capsys):
     with pytest.raises(SystemExit) as exit_:  # one idle time or a sweep, not both
         fleet_sim.main([*args, "--idle", "120", "--sweep-idle", "60,120"])
     assert exit_.value.code == 2 and "--sweep-idle" in capsys.readouterr().err
+
+
+def run_sim(trace: dict, policy: Policy, seed: int = 1) -> fleet_sim.Sim:
+    sim = fleet_sim.Sim(trace=trace, policy=policy, rng=random.Random(seed))
+    sim.jobs = [fleet_sim.Job(id=j["id"], at=j["at"], images=j["images"], client=j["client"])
+                for j in trace["jobs"]]
+    sim.run()
+    return sim
+
+
+def test_a_rebalanced_node_serves_on_until_auto_scaling_ends_it_through_the_hook(day):
+    # One node up (from the job at 0), a recommendation at 405 s (the notice at 1005 s, 600 s later):
+    # the job at 410 s is taken by that node at once (a fleet node serves on; it used to drain). Its
+    # replacement is InService 20 s after launch, and Auto Scaling then terminates the old node through
+    # the hook: the job at 440 s waits for the replacement's boot.
+    reclaim = {"at": 1005, "pool": "g5.xlarge/us-east-1a", "rebalanceLead": 600, "unavailableFor": 3600}
+    jobs = [{"at": at, "images": 1, "client": "cli"} for at in (0, 410, 440)]
+    trace = small_trace(day, jobs, [reclaim])
+    sim = run_sim(trace, G5)
+    _, during, after = sim.jobs
+    old, new = sim.nodes
+    assert (old.end_reason, new.replaces) == ("rebalanced", old.id) and old.end < reclaim["at"]
+    assert not during.cold and during.started == during.at  # taken by the recommended node, no wait
+    assert after.cold and after.started - after.at > 100  # the replacement's boot: InService is not READY
+    assert sim.counters.jobs_handed_back == sim.counters.jobs_lost == sim.counters.notices == 0
+    # A launch hook completed at READY: the old node serves until its replacement can, no gap at all.
+    hooked = run_sim(trace, replace(G5, launch_hook=True))
+    assert [j.cold for j in hooked.jobs] == [True, False, False]
+    assert hooked.nodes[0].end_reason == "rebalanced" and hooked.nodes[0].end >= hooked.nodes[1].ready_at
