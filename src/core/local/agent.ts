@@ -60,7 +60,9 @@ export class NodeAgent {
     const settings = readSettings(this.deps.settingsFile);
     if (!settings) return;
     const instances = await describeAll(this.deps.ec2, stackFilters(settings.stack, 'gpu-node'));
-    const regs = new Map(listRegistrations(this.deps.nodesDir).map((r) => [r.instanceId, r]));
+    // Only this stack's nodes (their env names it): a registration of another stack, or of a test's own, is not ours to
+    // stop or forget because our stack's instances do not include it.
+    const regs = new Map(listRegistrations(this.deps.nodesDir).filter((r) => r.env.FLUXER_STACK === settings.stack).map((r) => [r.instanceId, r]));
     const workers: WorkerView[] = [...regs.values()].map((r) => {
       const root = r.root;
       const notice = readSpotNotice(this.deps.nodesDir, r.instanceId);
