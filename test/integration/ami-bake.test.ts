@@ -182,7 +182,8 @@ describe('fluxer ami bake on the local stack', () => {
   // entry — whose image this run removed — marked `cleaned`. Last in the file: --keep 0 prunes the
   // stack's other baked images too.
   it('a bake killed hard, then ami prune --keep 0 once its image is available: image and snapshots gone, the journal entry cleaned', async () => {
-    await setStandinImageHolds(endpoint, [{ namePrefix: 'bake-hardkill-', holdMs: 6_000 }]);
+    // Pending long enough that the dry-run prune below surely runs while it is (6 s was not, on a slow machine).
+    await setStandinImageHolds(endpoint, [{ namePrefix: 'bake-hardkill-', holdMs: 15_000 }]);
     const child = spawn(process.execPath, [BIN, 'ami', 'bake', '--from', node, '--name', 'bake-hardkill-1', '--stack', 'local', '--wait', '--yes'], { cwd: project, env, stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal === 'SIGKILL' ? 137 : _code)));
     await expect.poll(() => journal('bake-hardkill-1')?.state, { timeout: 120_000, interval: 100 }).toBe('waiting');
