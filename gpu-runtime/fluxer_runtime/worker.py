@@ -22,6 +22,7 @@ from typing import Any
 
 from .autoscaling import AutoScaling
 from .aws import TRANSIENT_ERRORS, Message, Queue, Store
+from .breaker import Breaker
 from .config import Config
 from .control import Control
 from .fleet import Fleet
@@ -42,7 +43,7 @@ from .weights import Progress, Pull, PullStopped, WeightsError, pull_weights
 CANCEL_POLL_SECONDS = 0.5
 
 
-class Worker(NodeState, Control, Fleet, Messages, Receiving, Running):
+class Worker(NodeState, Control, Fleet, Breaker, Messages, Receiving, Running):
     def __init__(
         self,
         cfg: Config,
